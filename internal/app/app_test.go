@@ -1,0 +1,99 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/groundwork-dev/groundwork/internal/cmdutil"
+)
+
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	io := &cmdutil.IOStreams{In: &bytes.Buffer{}, Out: &out, ErrOut: &errOut}
+	code = Run(context.Background(), io, args, func() []string { return nil })
+	return code, out.String(), errOut.String()
+}
+
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "dev.hcl")
+	os.WriteFile(good, []byte(`environment "dev" {
+  cluster "kind" {}
+  gitops {
+    repository { url = "https://github.com/acme/fleet.git" }
+  }
+}`), 0o644)
+	cases := []struct {
+		args []string
+		code int
+		out  string // substring of stdout
+		err  string // substring of stderr
+	}{
+		{[]string{"validate", good}, 0, "valid", ""},
+		{[]string{"plan", good, "--state-dir", dir}, 0, "7 steps", ""},
+		{[]string{"plan", good, "--state-dir", dir, "--detailed-exitcode"}, 3, "7 to run", ""},
+		{[]string{"validate", filepath.Join(dir, "missing.hcl")}, 2, "", "Cannot read environment file"},
+		{[]string{"plan"}, 2, "", "plan takes 1 argument(s), got 0"},
+		{[]string{"bogus"}, 2, "", `unknown command "bogus"`},
+		{[]string{"plan", good, "--nope"}, 2, "", "unknown flag: --nope"},
+		{[]string{"plan", good, "--output", "yaml"}, 2, "", "--output must be text or json"},
+		{[]string{"version"}, 0, "groundwork ", ""},
+		{[]string{"completion", "bash"}, 0, "bash completion", ""},
+		{[]string{"up", good}, 2, "", "groundwork up: not implemented yet"},
+		{[]string{"down", good}, 2, "", "groundwork down: not implemented yet"},
+		{[]string{"rebuild", good}, 2, "", "groundwork rebuild: not implemented yet"},
+		{[]string{"status", good}, 2, "", "groundwork status: not implemented yet"},
+		{[]string{"gc"}, 2, "", "groundwork gc: not implemented yet"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			code, out, errOut := run(t, c.args...)
+			if code != c.code {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, c.code, out, errOut)
+			}
+			if !strings.Contains(out, c.out) {
+				t.Errorf("stdout lacks %q: %s", c.out, out)
+			}
+			if !strings.Contains(errOut, c.err) {
+				t.Errorf("stderr lacks %q: %s", c.err, errOut)
+			}
+		})
+	}
+}
+
+func TestJSONErrorDocument(t *testing.T) {
+	code, out, _ := run(t, "up", "x.hcl", "--output", "json")
+	if code != 2 {
+		t.Fatalf("exit %d", code)
+	}
+	var doc struct {
+		Error struct {
+			Message  string `json:"message"`
+			ExitCode int    `json:"exit_code"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.Error.ExitCode != 2 || !strings.Contains(doc.Error.Message, "not implemented") {
+		t.Fatalf("stdout is not the JSON error document: %v %s", err, out)
+	}
+}
+
+func TestHelpOfEveryCommand(t *testing.T) {
+	for _, c := range []string{"validate", "plan", "up", "down", "rebuild", "status", "gc", "version", "completion"} {
+		code, out, _ := run(t, c, "--help")
+		if code != 0 || !strings.Contains(out, "Usage:") {
+			t.Errorf("%s --help: exit %d\n%s", c, code, out)
+		}
+	}
+	_, out, _ := run(t, "--help")
+	for _, flag := range []string{"--var", "--var-file", "--output", "--yes", "--timeout", "--verbose", "--state-dir"} {
+		if !strings.Contains(out, flag) {
+			t.Errorf("global flag %s missing from help", flag)
+		}
+	}
+}

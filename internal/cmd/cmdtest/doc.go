@@ -1,0 +1,2 @@
+// Package cmdtest builds Factories over in-memory streams for command tests.
+package cmdtest

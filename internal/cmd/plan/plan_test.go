@@ -1,0 +1,131 @@
+package plan
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/groundwork-dev/groundwork/internal/cmd/cmdtest"
+	"github.com/groundwork-dev/groundwork/internal/cmdutil"
+	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/plan"
+	"github.com/groundwork-dev/groundwork/internal/spec"
+)
+
+func TestFlagsToOptions(t *testing.T) {
+	f, _ := cmdtest.NewFactory()
+	var got *Options
+	cmd := NewCmdPlan(f, func(o *Options) error { got = o; return nil })
+	cmd.SetArgs([]string{"environments/dev.hcl", "--detailed-exitcode"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got.File != "environments/dev.hcl" || !got.DetailedExitCode {
+		t.Fatalf("options: %+v", got)
+	}
+	cmd = NewCmdPlan(f, func(*Options) error { t.Fatal("must not run"); return nil })
+	cmd.SetArgs([]string{"a.hcl", "b.hcl"})
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	if code := cmdutil.ExitCode(cmd.Execute()); code != cmdutil.ExitUsage {
+		t.Fatalf("two files: exit %d, want 2", code)
+	}
+}
+
+func writeSpec(t *testing.T) string {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "dev.hcl")
+	src := `environment "dev" {
+  cluster "kind" {}
+  gitops {
+    repository { url = "https://github.com/acme/fleet.git" }
+  }
+}`
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestDetailedExitCode(t *testing.T) {
+	path := writeSpec(t)
+	f, s := cmdtest.NewFactory()
+	err := Run(&Options{F: f, File: path, DetailedExitCode: true})
+	if cmdutil.ExitCode(err) != cmdutil.ExitChanges {
+		t.Fatalf("fresh environment: %v, want exit 3", err)
+	}
+	if !strings.Contains(s.Out.String(), "7 steps, 7 to run") {
+		t.Fatalf("stdout:\n%s", s.Out.String())
+	}
+	if s.ErrOut.Len() != 0 {
+		t.Fatalf("a valid file must print nothing on stderr: %s", s.ErrOut.String())
+	}
+
+	// Record every step done in the default state dir, as up would.
+	stateDir := filepath.Join(filepath.Dir(path), ".groundwork", "dev")
+	res := spec.Load(path, spec.Options{})
+	j, _ := engine.OpenJournal(stateDir)
+	for _, d := range plan.Build(res.Env, plan.Options{StateDir: stateDir}).Steps {
+		j.Steps[d.Name] = engine.StepRecord{State: engine.StateDone, Fingerprint: d.Fingerprint}
+	}
+	if err := j.Save(); err != nil {
+		t.Fatal(err)
+	}
+	f, s = cmdtest.NewFactory()
+	if err := Run(&Options{F: f, File: path, DetailedExitCode: true}); err != nil {
+		t.Fatalf("converged environment: %v, want exit 0", err)
+	}
+	if !strings.Contains(s.Out.String(), "up will only check them") {
+		t.Fatalf("stdout:\n%s", s.Out.String())
+	}
+}
+
+func TestJSONOutput(t *testing.T) {
+	path := writeSpec(t)
+	f, s := cmdtest.NewFactory()
+	f.Globals.Output = cmdutil.OutputJSON
+	f.Globals.StateDir = t.TempDir()
+	if err := Run(&Options{F: f, File: path}); err != nil {
+		t.Fatal(err)
+	}
+	var doc plan.JSON
+	if err := json.Unmarshal(s.Out.Bytes(), &doc); err != nil {
+		t.Fatalf("stdout is not one JSON document: %v\n%s", err, s.Out.String())
+	}
+	if doc.Environment != "dev" || doc.Pending != 7 || doc.Steps[0].Name != "cluster" || doc.Steps[0].Status != plan.StatusPending {
+		t.Fatalf("document: %+v", doc)
+	}
+}
+
+func TestSpecErrors(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.hcl")
+	os.WriteFile(path, []byte(`environment "dev" {
+  cluster "kind" {}
+  gitops {
+    repository { url = "nope" }
+  }
+}`), 0o644)
+
+	f, s := cmdtest.NewFactory()
+	err := Run(&Options{F: f, File: path})
+	var ee *cmdutil.ExitError
+	if !errors.As(err, &ee) || ee.Code != cmdutil.ExitUsage || !ee.Reported {
+		t.Fatalf("want a reported usage error, got %v", err)
+	}
+	if !strings.Contains(s.ErrOut.String(), path+":4:24: error: Invalid repository URL") {
+		t.Fatalf("stderr lacks file:line:col:\n%s", s.ErrOut.String())
+	}
+	if s.Out.Len() != 0 {
+		t.Fatalf("no plan may be printed for an invalid file:\n%s", s.Out.String())
+	}
+
+	f, s = cmdtest.NewFactory()
+	f.Globals.Output = cmdutil.OutputJSON
+	Run(&Options{F: f, File: path})
+	var doc cmdutil.SpecErrorDocument
+	if err := json.Unmarshal(s.Out.Bytes(), &doc); err != nil || doc.Valid || len(doc.Diagnostics) != 1 || doc.Diagnostics[0].Range.Start.Line != 4 {
+		t.Fatalf("JSON error document: %v %+v", err, doc)
+	}
+}

@@ -1,0 +1,2 @@
+// Package root assembles the groundwork command tree and its global flags.
+package root

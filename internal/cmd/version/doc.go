@@ -1,0 +1,2 @@
+// Package version implements groundwork version.
+package version

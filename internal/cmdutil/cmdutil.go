@@ -1,0 +1,229 @@
+package cmdutil
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/groundwork-dev/groundwork/internal/diag"
+	"github.com/groundwork-dev/groundwork/internal/spec"
+)
+
+// Exit codes, documented in README.md.
+const (
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitUsage   = 2 // bad flags, arguments or environment file
+	ExitChanges = 3 // plan --detailed-exitcode: changes pending
+)
+
+// Output formats.
+const (
+	OutputText = "text"
+	OutputJSON = "json"
+)
+
+// IOStreams are the command's standard streams: results go to Out,
+// progress and diagnostics to ErrOut.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+	// ErrTTY is true when ErrOut is a terminal (spinners, colour).
+	ErrTTY bool
+	// ErrWidth is ErrOut's width in columns (0: unknown).
+	ErrWidth int
+}
+
+// SystemIO returns the process's streams.
+func SystemIO() *IOStreams {
+	s := &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
+	if fd := int(os.Stderr.Fd()); term.IsTerminal(fd) {
+		s.ErrTTY = true
+		if w, _, err := term.GetSize(fd); err == nil {
+			s.ErrWidth = w
+		}
+	}
+	return s
+}
+
+// GlobalOptions are the flags every command takes.
+type GlobalOptions struct {
+	Vars     []string
+	VarFiles []string
+	Output   string
+	Yes      bool
+	Timeout  time.Duration
+	Verbose  bool
+	StateDir string
+}
+
+// JSON reports whether --output json was asked for.
+func (g *GlobalOptions) JSON() bool { return g.Output == OutputJSON }
+
+// Factory is what command constructors are given.
+type Factory struct {
+	IO      *IOStreams
+	Globals *GlobalOptions
+	// Environ is the process environment (GROUNDWORK_VAR_*, env()).
+	Environ func() []string
+	// Version is groundwork's own version string.
+	Version string
+
+	onExit []func()
+}
+
+// OnExit registers fn to run when the command finishes.
+func (f *Factory) OnExit(fn func()) { f.onExit = append(f.onExit, fn) }
+
+// Exit runs the functions registered with OnExit, last first.
+func (f *Factory) Exit() {
+	for i := len(f.onExit) - 1; i >= 0; i-- {
+		f.onExit[i]()
+	}
+	f.onExit = nil
+}
+
+// LoadSpec loads the environment file at path with the global variable
+// options.
+func (f *Factory) LoadSpec(path string) *spec.Result {
+	return spec.Load(path, spec.Options{Vars: f.Globals.Vars, VarFiles: f.Globals.VarFiles, Environ: f.Environ()})
+}
+
+// StateDir is the state directory of env: --state-dir when given, else
+// .groundwork/<environment> next to the environment file.
+func (f *Factory) StateDir(env *spec.Environment) string {
+	if f.Globals.StateDir != "" {
+		return f.Globals.StateDir
+	}
+	return filepath.Join(filepath.Dir(env.File), ".groundwork", env.Name)
+}
+
+// WriteJSON writes v to Out as one indented JSON document.
+func (f *Factory) WriteJSON(v any) error {
+	enc := json.NewEncoder(f.IO.Out)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// ExitError is an error with the exit code it must produce.
+type ExitError struct {
+	Code int
+	Err  error
+	// Reported is true when the error was already shown to the user
+	// (diagnostics), so main prints nothing more.
+	Reported bool
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// UsageError is a bad flag or argument: exit code 2.
+func UsageError(format string, args ...any) error {
+	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
+}
+
+// ErrNotImplemented marks commands whose capability has not landed yet.
+var ErrNotImplemented = errors.New("not implemented yet")
+
+// NotImplemented is the error of a command whose capability lands later:
+// exit code 2, with what to use meanwhile.
+func NotImplemented(command, meanwhile string) error {
+	return &ExitError{Code: ExitUsage, Err: fmt.Errorf("groundwork %s: %w in this version of groundwork. %s", command, ErrNotImplemented, meanwhile)}
+}
+
+// ExitCode maps an error to the process exit code.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	return ExitFailure
+}
+
+// ExactArgs requires exactly n positional arguments, failing with a usage
+// error (exit 2) that shows the command's usage line.
+func ExactArgs(n int) func(cmd *cobra.Command, args []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return UsageError("%s takes %d argument(s), got %d; usage: %s", cmd.Name(), n, len(args), cmd.UseLine())
+		}
+		return nil
+	}
+}
+
+// MinArgs requires at least n positional arguments.
+func MinArgs(n int) func(cmd *cobra.Command, args []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return UsageError("%s needs at least %d argument(s); usage: %s", cmd.Name(), n, cmd.UseLine())
+		}
+		return nil
+	}
+}
+
+// WriteDiagnostics renders diagnostics on the error stream, with source
+// snippets, wrapped to the terminal.
+func (f *Factory) WriteDiagnostics(res *spec.Result) error {
+	width := uint(f.IO.ErrWidth)
+	if width == 0 {
+		width = 100
+	}
+	return diag.WriteText(f.IO.ErrOut, res.Files, res.Diags, width, f.IO.ErrTTY)
+}
+
+// SpecError is the error of an environment file with errors, after its
+// diagnostics were written: exit code 2.
+func SpecError(res *spec.Result) error {
+	n := 0
+	for _, d := range res.Diags {
+		if d.Severity == hcl.DiagError {
+			n++
+		}
+	}
+	return &ExitError{Code: ExitUsage, Reported: true, Err: fmt.Errorf("the environment file has %d error(s)", n)}
+}
+
+// SpecErrorDocument is the JSON document of a command whose environment
+// file has errors.
+type SpecErrorDocument struct {
+	FormatVersion string            `json:"format_version"`
+	Valid         bool              `json:"valid"`
+	Diagnostics   []diag.Diagnostic `json:"diagnostics"`
+}
+
+// ReportSpec shows the diagnostics of a loaded environment file on the
+// error stream; when the file has errors it also writes, under --output
+// json, a SpecErrorDocument to Out, and returns SpecError.
+func (f *Factory) ReportSpec(res *spec.Result) error {
+	if err := f.WriteDiagnostics(res); err != nil {
+		return err
+	}
+	if !res.Diags.HasErrors() {
+		return nil
+	}
+	if f.Globals.JSON() {
+		if err := f.WriteJSON(SpecErrorDocument{FormatVersion: "1", Valid: false, Diagnostics: diag.ToJSON(res.Files, res.Diags)}); err != nil {
+			return err
+		}
+	}
+	return SpecError(res)
+}

@@ -1,0 +1,101 @@
+package diag
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// WriteText renders every diagnostic: a "file:line:col: severity: summary"
+// lead line, then hcl's rendering with the source snippet and the detail.
+// width wraps the detail (0: no wrapping).
+func WriteText(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, width uint, color bool) error {
+	tw := hcl.NewDiagnosticTextWriter(w, files, width, color)
+	for _, d := range diags {
+		if d.Subject != nil {
+			if _, err := fmt.Fprintf(w, "%s: %s: %s\n", Location(*d.Subject), severity(d.Severity), d.Summary); err != nil {
+				return err
+			}
+		}
+		if err := tw.WriteDiagnostic(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Location is file:line:column of the start of rng.
+func Location(rng hcl.Range) string {
+	return fmt.Sprintf("%s:%d:%d", rng.Filename, rng.Start.Line, rng.Start.Column)
+}
+
+func severity(s hcl.DiagnosticSeverity) string {
+	if s == hcl.DiagWarning {
+		return "warning"
+	}
+	return "error"
+}
+
+// Diagnostic is the JSON form of one diagnostic.
+type Diagnostic struct {
+	Severity string `json:"severity"`
+	Summary  string `json:"summary"`
+	Detail   string `json:"detail,omitempty"`
+	// Range is where the problem is; absent for problems with no place in a
+	// file, such as a bad --var option.
+	Range *Range `json:"range,omitempty"`
+	// Snippet is the source line the range starts on.
+	Snippet string `json:"snippet,omitempty"`
+}
+
+// Range is a span of a source file; lines and columns count from 1.
+type Range struct {
+	Filename string `json:"filename"`
+	Start    Pos    `json:"start"`
+	End      Pos    `json:"end"`
+}
+
+// Pos is a position in a source file.
+type Pos struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
+	Byte   int `json:"byte"`
+}
+
+// ToJSON converts diagnostics to their JSON form; never nil.
+func ToJSON(files map[string]*hcl.File, diags hcl.Diagnostics) []Diagnostic {
+	out := make([]Diagnostic, 0, len(diags))
+	for _, d := range diags {
+		j := Diagnostic{Severity: severity(d.Severity), Summary: d.Summary, Detail: d.Detail}
+		if s := d.Subject; s != nil {
+			j.Range = &Range{
+				Filename: s.Filename,
+				Start:    Pos{Line: s.Start.Line, Column: s.Start.Column, Byte: s.Start.Byte},
+				End:      Pos{Line: s.End.Line, Column: s.End.Column, Byte: s.End.Byte},
+			}
+			if f := files[s.Filename]; f != nil {
+				j.Snippet = line(f.Bytes, s.Start.Line)
+			}
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+func line(src []byte, n int) string {
+	cur, start := 1, 0
+	for i, b := range src {
+		if b != '\n' {
+			continue
+		}
+		if cur == n {
+			return string(src[start:i])
+		}
+		cur, start = cur+1, i+1
+	}
+	if cur == n {
+		return string(src[start:])
+	}
+	return ""
+}

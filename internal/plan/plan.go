@@ -1,0 +1,383 @@
+package plan
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/spec"
+)
+
+// Charts of the secrets integrations, pinned.
+var (
+	SealedSecretsChart   = ChartRef{Repository: "https://bitnami-labs.github.io/sealed-secrets", Name: "sealed-secrets", Version: "2.17.9", Namespace: "kube-system"}
+	ExternalSecretsChart = ChartRef{Repository: "https://charts.external-secrets.io", Name: "external-secrets", Version: "0.20.4", Namespace: "external-secrets"}
+)
+
+// KindDefaultImage is the node image kind v0.33 uses when none is given.
+const KindDefaultImage = "kindest/node:v1.37.0"
+
+// ChartRef is a pinned chart.
+type ChartRef struct{ Repository, Name, Version, Namespace string }
+
+// Step names, stable: the journal keys on them.
+const (
+	StepState      = "state"
+	StepCluster    = "cluster"
+	StepKubeconfig = "kubeconfig"
+	StepReconciler = "reconciler"
+	StepSecrets    = "secrets"
+	StepSeed       = "seed"
+	StepSync       = "sync"
+	StepExpiry     = "expiry"
+	StepWait       = "wait"
+)
+
+// Options are the facts about the run that the spec does not hold.
+type Options struct {
+	// StateDir is the environment's state directory.
+	StateDir string
+}
+
+// Plan is the ordered list of steps up runs for an environment.
+type Plan struct {
+	Env   *spec.Environment
+	Steps []engine.Description
+}
+
+// Build describes the steps of up for env. It has no side effects.
+func Build(env *spec.Environment, opts Options) *Plan {
+	b := &builder{env: env, opts: opts}
+	p := &Plan{Env: env}
+	add := func(name, title string, inputs any, actions ...engine.Action) {
+		p.Steps = append(p.Steps, engine.Description{
+			Name: name, Title: title, Actions: actions,
+			Fingerprint: engine.Fingerprint(struct {
+				Name   string
+				Inputs any
+			}{name, inputs}),
+		})
+	}
+	if env.Cluster.Remote() {
+		add(StepState, "Prepare the Terraform state backend", env.State, b.stateActions()...)
+	}
+	add(StepCluster, b.clusterTitle(), env.Cluster, b.clusterActions()...)
+	add(StepKubeconfig, "Get the cluster's kubeconfig", env.Cluster, b.kubeconfigActions()...)
+	g := env.GitOps
+	add(StepReconciler, fmt.Sprintf("Install %s with Helm", engineName(g.Engine)), []any{g.Engine, g.Version, g.Chart, g.Namespace},
+		engine.Action{Op: engine.OpCreate, Resource: fmt.Sprintf("Helm release %s/%s", g.Namespace, g.Chart.Name),
+			Detail: fmt.Sprintf("chart %s %s from %s; install or upgrade, then wait until its workloads are ready", g.Chart.Name, g.Version, g.Chart.Repository)})
+	add(StepSecrets, b.secretsTitle(), []any{env.Secrets, g.Engine, g.Namespace, g.Repository.Path}, b.secretsActions()...)
+	add(StepSeed, "Seed the GitOps repository", []any{g.Repository, g.Commit, g.Engine, g.Version, env.Addons, env.Secrets.Provider}, b.seedActions()...)
+	add(StepSync, "Point the reconciler at the repository", []any{g.Repository, g.Sync, g.Engine, g.Namespace}, b.syncActions()...)
+	if env.Ephemeral != nil {
+		add(StepExpiry, "Record the environment's expiry", env.Ephemeral,
+			engine.Action{Op: engine.OpCreate, Resource: "ConfigMap groundwork-system/groundwork-expiry",
+				Detail: fmt.Sprintf("expires %s after up finishes; gc deletes the environment after that", spec.FormatDuration(env.Ephemeral.TTL))})
+	}
+	add(StepWait, "Wait until the cluster has applied the repository", []any{g.Engine, g.Sync.Timeout}, b.waitActions()...)
+	return p
+}
+
+type builder struct {
+	env  *spec.Environment
+	opts Options
+}
+
+func (b *builder) stateDir(elem ...string) string {
+	return filepath.Join(append([]string{b.opts.StateDir}, elem...)...)
+}
+
+func (b *builder) stateActions() []engine.Action {
+	st := b.env.State
+	if st == nil {
+		return []engine.Action{{Op: engine.OpCreate, Resource: "local Terraform state " + b.stateDir("terraform", "terraform.tfstate"),
+			Detail: "kept on this machine only; add a state block to share it with your team and CI"}}
+	}
+	var acts []engine.Action
+	if st.Create {
+		acts = append(acts, engine.Action{Op: engine.OpCreate, Resource: "s3 bucket " + st.Config["bucket"],
+			Detail: fmt.Sprintf("in %s if missing, with versioning, encryption and public access blocked", st.Config["region"])})
+	}
+	return append(acts, engine.Action{Op: engine.OpCreate, Resource: "Terraform backend " + st.Backend,
+		Detail: "configured with " + keyValues(st.Config)})
+}
+
+func (b *builder) clusterTitle() string {
+	switch c := b.env.Cluster; c.Provider {
+	case spec.ProviderExisting:
+		return "Adopt the existing cluster"
+	case spec.ProviderKind:
+		return "Create the kind cluster"
+	default:
+		return fmt.Sprintf("Provision the %s cluster with Terraform", strings.ToUpper(c.Provider))
+	}
+}
+
+func (b *builder) clusterActions() []engine.Action {
+	name := b.env.Name
+	switch c := b.env.Cluster; c.Provider {
+	case spec.ProviderKind:
+		k := c.Kind
+		image := k.NodeImage
+		switch {
+		case image == "" && k.KubernetesVersion != "":
+			image = "kindest/node:" + k.KubernetesVersion
+		case image == "":
+			image = KindDefaultImage + " (kind's default)"
+		}
+		acts := []engine.Action{{Op: engine.OpCreate, Resource: fmt.Sprintf("kind cluster %q", name),
+			Detail: fmt.Sprintf("%s, node image %s", nodeCounts(k.Nodes), image)}}
+		for i, n := range k.Nodes {
+			for _, pm := range n.PortMappings {
+				addr := pm.ListenAddress
+				if addr == "" {
+					addr = "0.0.0.0"
+				}
+				acts = append(acts, engine.Action{Op: engine.OpCreate, Resource: fmt.Sprintf("port mapping %s:%d -> node %d port %d/%s", addr, pm.HostPort, i+1, pm.ContainerPort, pm.Protocol)})
+			}
+		}
+		return acts
+	case spec.ProviderEKS:
+		e := c.EKS
+		return []engine.Action{{Op: engine.OpCreate, Resource: fmt.Sprintf("EKS cluster %q", name),
+			Detail: fmt.Sprintf("modules/eks in %s, Kubernetes %s, VPC %s, node pools %s", e.Region, e.KubernetesVersion, e.VPCCIDR, pools(e.NodePools))}}
+	case spec.ProviderGKE:
+		g := c.GKE
+		return []engine.Action{{Op: engine.OpCreate, Resource: fmt.Sprintf("GKE cluster %q", name),
+			Detail: fmt.Sprintf("modules/gke in project %s, %s, Kubernetes %s, network %s, node pools %s", g.Project, g.Location, g.KubernetesVersion, g.Network, pools(g.NodePools))}}
+	case spec.ProviderAKS:
+		a := c.AKS
+		return []engine.Action{{Op: engine.OpCreate, Resource: fmt.Sprintf("AKS cluster %q", name),
+			Detail: fmt.Sprintf("modules/aks in %s, resource group %s, Kubernetes %s, node pools %s", a.Location, a.ResourceGroup, a.KubernetesVersion, pools(a.NodePools))}}
+	case spec.ProviderExisting:
+		return []engine.Action{{Op: engine.OpRead, Resource: "cluster of " + contextName(c.Existing),
+			Detail: "check it answers and which Kubernetes version it runs; groundwork does not own it and down leaves it alone"}}
+	}
+	return nil
+}
+
+func (b *builder) kubeconfigActions() []engine.Action {
+	c := b.env.Cluster
+	switch c.Provider {
+	case spec.ProviderExisting:
+		return []engine.Action{{Op: engine.OpRead, Resource: "kubeconfig " + c.Existing.Kubeconfig, Detail: "context " + orCurrent(c.Existing.Context)}}
+	case spec.ProviderKind:
+		return []engine.Action{{Op: engine.OpCreate, Resource: "file " + b.stateDir("kubeconfig"), Detail: "exported from kind, mode 0600"}}
+	}
+	how := map[string]string{
+		spec.ProviderEKS: "authenticated with short-lived tokens from AWS STS",
+		spec.ProviderGKE: "authenticated through gke-gcloud-auth-plugin",
+		spec.ProviderAKS: "authenticated through kubelogin",
+	}[c.Provider]
+	return []engine.Action{{Op: engine.OpCreate, Resource: "file " + b.stateDir("kubeconfig"), Detail: "from the module's outputs, " + how + ", mode 0600"}}
+}
+
+func (b *builder) secretsTitle() string {
+	switch b.env.Secrets.Provider {
+	case spec.SecretsSealedSecrets:
+		return "Set up Sealed Secrets with a key groundwork keeps"
+	case spec.SecretsExternalSecrets:
+		return "Set up External Secrets Operator"
+	}
+	return "Set up SOPS decryption with an age key"
+}
+
+func (b *builder) secretsActions() []engine.Action {
+	s, g := b.env.Secrets, b.env.GitOps
+	store := keyStore(s.KeyStore)
+	switch s.Provider {
+	case spec.SecretsSealedSecrets:
+		c := SealedSecretsChart
+		return []engine.Action{
+			{Op: engine.OpCreate, Resource: "sealing key pair in " + store, Detail: "generated if the store has none, reused otherwise"},
+			{Op: engine.OpCreate, Resource: "Secret " + c.Namespace + "/groundwork-sealing-key", Detail: "the stored key, labelled as the controller's active key"},
+			{Op: engine.OpCreate, Resource: "Helm release " + c.Namespace + "/" + c.Name, Detail: fmt.Sprintf("chart %s %s from %s", c.Name, c.Version, c.Repository)},
+		}
+	case spec.SecretsExternalSecrets:
+		c, x := ExternalSecretsChart, s.ExternalStore
+		detail := "region " + x.Region
+		if x.RoleARN != "" {
+			detail += ", assuming role " + x.RoleARN
+		}
+		return []engine.Action{
+			{Op: engine.OpCreate, Resource: "Helm release " + c.Namespace + "/" + c.Name, Detail: fmt.Sprintf("chart %s %s from %s", c.Name, c.Version, c.Repository)},
+			{Op: engine.OpCreate, Resource: "ClusterSecretStore " + x.Type, Detail: detail},
+		}
+	}
+	return []engine.Action{
+		{Op: engine.OpCreate, Resource: "age key in " + store, Detail: "generated if the store has none, reused otherwise"},
+		{Op: engine.OpCreate, Resource: "Secret " + g.Namespace + "/sops-age", Detail: "the age identity the reconciler decrypts with"},
+	}
+}
+
+func (b *builder) seedActions() []engine.Action {
+	env, g := b.env, b.env.GitOps
+	r := g.Repository
+	acts := []engine.Action{{Op: engine.OpRead, Resource: "repository " + r.URL, Detail: fmt.Sprintf("branch %s (created if the repository is empty), %s", r.Branch, authText(r.Auth))}}
+	render := func(p, detail string) {
+		acts = append(acts, engine.Action{Op: engine.OpCreate, Resource: r.Path + "/" + p, Detail: detail})
+	}
+	if g.Engine == spec.EngineArgoCD {
+		render("argocd/", fmt.Sprintf("Application managing Argo CD itself (chart %s %s)", g.Chart.Name, g.Version))
+		render("apps/", "one Application per app folder")
+	} else {
+		render("flux-system/", fmt.Sprintf("sync objects and Flux itself (chart %s %s), so Flux upgrades itself from Git", g.Chart.Name, g.Version))
+		render("apps/", "Kustomization for the apps folder")
+	}
+	if len(env.Addons) > 0 {
+		kind := "HelmRelease"
+		if g.Engine == spec.EngineArgoCD {
+			kind = "Application"
+		}
+		render("infrastructure/", fmt.Sprintf("%d addon(s), each a %s: %s", len(env.Addons), kind, addonList(env.Addons)))
+	}
+	if env.Secrets.Provider == spec.SecretsSOPS {
+		acts = append(acts, engine.Action{Op: engine.OpCreate, Resource: ".sops.yaml", Detail: "encrypt Secrets under " + r.Path + " for the environment's age recipient"})
+	}
+	acts = append(acts, engine.Action{Op: engine.OpCreate, Resource: "commit on " + r.Branch,
+		Detail: fmt.Sprintf("only if something changed, as %s <%s>; pushed, rebased on the remote if it moved (never forced)", g.Commit.AuthorName, g.Commit.AuthorEmail)})
+	return acts
+}
+
+func (b *builder) syncActions() []engine.Action {
+	g := b.env.GitOps
+	r := g.Repository
+	var acts []engine.Action
+	if r.Auth.SSHKeyFile != "" || r.Auth.TokenEnv != "" {
+		name := "flux-system"
+		if g.Engine == spec.EngineArgoCD {
+			name = "repo-" + b.env.Name
+		}
+		acts = append(acts, engine.Action{Op: engine.OpCreate, Resource: "Secret " + g.Namespace + "/" + name, Detail: "Git credentials: " + authText(r.Auth)})
+	}
+	if g.Engine == spec.EngineArgoCD {
+		return append(acts, engine.Action{Op: engine.OpCreate, Resource: "Application " + g.Namespace + "/" + b.env.Name + "-root",
+			Detail: fmt.Sprintf("app of apps from %s@%s path %s, automated sync", r.URL, r.Branch, r.Path)})
+	}
+	return append(acts,
+		engine.Action{Op: engine.OpCreate, Resource: "GitRepository " + g.Namespace + "/flux-system", Detail: fmt.Sprintf("%s branch %s, every %s", r.URL, r.Branch, spec.FormatDuration(g.Sync.Interval))},
+		engine.Action{Op: engine.OpCreate, Resource: "Kustomization " + g.Namespace + "/flux-system", Detail: fmt.Sprintf("path ./%s, prune %t, every %s", r.Path, g.Sync.Prune, spec.FormatDuration(g.Sync.Interval))},
+	)
+}
+
+func (b *builder) waitActions() []engine.Action {
+	g := b.env.GitOps
+	if g.Engine == spec.EngineArgoCD {
+		return []engine.Action{{Op: engine.OpWait, Resource: "every Application", Detail: fmt.Sprintf("Synced and Healthy at the seeded revision, at most %s", spec.FormatDuration(g.Sync.Timeout))}}
+	}
+	return []engine.Action{{Op: engine.OpWait, Resource: "every Kustomization", Detail: fmt.Sprintf("Ready at the seeded revision, at most %s", spec.FormatDuration(g.Sync.Timeout))}}
+}
+
+func engineName(e string) string {
+	if e == spec.EngineArgoCD {
+		return "Argo CD"
+	}
+	return "Flux"
+}
+
+func nodeCounts(nodes []spec.KindNode) string {
+	cp, w := 0, 0
+	for _, n := range nodes {
+		if n.Role == "control-plane" {
+			cp++
+		} else {
+			w++
+		}
+	}
+	s := fmt.Sprintf("%d control-plane node%s", cp, plural(cp))
+	if w > 0 {
+		s += fmt.Sprintf(", %d worker%s", w, plural(w))
+	}
+	return s
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func pools(ps []spec.NodePool) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = fmt.Sprintf("%s (%s, %d-%d, desired %d)", p.Name, p.InstanceType, p.MinSize, p.MaxSize, p.DesiredSize)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func contextName(e *spec.ExistingCluster) string {
+	return fmt.Sprintf("context %s in %s", orCurrent(e.Context), e.Kubeconfig)
+}
+
+func orCurrent(ctx string) string {
+	if ctx == "" {
+		return "(current context)"
+	}
+	return ctx
+}
+
+func keyStore(ks spec.KeyStore) string {
+	switch ks.Type {
+	case spec.KeyStoreAWSSecretsManager:
+		return fmt.Sprintf("AWS Secrets Manager secret %s (%s)", ks.SecretName, ks.Region)
+	case spec.KeyStoreEnv:
+		return "environment variable " + ks.Variable
+	}
+	return "file " + ks.Path + " (0600)"
+}
+
+func authText(a spec.RepositoryAuth) string {
+	switch {
+	case a.SSHKeyFile != "":
+		return "SSH key " + a.SSHKeyFile
+	case a.TokenEnv != "":
+		return "token from $" + a.TokenEnv
+	}
+	return "no credentials"
+}
+
+func addonList(addons []spec.Addon) string {
+	const shown = 5
+	parts := make([]string, 0, shown)
+	for i, a := range addons {
+		if i == shown {
+			parts = append(parts, fmt.Sprintf("and %d more", len(addons)-shown))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s %s)", a.Name, a.Chart.Name, a.Version))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func keyValues(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		v := m[k]
+		if secretSetting(k) {
+			v = "(sensitive)"
+		}
+		parts[i] = k + "=" + v
+	}
+	return strings.Join(parts, ", ")
+}
+
+// secretSetting reports whether a backend setting may hold a credential, so
+// that plan never prints it.
+func secretSetting(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"secret", "token", "password", "access_key", "sas", "credentials", "client_certificate", "private"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,118 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/spec"
+)
+
+// Status of a step in a rendered plan.
+const (
+	StatusPending = "pending"
+	// StatusRecorded means the journal shows the step completed with the
+	// same inputs; up still checks it against the live cluster.
+	StatusRecorded = "recorded-done"
+)
+
+// Pending lists the steps the journal does not show as completed with the
+// same inputs (all of them without a journal).
+func (p *Plan) Pending(j *engine.Journal) []engine.Description {
+	return engine.Pending(j, p.Steps)
+}
+
+// WriteText renders the plan for people.
+func (p *Plan) WriteText(w io.Writer, j *engine.Journal) error {
+	env := p.Env
+	pending := map[string]bool{}
+	for _, d := range p.Pending(j) {
+		pending[d.Name] = true
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Plan for environment %q (%s)\n", env.Name, env.File)
+	fmt.Fprintf(&b, "  cluster %s, %s %s, secrets %s", env.Cluster.Provider, env.GitOps.Engine, env.GitOps.Version, env.Secrets.Provider)
+	if env.Ephemeral != nil {
+		fmt.Fprintf(&b, ", expires %s after up", spec.FormatDuration(env.Ephemeral.TTL))
+	}
+	b.WriteString("\n\n")
+	for i, s := range p.Steps {
+		mark := ""
+		if !pending[s.Name] {
+			mark = "  (done in the last run with these inputs)"
+		}
+		fmt.Fprintf(&b, "%d. %s: %s%s\n", i+1, s.Name, s.Title, mark)
+		for _, a := range s.Actions {
+			fmt.Fprintf(&b, "     %s %s\n", symbol(a.Op), a.Resource)
+			if a.Detail != "" {
+				fmt.Fprintf(&b, "         %s\n", a.Detail)
+			}
+		}
+	}
+	n := len(pending)
+	switch {
+	case n == 0:
+		fmt.Fprintf(&b, "\nThe last up completed every step with these inputs; up will only check them.\n")
+	default:
+		fmt.Fprintf(&b, "\n%d step%s, %d to run. Nothing has been changed; run groundwork up %s to apply.\n", len(p.Steps), plural(len(p.Steps)), n, env.File)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func symbol(op engine.Op) string {
+	switch op {
+	case engine.OpRead:
+		return "<="
+	case engine.OpWait:
+		return "..."
+	}
+	return "+"
+}
+
+// JSON is the machine-readable plan; FormatVersion changes only when the
+// shape changes incompatibly.
+type JSON struct {
+	FormatVersion string     `json:"format_version"`
+	Environment   string     `json:"environment"`
+	File          string     `json:"file"`
+	Cluster       string     `json:"cluster"`
+	Engine        string     `json:"engine"`
+	Secrets       string     `json:"secrets"`
+	Steps         []JSONStep `json:"steps"`
+	Pending       int        `json:"pending"`
+}
+
+// JSONStep is a step of the machine-readable plan.
+type JSONStep struct {
+	engine.Description
+	Status string `json:"status"`
+}
+
+// ToJSON converts the plan to its machine-readable form.
+func (p *Plan) ToJSON(j *engine.Journal) JSON {
+	pending := map[string]bool{}
+	for _, d := range p.Pending(j) {
+		pending[d.Name] = true
+	}
+	out := JSON{FormatVersion: "1", Environment: p.Env.Name, File: p.Env.File, Cluster: p.Env.Cluster.Provider,
+		Engine: p.Env.GitOps.Engine, Secrets: p.Env.Secrets.Provider, Steps: make([]JSONStep, 0, len(p.Steps)), Pending: len(pending)}
+	for _, s := range p.Steps {
+		st := StatusRecorded
+		if pending[s.Name] {
+			st = StatusPending
+		}
+		out.Steps = append(out.Steps, JSONStep{Description: s, Status: st})
+	}
+	return out
+}
+
+// WriteJSON writes the machine-readable plan.
+func (p *Plan) WriteJSON(w io.Writer, j *engine.Journal) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(p.ToJSON(j))
+}

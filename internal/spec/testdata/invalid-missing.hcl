@@ -1,0 +1,10 @@
+environment "dev" {
+  gitops {
+    repository {
+      branch = "main"
+    }
+  }
+  addon "podinfo" {
+    repository = "oci://ghcr.io/stefanprodan/charts"
+  }
+}

@@ -1,0 +1,3 @@
+// Package golden compares test output with golden files in testdata;
+// go test ... -update rewrites them.
+package golden
