@@ -1,5 +1,3 @@
-// Command groundwork lays down a whole Kubernetes environment from one
-// declarative file, and lays it down again after a disaster.
 package main
 
 import (

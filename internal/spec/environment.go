@@ -45,7 +45,11 @@ var envSchema = &hcl.BodySchema{
 }
 
 // envPaths are the directories relative paths and defaults resolve against.
-type envPaths struct{ base, home, config string }
+type envPaths struct {
+	base, home, config string
+	// kubeconfig is $KUBECONFIG, the default for an existing cluster.
+	kubeconfig string
+}
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
@@ -167,6 +171,9 @@ func (d *decoder) decodeCluster(block *hcl.Block, envName string, paths envPaths
 	case ProviderExisting:
 		c := d.content(block.Body, existingSchema)
 		cl.Existing = &ExistingCluster{Kubeconfig: "~/.kube/config"}
+		if first, _, _ := strings.Cut(paths.kubeconfig, string(filepath.ListSeparator)); first != "" {
+			cl.Existing.Kubeconfig = first
+		}
 		if c != nil {
 			d.nonEmpty(c.Attributes, "kubeconfig", &cl.Existing.Kubeconfig)
 			d.nonEmpty(c.Attributes, "context", &cl.Existing.Context)

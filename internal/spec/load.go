@@ -155,7 +155,7 @@ func Parse(filename string, src []byte, opts Options) *Result {
 	var env *Environment
 	if len(envs) > 0 {
 		ed := &decoder{ctx: envCtx}
-		env = ed.decodeEnvironment(envs[0], envPaths{base: baseDir, home: home, config: configDir})
+		env = ed.decodeEnvironment(envs[0], envPaths{base: baseDir, home: home, config: configDir, kubeconfig: lookupEnv(opts.Environ, "KUBECONFIG")})
 		d.diags = append(d.diags, ed.diags...)
 		env.File = filename
 	}
@@ -186,4 +186,13 @@ func objectOf(values map[string]cty.Value, decls map[string]*Variable) cty.Value
 		}
 	}
 	return cty.ObjectVal(obj)
+}
+
+func lookupEnv(environ []string, name string) string {
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
 }

@@ -292,3 +292,34 @@ func TestExampleEnvironments(t *testing.T) {
 		t.Error("no ephemeral example")
 	}
 }
+
+func TestExistingClusterKubeconfig(t *testing.T) {
+	src := `environment "x" {
+  cluster "existing" {}
+  gitops {
+    repository { url = "https://github.com/acme/fleet.git" }
+  }
+}`
+	cases := []struct {
+		environ []string
+		want    string
+	}{
+		{nil, "/home/user/.kube/config"},
+		{[]string{"KUBECONFIG=/etc/kube/a.yaml:/etc/kube/b.yaml"}, "/etc/kube/a.yaml"},
+	}
+	for _, c := range cases {
+		res := Parse("/specs/x.hcl", []byte(src), Options{Home: "/home/user", Environ: c.environ})
+		if res.Env == nil {
+			t.Fatal(res.Diags)
+		}
+		if got := res.Env.Cluster.Existing.Kubeconfig; got != c.want {
+			t.Errorf("KUBECONFIG=%v: got %s, want %s", c.environ, got, c.want)
+		}
+	}
+	// An explicit kubeconfig is relative to the environment file.
+	src = strings.Replace(src, `cluster "existing" {}`, `cluster "existing" { kubeconfig = "kube/config" }`, 1)
+	res := Parse("/specs/x.hcl", []byte(src), Options{Home: "/home/user", Environ: []string{"KUBECONFIG=/etc/kube/a.yaml"}})
+	if res.Env == nil || res.Env.Cluster.Existing.Kubeconfig != "/specs/kube/config" {
+		t.Fatalf("explicit kubeconfig: %+v %v", res.Env, res.Diags)
+	}
+}

@@ -28,7 +28,7 @@ type Variable struct {
 	// badDefault is set when the default was reported invalid, so that the
 	// variable is not reported as missing a value too.
 	badDefault bool
-	DeclRange   hcl.Range
+	DeclRange  hcl.Range
 }
 
 type validation struct {
