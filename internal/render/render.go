@@ -1,0 +1,155 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/groundwork-dev/groundwork/internal/spec"
+	"github.com/groundwork-dev/groundwork/templates"
+)
+
+// File is one rendered file.
+type File struct {
+	// Path is relative to the repository root, slash-separated.
+	Path string
+	Data []byte
+	// SeedOnly files are written only when missing: users own them.
+	SeedOnly bool
+}
+
+// Options are the facts rendering needs beyond the spec.
+type Options struct {
+	// AgeRecipient is the environment's age public key (SOPS only).
+	AgeRecipient string
+	// CredentialsSecret names the Secret holding the Git credentials the
+	// reconciler uses; empty for a repository that needs none.
+	CredentialsSecret string
+}
+
+// data is what templates see.
+type data struct {
+	Env               *spec.Environment
+	Namespace         string
+	Interval          string
+	Prune             bool
+	Repo              spec.Repository
+	SOPS              bool
+	AgeRecipient      string
+	CredentialsSecret string
+	Addon             *spec.Addon
+}
+
+// Render renders the repository files of env for its engine, sorted by path.
+func Render(env *spec.Environment, opts Options) ([]File, error) {
+	engine := env.GitOps.Engine
+	if engine != spec.EngineFlux {
+		return nil, fmt.Errorf("rendering a repository for %s is not implemented yet", engine)
+	}
+	sops := env.Secrets.Provider == spec.SecretsSOPS
+	if sops && opts.AgeRecipient == "" {
+		return nil, fmt.Errorf("render: the SOPS integration needs the environment's age recipient")
+	}
+	root, err := fs.Sub(templates.FS, engine)
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := template.New(engine).Funcs(funcs).ParseFS(root, "_*.tmpl")
+	if err != nil {
+		return nil, err
+	}
+	d := data{
+		Env: env, Namespace: env.GitOps.Namespace, Interval: spec.FormatDuration(env.GitOps.Sync.Interval),
+		Prune: env.GitOps.Sync.Prune, Repo: env.GitOps.Repository, SOPS: sops,
+		AgeRecipient: opts.AgeRecipient, CredentialsSecret: opts.CredentialsSecret,
+	}
+	var files []File
+	err = fs.WalkDir(root, ".", func(p string, de fs.DirEntry, err error) error {
+		if err != nil || de.IsDir() || strings.HasPrefix(path.Base(p), "_") {
+			return err
+		}
+		src, err := fs.ReadFile(root, p)
+		if err != nil {
+			return err
+		}
+		t, err := template.Must(tmpl.Clone()).New(p).Parse(string(src))
+		if err != nil {
+			return fmt.Errorf("template %s: %w", p, err)
+		}
+		out, seedOnly := outputPath(p)
+		if path.Base(out) == "addon.yaml" {
+			for i := range env.Addons {
+				a := d
+				a.Addon = &env.Addons[i]
+				f, err := execute(t, path.Join(path.Dir(out), a.Addon.Name+".yaml"), a)
+				if err != nil {
+					return err
+				}
+				files = append(files, File{Path: path.Join(d.Repo.Path, f.Path), Data: f.Data, SeedOnly: seedOnly})
+			}
+			return nil
+		}
+		if path.Base(out) == ".sops.yaml" && !sops {
+			return nil
+		}
+		f, err := execute(t, out, d)
+		if err != nil {
+			return err
+		}
+		files = append(files, File{Path: path.Join(d.Repo.Path, f.Path), Data: f.Data, SeedOnly: seedOnly})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	for i := 1; i < len(files); i++ {
+		if files[i].Path == files[i-1].Path {
+			return nil, fmt.Errorf("two files render to %s: rename the addon whose name collides with a file groundwork manages", files[i].Path)
+		}
+	}
+	return files, nil
+}
+
+// outputPath maps a template's path to the file it renders: without .tmpl,
+// "dot-" for a leading dot, ".once" marking seed files.
+func outputPath(p string) (string, bool) {
+	p = strings.TrimSuffix(p, ".tmpl")
+	p, seedOnly := strings.CutSuffix(p, ".once")
+	dir, base := path.Split(p)
+	if rest, ok := strings.CutPrefix(base, "dot-"); ok {
+		base = "." + rest
+	}
+	return path.Join(dir, base), seedOnly
+}
+
+func execute(t *template.Template, out string, d data) (File, error) {
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, d); err != nil {
+		return File{}, fmt.Errorf("render %s: %w", out, err)
+	}
+	b := bytes.TrimLeft(buf.Bytes(), "\n")
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		b = append(b, '\n')
+	}
+	return File{Path: out, Data: b}, nil
+}
+
+var funcs = template.FuncMap{
+	"quote": strconv.Quote,
+	"toYaml": func(v any) (string, error) {
+		b, err := yaml.Marshal(v)
+		return strings.TrimSuffix(string(b), "\n"), err
+	},
+	"indent": func(n int, s string) string {
+		pad := strings.Repeat(" ", n)
+		return pad + strings.ReplaceAll(s, "\n", "\n"+pad)
+	},
+}
