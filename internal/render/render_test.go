@@ -68,7 +68,7 @@ func TestAddonValuesAndDependencies(t *testing.T) {
 	var hr struct {
 		Kind string
 		Spec struct {
-			TargetNamespace string `json:"targetNamespace"`
+			TargetNamespace string                  `json:"targetNamespace"`
 			DependsOn       []struct{ Name string } `json:"dependsOn"`
 			Chart           struct {
 				Spec struct{ Version string }
