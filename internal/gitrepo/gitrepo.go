@@ -1,0 +1,296 @@
+package gitrepo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-billy/v5"
+	"github.com/go-git/go-billy/v5/memfs"
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/memory"
+)
+
+// ManagedMarker starts every file groundwork manages; a file under the
+// environment's folder that has it and is no longer rendered is deleted.
+const ManagedMarker = "# Managed by groundwork"
+
+// File is a file to write, relative to the repository root.
+type File struct {
+	Path string
+	Data []byte
+	// SeedOnly files are written only when missing.
+	SeedOnly bool
+}
+
+// Change is what to make the repository hold.
+type Change struct {
+	// Root is the environment's folder: nothing outside it is touched.
+	Root    string
+	Files   []File
+	Message string
+}
+
+// Result is the outcome of Apply.
+type Result struct {
+	// Revision is the branch head after Apply: "main@sha1:<hash>".
+	Revision string
+	Hash     string
+	// Changed is false when the repository already held the change.
+	Changed bool
+	// Attempts counts pushes tried (more than one when the remote moved).
+	Attempts int
+}
+
+// Client writes to one branch of one repository.
+type Client struct {
+	URL    string
+	Branch string
+	Auth   transport.AuthMethod // nil: anonymous or file://
+	Author object.Signature     // When is set at commit time
+	// MaxAttempts bounds the retries when the remote moves; 0 means 5.
+	MaxAttempts int
+
+	beforePush func() // test hook: runs between commit and push
+}
+
+// Apply makes the branch hold the change. It is idempotent: a change
+// already there makes no commit.
+func (c *Client) Apply(ctx context.Context, ch Change) (Result, error) {
+	for _, f := range ch.Files {
+		if !inside(ch.Root, f.Path) {
+			return Result{}, fmt.Errorf("refusing to write %s: it is outside the environment's folder %s", f.Path, ch.Root)
+		}
+	}
+	max := c.MaxAttempts
+	if max == 0 {
+		max = 5
+	}
+	var last error
+	for attempt := 1; attempt <= max; attempt++ {
+		res, err := c.try(ctx, ch)
+		res.Attempts = attempt
+		if !errors.Is(err, errRemoteMoved) {
+			return res, err
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(time.Duration(attempt*attempt) * 100 * time.Millisecond):
+		}
+	}
+	return Result{Attempts: max}, fmt.Errorf("push to %s kept being rejected after %d attempts because the branch %s keeps moving: %w", c.URL, max, c.Branch, last)
+}
+
+var errRemoteMoved = errors.New("the remote branch moved")
+
+func (c *Client) try(ctx context.Context, ch Change) (Result, error) {
+	repo, wt, fs, err := c.checkout(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := write(fs, wt, ch); err != nil {
+		return Result{}, err
+	}
+	status, err := wt.Status()
+	if err != nil {
+		return Result{}, err
+	}
+	if status.IsClean() {
+		head, err := repo.Head()
+		if err != nil {
+			return Result{}, err
+		}
+		return c.result(head.Hash(), false), nil
+	}
+	author := c.Author
+	author.When = time.Now()
+	hash, err := wt.Commit(ch.Message, &git.CommitOptions{Author: &author, Committer: &author})
+	if err != nil {
+		return Result{}, fmt.Errorf("commit: %w", err)
+	}
+	ref := plumbing.NewBranchReferenceName(c.Branch)
+	if c.beforePush != nil {
+		c.beforePush()
+	}
+	err = repo.PushContext(ctx, &git.PushOptions{
+		RemoteName: "origin",
+		RefSpecs:   []config.RefSpec{config.RefSpec(ref + ":" + ref)},
+		Auth:       c.Auth,
+	})
+	if err != nil {
+		if errors.Is(err, git.ErrNonFastForwardUpdate) || strings.Contains(err.Error(), "non-fast-forward") ||
+			strings.Contains(err.Error(), "fetch first") || strings.Contains(err.Error(), "failed to update ref") {
+			return Result{}, fmt.Errorf("%w: %v", errRemoteMoved, err)
+		}
+		return Result{}, fmt.Errorf("push to %s: %w", c.URL, err)
+	}
+	return c.result(hash, true), nil
+}
+
+func (c *Client) result(h plumbing.Hash, changed bool) Result {
+	return Result{Revision: c.Branch + "@sha1:" + h.String(), Hash: h.String(), Changed: changed}
+}
+
+// checkout clones the branch into memory. An empty repository, or one
+// without the branch, gets the branch created (from the default branch's
+// head when there is one).
+func (c *Client) checkout(ctx context.Context) (*git.Repository, *git.Worktree, billy.Filesystem, error) {
+	fs := memfs.New()
+	ref := plumbing.NewBranchReferenceName(c.Branch)
+	repo, err := git.CloneContext(ctx, memory.NewStorage(), fs, &git.CloneOptions{
+		URL: c.URL, Auth: c.Auth, ReferenceName: ref, SingleBranch: true,
+	})
+	switch {
+	case err == nil:
+		wt, err := repo.Worktree()
+		return repo, wt, fs, err
+	case errors.Is(err, transport.ErrEmptyRemoteRepository):
+		fs = memfs.New()
+		repo, err = git.Init(memory.NewStorage(), fs)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if _, err := repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{c.URL}}); err != nil {
+			return nil, nil, nil, err
+		}
+		if err := repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, ref)); err != nil {
+			return nil, nil, nil, err
+		}
+		wt, err := repo.Worktree()
+		return repo, wt, fs, err
+	case isMissingRef(err):
+		fs = memfs.New()
+		repo, err = git.CloneContext(ctx, memory.NewStorage(), fs, &git.CloneOptions{URL: c.URL, Auth: c.Auth})
+		if err != nil {
+			return nil, nil, nil, describe(c.URL, err)
+		}
+		wt, err := repo.Worktree()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if err := wt.Checkout(&git.CheckoutOptions{Branch: ref, Create: true}); err != nil {
+			return nil, nil, nil, err
+		}
+		return repo, wt, fs, nil
+	default:
+		return nil, nil, nil, describe(c.URL, err)
+	}
+}
+
+func isMissingRef(err error) bool {
+	return errors.Is(err, plumbing.ErrReferenceNotFound) || strings.Contains(err.Error(), "couldn't find remote ref")
+}
+
+// describe turns go-git's transport errors into what a user can act on.
+func describe(url string, err error) error {
+	switch {
+	case errors.Is(err, transport.ErrAuthenticationRequired):
+		return fmt.Errorf("cannot read %s: the server asks for credentials; set gitops.repository.auth (token_env or ssh_key_file): %w", url, err)
+	case errors.Is(err, transport.ErrAuthorizationFailed):
+		return fmt.Errorf("cannot read %s: the credentials were refused; check the token or key and its access to the repository: %w", url, err)
+	case errors.Is(err, transport.ErrRepositoryNotFound):
+		return fmt.Errorf("cannot read %s: no repository there; check the URL, or create the repository first: %w", url, err)
+	}
+	return fmt.Errorf("cannot read %s: %w", url, err)
+}
+
+// write puts the change's files into the worktree: managed files always,
+// seed files when missing; managed files under Root no longer rendered are
+// removed.
+func write(fs billy.Filesystem, wt *git.Worktree, ch Change) error {
+	want := map[string]bool{}
+	for _, f := range ch.Files {
+		want[f.Path] = true
+		if f.SeedOnly {
+			if _, err := fs.Stat(f.Path); err == nil {
+				continue
+			}
+		}
+		if err := fs.MkdirAll(path.Dir(f.Path), 0o755); err != nil {
+			return err
+		}
+		if err := writeFile(fs, f.Path, f.Data); err != nil {
+			return err
+		}
+		if _, err := wt.Add(f.Path); err != nil {
+			return fmt.Errorf("stage %s: %w", f.Path, err)
+		}
+	}
+	return walk(fs, ch.Root, func(p string) error {
+		if want[p] {
+			return nil
+		}
+		managed, err := isManaged(fs, p)
+		if err != nil || !managed {
+			return err
+		}
+		_, err = wt.Remove(p)
+		return err
+	})
+}
+
+func writeFile(fs billy.Filesystem, p string, data []byte) error {
+	f, err := fs.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func isManaged(fs billy.Filesystem, p string) (bool, error) {
+	f, err := fs.Open(p)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	head := make([]byte, len(ManagedMarker))
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return false, err
+	}
+	return bytes.Equal(head[:n], []byte(ManagedMarker)), nil
+}
+
+func walk(fs billy.Filesystem, dir string, fn func(string) error) error {
+	entries, err := fs.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		p := path.Join(dir, e.Name())
+		if e.IsDir() {
+			err = walk(fs, p, fn)
+		} else {
+			err = fn(p)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func inside(root, p string) bool {
+	root = path.Clean(root)
+	p = path.Clean(p)
+	return p != root && strings.HasPrefix(p, root+"/") && !strings.Contains(p, "..")
+}

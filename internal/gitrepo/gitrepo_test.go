@@ -1,0 +1,184 @@
+package gitrepo
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// These tests run against real bare repositories made and inspected with the
+// real git binary.
+
+func gitCLI(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=user", "GIT_AUTHOR_EMAIL=user@example.com",
+		"GIT_COMMITTER_NAME=user", "GIT_COMMITTER_EMAIL=user@example.com", "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func bare(t *testing.T) (dir, url string) {
+	dir = filepath.Join(t.TempDir(), "fleet.git")
+	gitCLI(t, t.TempDir(), "init", "-q", "--bare", "-b", "main", dir)
+	return dir, "file://" + dir
+}
+
+// userCommit commits files to branch of the bare repo as a user would.
+func userCommit(t *testing.T, bareDir, branch string, files map[string]string) {
+	t.Helper()
+	work := t.TempDir()
+	gitCLI(t, work, "clone", "-q", bareDir, ".")
+	if out := gitCLI(t, work, "branch", "-a"); strings.Contains(out, "origin/"+branch) {
+		gitCLI(t, work, "checkout", "-q", branch)
+	} else {
+		gitCLI(t, work, "checkout", "-q", "-b", branch)
+	}
+	for p, data := range files {
+		os.MkdirAll(filepath.Join(work, filepath.Dir(p)), 0o755)
+		os.WriteFile(filepath.Join(work, p), []byte(data), 0o644)
+	}
+	gitCLI(t, work, "add", "-A")
+	gitCLI(t, work, "commit", "-q", "-m", "user change")
+	gitCLI(t, work, "push", "-q", "origin", branch)
+}
+
+func show(t *testing.T, bareDir, rev, p string) string {
+	return gitCLI(t, bareDir, "show", rev+":"+p)
+}
+
+func client(url string) *Client {
+	return &Client{URL: url, Branch: "main", Author: object.Signature{Name: "groundwork", Email: "gw@example.com"}}
+}
+
+func change(files ...File) Change {
+	return Change{Root: "clusters/dev", Files: files, Message: "groundwork: update dev"}
+}
+
+func managed(p, body string) File {
+	return File{Path: "clusters/dev/" + p, Data: []byte(ManagedMarker + "\n" + body + "\n")}
+}
+
+func TestSeedEmptyRepositoryThenNoOp(t *testing.T) {
+	dir, url := bare(t)
+	c := client(url)
+	ch := change(managed("a.yaml", "a: 1"), File{Path: "clusters/dev/apps/kustomization.yaml", Data: []byte("resources: []\n"), SeedOnly: true})
+	res, err := c.Apply(context.Background(), ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Changed || res.Revision != "main@sha1:"+res.Hash {
+		t.Fatalf("first apply: %+v", res)
+	}
+	if got := gitCLI(t, dir, "rev-parse", "main"); got != res.Hash {
+		t.Fatalf("branch main at %s, want %s", got, res.Hash)
+	}
+	if got := gitCLI(t, dir, "log", "-1", "--format=%an <%ae> %s", "main"); got != "groundwork <gw@example.com> groundwork: update dev" {
+		t.Fatalf("commit: %s", got)
+	}
+	again, err := c.Apply(context.Background(), ch)
+	if err != nil || again.Changed || again.Hash != res.Hash {
+		t.Fatalf("second apply must change nothing: %+v %v", again, err)
+	}
+	if n := gitCLI(t, dir, "rev-list", "--count", "main"); n != "1" {
+		t.Fatalf("%s commits, want 1", n)
+	}
+}
+
+func TestLeavesEverythingElseAlone(t *testing.T) {
+	dir, url := bare(t)
+	userCommit(t, dir, "main", map[string]string{
+		"README.md":                            "# fleet\n",
+		"clusters/prod/kustomization.yaml":     ManagedMarker + "\nprod\n",
+		"clusters/dev/apps/kustomization.yaml": "resources: [my-app]\n",
+		"clusters/dev/apps/my-app.yaml":        "kind: ConfigMap\n",
+		"clusters/dev/infrastructure/old.yaml": ManagedMarker + "\nold addon\n",
+	})
+	ch := change(managed("kustomization.yaml", "root"),
+		File{Path: "clusters/dev/apps/kustomization.yaml", Data: []byte("resources: []\n"), SeedOnly: true})
+	res, err := client(url).Apply(context.Background(), ch)
+	if err != nil || !res.Changed {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if got := show(t, dir, "main", "README.md"); got != "# fleet" {
+		t.Errorf("README changed: %q", got)
+	}
+	if got := show(t, dir, "main", "clusters/prod/kustomization.yaml"); !strings.Contains(got, "prod") {
+		t.Errorf("another environment's file changed: %q", got)
+	}
+	if got := show(t, dir, "main", "clusters/dev/apps/kustomization.yaml"); got != "resources: [my-app]" {
+		t.Errorf("a seed file the user edited was overwritten: %q", got)
+	}
+	if got := show(t, dir, "main", "clusters/dev/apps/my-app.yaml"); got != "kind: ConfigMap" {
+		t.Errorf("a user file was touched: %q", got)
+	}
+	files := gitCLI(t, dir, "ls-tree", "-r", "--name-only", "main")
+	if strings.Contains(files, "infrastructure/old.yaml") {
+		t.Errorf("a managed file no longer rendered must be removed:\n%s", files)
+	}
+	if _, err := client(url).Apply(context.Background(), Change{Root: "clusters/dev", Files: []File{{Path: "README.md"}}}); err == nil || !strings.Contains(err.Error(), "outside the environment's folder") {
+		t.Errorf("writing outside the root must be refused: %v", err)
+	}
+}
+
+func TestRemoteMovedIsRebasedNotForced(t *testing.T) {
+	dir, url := bare(t)
+	userCommit(t, dir, "main", map[string]string{"README.md": "v1\n"})
+	c := client(url)
+	raced := false
+	c.beforePush = func() {
+		if !raced { // another pipeline pushes between our clone and our push
+			raced = true
+			userCommit(t, dir, "main", map[string]string{"README.md": "v2 from another pipeline\n"})
+		}
+	}
+	res, err := c.Apply(context.Background(), change(managed("a.yaml", "a")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Attempts != 2 || !res.Changed {
+		t.Fatalf("want a retry that lands: %+v", res)
+	}
+	if got := show(t, dir, "main", "README.md"); got != "v2 from another pipeline" {
+		t.Fatalf("the other pipeline's commit was lost: %q", got)
+	}
+	if got := show(t, dir, "main", "clusters/dev/a.yaml"); !strings.Contains(got, "a") {
+		t.Fatalf("our change did not land: %q", got)
+	}
+	if n := gitCLI(t, dir, "rev-list", "--count", "main"); n != "3" {
+		t.Fatalf("%s commits, want 3 (v1, v2, ours)", n)
+	}
+}
+
+func TestCreatesMissingBranchFromDefault(t *testing.T) {
+	dir, url := bare(t)
+	userCommit(t, dir, "main", map[string]string{"README.md": "hello\n"})
+	c := client(url)
+	c.Branch = "env/dev"
+	res, err := c.Apply(context.Background(), change(managed("a.yaml", "a")))
+	if err != nil || !res.Changed {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if got := show(t, dir, "env/dev", "README.md"); got != "hello" {
+		t.Fatalf("new branch does not start from main: %q", got)
+	}
+	if got := gitCLI(t, dir, "rev-list", "--count", "main"); got != "1" {
+		t.Fatalf("main must be untouched, has %s commits", got)
+	}
+}
+
+func TestMissingRepositorySaysSo(t *testing.T) {
+	_, err := client("file://"+filepath.Join(t.TempDir(), "nope.git")).Apply(context.Background(), change(managed("a.yaml", "a")))
+	if err == nil || !strings.Contains(err.Error(), "cannot read") {
+		t.Fatalf("got %v", err)
+	}
+}
