@@ -4,7 +4,7 @@ BIN     ?= bin/groundwork
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/groundwork-dev/groundwork/internal/buildinfo.version=$(VERSION)
 # The harness's first run builds kube-apiserver, etcd, kwok and the Flux
-# controllers (about 25 minutes on 2 cores); later runs reuse the cache.
+# controllers (about 15 minutes on 2 cores); later runs reuse the cache.
 TEST_TIMEOUT ?= 75m
 
 .PHONY: all build install test unit lint testbin bench fuzz clean

@@ -1,0 +1,6 @@
+// Package e2e holds groundwork's end-to-end tests built on tests/harness:
+// the smoke test of the control plane, the Flux reconciler installed with
+// Helm, the Git servers, the chart sources and Wipe. They need no Docker;
+// the binaries are built on first use (go run ./tests/harness/cmd/testbin).
+// Run them with: go test ./tests/... -v -timeout 60m (-short skips them).
+package e2e

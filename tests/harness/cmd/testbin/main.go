@@ -1,0 +1,24 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/groundwork-dev/groundwork/tests/harness"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	if err := harness.EnsureAll(ctx, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "testbin:", err)
+		os.Exit(1)
+	}
+	dir, _ := harness.TestbinDir()
+	fmt.Fprintf(os.Stderr, "testbin: all binaries present in %s (%s)\n", dir, time.Since(start).Round(time.Second))
+}
