@@ -29,6 +29,28 @@ func TestExitCodes(t *testing.T) {
     repository { url = "https://github.com/acme/fleet.git" }
   }
 }`), 0o644)
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`), 0o600)
+	unreachable := filepath.Join(dir, "gone.hcl")
+	os.WriteFile(unreachable, []byte(`environment "gone" {
+  cluster "existing" { kubeconfig = "kubeconfig" }
+  gitops {
+    repository { url = "https://github.com/acme/fleet.git" }
+  }
+}`), 0o644)
+	eks := filepath.Join(dir, "eks.hcl")
+	os.WriteFile(eks, []byte(`environment "prod" {
+  cluster "eks" { region = "eu-west-1" }
+  gitops {
+    repository { url = "https://github.com/acme/fleet.git" }
+  }
+}`), 0o644)
 	cases := []struct {
 		args []string
 		code int
@@ -45,10 +67,12 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"plan", good, "--output", "yaml"}, 2, "", "--output must be text or json"},
 		{[]string{"version"}, 0, "groundwork ", ""},
 		{[]string{"completion", "bash"}, 0, "bash completion", ""},
-		{[]string{"up", good}, 2, "", "groundwork up: not implemented yet"},
-		{[]string{"down", good}, 2, "", "groundwork down: not implemented yet"},
+		{[]string{"up", unreachable, "--lock-timeout", "0"}, 1, "", "does not answer"},
+		{[]string{"up", eks}, 2, "", "Provisioning eks clusters (Terraform driver) is not implemented yet"},
+		{[]string{"down", good}, 2, "", "delete the kind cluster \"dev\""},
+		{[]string{"down", good}, 2, "", "run it again with --yes"},
 		{[]string{"rebuild", good}, 2, "", "groundwork rebuild: not implemented yet"},
-		{[]string{"status", good}, 2, "", "groundwork status: not implemented yet"},
+		{[]string{"status", unreachable}, 1, "does not answer", "is not healthy"},
 		{[]string{"gc"}, 2, "", "groundwork gc: not implemented yet"},
 	}
 	for _, c := range cases {
@@ -68,7 +92,7 @@ func TestExitCodes(t *testing.T) {
 }
 
 func TestJSONErrorDocument(t *testing.T) {
-	code, out, _ := run(t, "up", "x.hcl", "--output", "json")
+	code, out, _ := run(t, "rebuild", "x.hcl", "--output", "json")
 	if code != 2 {
 		t.Fatalf("exit %d", code)
 	}

@@ -203,3 +203,35 @@ func describe(ss []Step) []Description {
 	}
 	return out
 }
+
+// applyOnly is a step whose Check cannot tell and whose Apply finds out.
+type applyOnly struct{ changed bool }
+
+func (s *applyOnly) Plan() Description                     { return Description{Name: "seed", Fingerprint: "x"} }
+func (s *applyOnly) Check(context.Context) (Status, error) { return Status{}, nil }
+func (s *applyOnly) Apply(context.Context) error {
+	if s.changed {
+		return nil
+	}
+	return NoChange
+}
+
+func TestApplyNoChangeRecordsUnchanged(t *testing.T) {
+	for _, changed := range []bool{true, false} {
+		j, err := OpenJournal(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := (&Runner{Command: "up", Journal: j}).Run(context.Background(), []Step{&applyOnly{changed: changed}})
+		if err != nil {
+			t.Fatalf("changed=%t: %v", changed, err)
+		}
+		want := StateSkipped
+		if changed {
+			want = StateDone
+		}
+		if got := res.Steps[0].State; got != want || j.Steps["seed"].State != want || res.Changed() != changed {
+			t.Errorf("changed=%t: state %s, journal %s, Changed %t; want %s", changed, got, j.Steps["seed"].State, res.Changed(), want)
+		}
+	}
+}

@@ -115,6 +115,9 @@ func (r *Runner) runStep(ctx context.Context, s Step, d Description, now func() 
 	if err == nil && !status.Done {
 		state = StateDone
 		err = s.Apply(ctx)
+		if errors.Is(err, NoChange) {
+			state, err = StateSkipped, nil
+		}
 	}
 	if err != nil {
 		state = StateFailed

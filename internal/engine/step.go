@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 )
 
 // Step is one unit of work of a command. Implementations must be idempotent:
@@ -17,6 +18,12 @@ type Step interface {
 	// Apply brings the desired state about.
 	Apply(ctx context.Context) error
 }
+
+// NoChange is returned by Apply when it found its desired state already in
+// place: for steps whose check costs as much as the change itself (a clone,
+// a server-side apply), Check may always report not done and leave the
+// answer to Apply. The runner records the step as unchanged.
+var NoChange = errors.New("no change needed")
 
 // Description is what a step will do, for plan and for progress output.
 type Description struct {

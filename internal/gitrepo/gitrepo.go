@@ -39,6 +39,9 @@ type Change struct {
 	Root    string
 	Files   []File
 	Message string
+	// Purge removes every file under Root, groundwork's or not, except
+	// Files (down --purge-repo).
+	Purge bool
 }
 
 // Result is the outcome of Apply.
@@ -232,11 +235,13 @@ func write(fs billy.Filesystem, wt *git.Worktree, ch Change) error {
 		if want[p] {
 			return nil
 		}
-		managed, err := isManaged(fs, p)
-		if err != nil || !managed {
-			return err
+		if !ch.Purge {
+			managed, err := isManaged(fs, p)
+			if err != nil || !managed {
+				return err
+			}
 		}
-		_, err = wt.Remove(p)
+		_, err := wt.Remove(p)
 		return err
 	})
 }

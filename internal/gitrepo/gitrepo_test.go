@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/groundwork-dev/groundwork/internal/spec"
 )
 
 // These tests run against real bare repositories made and inspected with the
@@ -180,5 +182,40 @@ func TestMissingRepositorySaysSo(t *testing.T) {
 	_, err := client("file://"+filepath.Join(t.TempDir(), "nope.git")).Apply(context.Background(), change(managed("a.yaml", "a")))
 	if err == nil || !strings.Contains(err.Error(), "cannot read") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestPurgeRemovesTheEnvironmentOnly(t *testing.T) {
+	dir, url := bare(t)
+	userCommit(t, dir, "main", map[string]string{
+		"clusters/dev/apps/shop.yaml": "kind: ConfigMap\n",
+		"clusters/prod/a.yaml":        "# Managed by groundwork\n",
+		"README.md":                   "fleet\n",
+	})
+	res, err := client(url).Apply(context.Background(), Change{Root: "clusters/dev", Purge: true, Message: "remove dev"})
+	if err != nil || !res.Changed {
+		t.Fatalf("purge: %+v %v", res, err)
+	}
+	files := gitCLI(t, dir, "ls-tree", "-r", "--name-only", "main")
+	if strings.Contains(files, "clusters/dev/") || !strings.Contains(files, "clusters/prod/a.yaml") || !strings.Contains(files, "README.md") {
+		t.Errorf("files after purge:\n%s", files)
+	}
+}
+
+func TestResolveCredentials(t *testing.T) {
+	c, err := ResolveCredentials(spec.RepositoryAuth{TokenEnv: "TOK", Username: "git"}, []string{"TOK=abc"})
+	if err != nil || c.Token != "abc" || string(c.SecretData()["password"]) != "abc" || string(c.SecretData()["username"]) != "git" {
+		t.Fatalf("token: %+v %v", c, err)
+	}
+	if _, err := ResolveCredentials(spec.RepositoryAuth{TokenEnv: "TOK"}, nil); err == nil || !strings.Contains(err.Error(), "TOK (token_env) is not set") {
+		t.Errorf("unset token: %v", err)
+	}
+	if c, err := ResolveCredentials(spec.RepositoryAuth{}, nil); c != nil || err != nil {
+		t.Errorf("no auth: %+v %v", c, err)
+	}
+	key := filepath.Join(t.TempDir(), "id")
+	os.WriteFile(key, []byte("not a key"), 0o600)
+	if _, err := ResolveCredentials(spec.RepositoryAuth{SSHKeyFile: key, KnownHostsFile: key}, nil); err == nil || !strings.Contains(err.Error(), "not an unencrypted SSH private key") {
+		t.Errorf("bad key: %v", err)
 	}
 }

@@ -221,8 +221,8 @@ func (b *builder) seedActions() []engine.Action {
 		acts = append(acts, engine.Action{Op: engine.OpCreate, Resource: r.Path + "/" + p, Detail: detail})
 	}
 	if g.Engine == spec.EngineArgoCD {
-		render("argocd/", fmt.Sprintf("Application managing Argo CD itself (chart %s %s)", g.Chart.Name, g.Version))
-		render("apps/", "one Application per app folder")
+		render("applications/", fmt.Sprintf("the root Application (app of apps, managing itself) and one managing Argo CD itself (chart %s %s)", g.Chart.Name, g.Version))
+		render("apps/", "an ApplicationSet makes one Application per folder here")
 	} else {
 		render("flux-system/", fmt.Sprintf("sync objects and Flux itself (chart %s %s), so Flux upgrades itself from Git", g.Chart.Name, g.Version))
 		render("apps/", "Kustomization for the apps folder")
@@ -232,7 +232,11 @@ func (b *builder) seedActions() []engine.Action {
 		if g.Engine == spec.EngineArgoCD {
 			kind = "Application"
 		}
-		render("infrastructure/", fmt.Sprintf("%d addon(s), each a %s: %s", len(env.Addons), kind, addonList(env.Addons)))
+		dir := "infrastructure/"
+		if g.Engine == spec.EngineArgoCD {
+			dir = "applications/"
+		}
+		render(dir, fmt.Sprintf("%d addon(s), each a %s: %s", len(env.Addons), kind, addonList(env.Addons)))
 	}
 	if env.Secrets.Provider == spec.SecretsSOPS {
 		acts = append(acts, engine.Action{Op: engine.OpCreate, Resource: ".sops.yaml", Detail: "encrypt Secrets under " + r.Path + " for the environment's age recipient"})

@@ -45,14 +45,14 @@ type data struct {
 	AgeRecipient      string
 	CredentialsSecret string
 	Addon             *spec.Addon
+	// Wave orders addons for Argo CD: one more than the addons it
+	// depends on.
+	Wave int
 }
 
 // Render renders the repository files of env for its engine, sorted by path.
 func Render(env *spec.Environment, opts Options) ([]File, error) {
 	engine := env.GitOps.Engine
-	if engine != spec.EngineFlux {
-		return nil, fmt.Errorf("rendering a repository for %s is not implemented yet", engine)
-	}
 	sops := env.Secrets.Provider == spec.SecretsSOPS
 	if sops && opts.AgeRecipient == "" {
 		return nil, fmt.Errorf("render: the SOPS integration needs the environment's age recipient")
@@ -85,9 +85,11 @@ func Render(env *spec.Environment, opts Options) ([]File, error) {
 		}
 		out, seedOnly := outputPath(p)
 		if path.Base(out) == "addon.yaml" {
+			waves := waves(env.Addons)
 			for i := range env.Addons {
 				a := d
 				a.Addon = &env.Addons[i]
+				a.Wave = waves[a.Addon.Name]
 				f, err := execute(t, path.Join(path.Dir(out), a.Addon.Name+".yaml"), a)
 				if err != nil {
 					return err
@@ -142,8 +144,40 @@ func execute(t *template.Template, out string, d data) (File, error) {
 	return File{Path: out, Data: b}, nil
 }
 
+// waves gives each addon its depth in the dependency graph (the spec has
+// refused cycles and unknown names already).
+func waves(addons []spec.Addon) map[string]int {
+	deps := map[string][]string{}
+	for _, a := range addons {
+		deps[a.Name] = a.DependsOn
+	}
+	out := map[string]int{}
+	var depth func(name string, seen int) int
+	depth = func(name string, seen int) int {
+		if w, ok := out[name]; ok {
+			return w
+		}
+		w := 0
+		if seen <= len(addons) { // a cycle cannot recurse forever
+			for _, d := range deps[name] {
+				w = max(w, depth(d, seen+1)+1)
+			}
+		}
+		out[name] = w
+		return w
+	}
+	for _, a := range addons {
+		depth(a.Name, 0)
+	}
+	return out
+}
+
 var funcs = template.FuncMap{
 	"quote": strconv.Quote,
+	"join":  strings.Join,
+	// chartRepo is a chart source as Argo CD wants it: OCI registries
+	// without their scheme.
+	"chartRepo": func(c spec.Chart) string { return strings.TrimPrefix(c.Repository, "oci://") },
 	"toYaml": func(v any) (string, error) {
 		b, err := yaml.Marshal(v)
 		return strings.TrimSuffix(string(b), "\n"), err

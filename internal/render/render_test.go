@@ -24,10 +24,11 @@ func load(t *testing.T, file string) *spec.Environment {
 	return res.Env
 }
 
-// TestRenderedRepositories renders the repository of the Flux examples
+// TestRenderedRepositories renders the repository of the examples (gke is
+// Argo CD's)
 // against golden files, and checks every YAML file parses.
 func TestRenderedRepositories(t *testing.T) {
-	for _, name := range []string{"local", "existing", "eks", "ci-ephemeral"} {
+	for _, name := range []string{"local", "existing", "eks", "ci-ephemeral", "gke"} {
 		t.Run(name, func(t *testing.T) {
 			env := load(t, filepath.Join("../../environments", name+".hcl"))
 			files, err := Render(env, Options{AgeRecipient: recipient, CredentialsSecret: "flux-system"})
@@ -40,6 +41,9 @@ func TestRenderedRepositories(t *testing.T) {
 					t.Errorf("%s lies outside the environment's path %s", f.Path, env.GitOps.Repository.Path)
 				}
 				for i, doc := range strings.Split(string(f.Data), "\n---\n") {
+					if !strings.HasSuffix(f.Path, ".yaml") {
+						break
+					}
 					var v map[string]any
 					if err := yaml.Unmarshal([]byte(doc), &v); err != nil {
 						t.Errorf("%s document %d is not YAML: %v\n%s", f.Path, i, err, doc)
@@ -119,4 +123,35 @@ func TestAddonNameCollision(t *testing.T) {
 	if _, err := Render(env, Options{AgeRecipient: recipient}); err == nil || !strings.Contains(err.Error(), "kustomization.yaml") {
 		t.Fatalf("want a collision error, got %v", err)
 	}
+}
+
+// TestArgoCDAddons renders the addons of the existing example as Argo CD
+// Applications: Helm sources, values, namespaces, sync waves from
+// depends_on.
+func TestArgoCDAddons(t *testing.T) {
+	env := load(t, "../../environments/existing.hcl")
+	env.GitOps.Engine, env.GitOps.Namespace = spec.EngineArgoCD, "argocd"
+	env.GitOps.Chart = spec.Chart{Repository: spec.DefaultArgoCDChartRepo, Name: spec.DefaultArgoCDChartName}
+	env.GitOps.Version = spec.DefaultArgoCDChartVersion
+	env.Secrets.Provider = spec.SecretsSealedSecrets
+	files, err := Render(env, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all bytes.Buffer
+	for _, f := range files {
+		if strings.Contains(f.Path, "/applications/") && f.Path != env.GitOps.Repository.Path+"/applications/apps.yaml" {
+			var app struct {
+				Kind string
+				Spec struct {
+					Source struct{ RepoURL, Chart, Path string }
+				}
+			}
+			if err := yaml.Unmarshal(f.Data, &app); err != nil || app.Kind != "Application" || app.Spec.Source.RepoURL == "" {
+				t.Errorf("%s is not an Application with a source: %v %+v", f.Path, err, app)
+			}
+		}
+		fmt.Fprintf(&all, "==> %s (seed only: %t)\n%s", f.Path, f.SeedOnly, f.Data)
+	}
+	golden.Assert(t, "testdata/argocd-addons.golden", all.Bytes())
 }

@@ -5,8 +5,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	downcmd "github.com/groundwork-dev/groundwork/internal/cmd/down"
 	"github.com/groundwork-dev/groundwork/internal/cmd/pending"
 	plancmd "github.com/groundwork-dev/groundwork/internal/cmd/plan"
+	statuscmd "github.com/groundwork-dev/groundwork/internal/cmd/status"
+	upcmd "github.com/groundwork-dev/groundwork/internal/cmd/up"
 	"github.com/groundwork-dev/groundwork/internal/cmd/validate"
 	"github.com/groundwork-dev/groundwork/internal/cmd/version"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
@@ -67,7 +70,7 @@ Start with:
 		c.GroupID = "spec"
 		cmd.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{pending.NewCmdUp(f), pending.NewCmdDown(f), pending.NewCmdRebuild(f), pending.NewCmdStatus(f), pending.NewCmdGC(f)} {
+	for _, c := range []*cobra.Command{upcmd.NewCmdUp(f, nil), downcmd.NewCmdDown(f, nil), pending.NewCmdRebuild(f), statuscmd.NewCmdStatus(f, nil), pending.NewCmdGC(f)} {
 		c.GroupID = "lifecycle"
 		cmd.AddCommand(c)
 	}

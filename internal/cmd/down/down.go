@@ -1,0 +1,99 @@
+package down
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/groundwork-dev/groundwork/internal/cmdutil"
+	"github.com/groundwork-dev/groundwork/internal/down"
+	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/up"
+)
+
+// Options are down's inputs.
+type Options struct {
+	F         *cmdutil.Factory
+	File      string
+	Uninstall bool
+	PurgeRepo bool
+}
+
+// NewCmdDown returns the down command; runF replaces the behaviour in tests
+// of flag parsing.
+func NewCmdDown(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{F: f}
+	cmd := &cobra.Command{
+		Use:   "down FILE",
+		Short: "Delete what up created",
+		Long: `Delete what up created. A kind cluster is deleted. An existing cluster is not
+groundwork's, so it is left alone unless --uninstall is given: then the
+reconciler is detached (its objects lose their finalizers first, so that what
+it applied stays) and its Helm release and groundwork's Secrets are removed.
+The GitOps repository is left alone unless --purge-repo is given: then the
+environment's folder is removed in a commit. The local state goes; the age key
+stays in its key store, since the repository's secrets need it.
+
+down prints what it will delete and does it only with --yes.`,
+		Example: `  groundwork down environments/dev.hcl --yes
+  groundwork down environments/shared.hcl --uninstall --purge-repo --yes`,
+		Args: cmdutil.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.File = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.Uninstall, "uninstall", false, "on an existing cluster, remove the reconciler (what it applied stays)")
+	cmd.Flags().BoolVar(&opts.PurgeRepo, "purge-repo", false, "remove the environment's folder from the GitOps repository")
+	return cmd
+}
+
+// Run deletes.
+func Run(ctx context.Context, opts *Options) error {
+	f := opts.F
+	res := f.LoadSpec(opts.File)
+	if err := f.ReportSpec(res); err != nil {
+		return err
+	}
+	stateDir := f.StateDir(res.Env)
+	do := down.Options{Env: res.Env, StateDir: stateDir, Environ: f.Environ(), Uninstall: opts.Uninstall, PurgeRepo: opts.PurgeRepo,
+		Logf: func(format string, args ...any) { fmt.Fprintf(f.IO.ErrOut, " • "+format+"\n", args...) }}
+	plan := down.Plan(do)
+	if down.Destructive(do) && !f.Globals.Yes {
+		fmt.Fprintf(f.IO.ErrOut, "down would:\n")
+		for _, p := range plan {
+			fmt.Fprintf(f.IO.ErrOut, "  - %s\n", p)
+		}
+		return cmdutil.UsageError("down deletes; run it again with --yes to confirm")
+	}
+	holder := fmt.Sprintf("pid %d, groundwork down, since %s", os.Getpid(), time.Now().UTC().Format(time.RFC3339))
+	lock, err := engine.AcquireLock(ctx, stateDir, holder, false)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	start := time.Now()
+	if err := down.Run(ctx, do); err != nil {
+		var ue *up.UnsupportedError
+		if errors.As(err, &ue) {
+			return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
+		}
+		return err
+	}
+	took := time.Since(start).Round(time.Millisecond)
+	if f.Globals.JSON() {
+		return f.WriteJSON(map[string]any{"format_version": "1", "environment": res.Env.Name, "done": plan, "took_ms": took.Milliseconds()})
+	}
+	fmt.Fprintf(f.IO.Out, "Environment %s is down (%s):\n", res.Env.Name, took)
+	for _, p := range plan {
+		fmt.Fprintf(f.IO.Out, "  - %s\n", p)
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+package status
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/groundwork-dev/groundwork/internal/cmdutil"
+	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/plan"
+	"github.com/groundwork-dev/groundwork/internal/status"
+)
+
+// Options are status's inputs.
+type Options struct {
+	F    *cmdutil.Factory
+	File string
+}
+
+// Document is status's JSON output.
+type Document struct {
+	FormatVersion string `json:"format_version"`
+	*status.Report
+	LastRun *engine.Run `json:"last_run,omitempty"`
+	Seeded  string      `json:"seeded_revision,omitempty"`
+}
+
+// NewCmdStatus returns the status command; runF replaces the behaviour in
+// tests of flag parsing.
+func NewCmdStatus(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{F: f}
+	return &cobra.Command{
+		Use:   "status FILE",
+		Short: "Show whether an environment's cluster is reachable, healthy and in sync",
+		Long: `Show whether the cluster answers and which Kubernetes it runs, the reconciler's
+Helm release and whether its workloads are ready, the revision Flux fetched from
+the repository and whether every Kustomization applied it, and what is not
+ready and why. status changes nothing. It exits 0 when the environment is
+healthy and in sync, 1 otherwise.`,
+		Example: `  groundwork status environments/dev.hcl
+  groundwork status environments/dev.hcl --output json`,
+		Args: cmdutil.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.File = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(cmd.Context(), opts)
+		},
+	}
+}
+
+// Run shows the status.
+func Run(ctx context.Context, opts *Options) error {
+	f := opts.F
+	res := f.LoadSpec(opts.File)
+	if err := f.ReportSpec(res); err != nil {
+		return err
+	}
+	stateDir := f.StateDir(res.Env)
+	doc := Document{FormatVersion: "1", Report: status.Collect(ctx, res.Env, stateDir)}
+	if j, err := engine.OpenJournal(stateDir); err == nil && !j.Run.Started.IsZero() {
+		doc.LastRun = &j.Run
+		doc.Seeded, _ = j.Output(plan.StepSeed, "revision")
+	}
+	if f.Globals.JSON() {
+		if err := f.WriteJSON(doc); err != nil {
+			return err
+		}
+	} else {
+		writeText(f, doc)
+	}
+	if !doc.Healthy {
+		fmt.Fprintf(f.IO.ErrOut, "Environment %s is not healthy; groundwork up %s converges it.\n", res.Env.Name, opts.File)
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Reported: true, Err: errors.New("the environment is not healthy")}
+	}
+	return nil
+}
+
+func writeText(f *cmdutil.Factory, d Document) {
+	w := f.IO.Out
+	mark := func(ok bool) string {
+		if ok {
+			return "✓"
+		}
+		return "✗"
+	}
+	c := d.Cluster
+	if c.Reachable {
+		fmt.Fprintf(w, "%s cluster     %s answers, Kubernetes %s\n", mark(true), c.Server, c.KubernetesVersion)
+	} else {
+		fmt.Fprintf(w, "%s cluster     %s\n", mark(false), c.Error)
+	}
+	if c.Reachable {
+		r := d.Reconciler
+		switch {
+		case !r.Installed:
+			fmt.Fprintf(w, "%s reconciler  Helm release %s is not installed; run groundwork up\n", mark(false), r.Release)
+		default:
+			fmt.Fprintf(w, "%s reconciler  %s, release %s revision %d (%s)", mark(r.WorkloadsOK), r.Chart, r.Release, r.Revision, r.Status)
+			if !strings.HasSuffix(r.Chart, " "+r.WantsVersion) {
+				fmt.Fprintf(w, "; the spec wants %s", r.WantsVersion)
+			}
+			fmt.Fprintln(w)
+			for _, n := range r.NotReady {
+				fmt.Fprintf(w, "    %s\n", n)
+			}
+		}
+		s := d.Sync
+		if s.Error != "" {
+			fmt.Fprintf(w, "%s sync        %s\n", mark(false), s.Error)
+		} else {
+			ready := 0
+			for _, o := range s.Objects {
+				if o.Ready {
+					ready++
+				}
+			}
+			fmt.Fprintf(w, "%s sync        %d/%d Flux objects ready at %s\n", mark(s.InSync), ready, len(s.Objects), orNone(s.Revision))
+			for _, o := range s.Objects {
+				if !o.Ready {
+					fmt.Fprintf(w, "    %s\n", o)
+				}
+			}
+		}
+	}
+	if d.LastRun != nil {
+		outcome := d.LastRun.Outcome
+		if outcome == "" {
+			outcome = "did not finish"
+		}
+		fmt.Fprintf(w, "  last run    %s %s at %s", d.LastRun.Command, outcome, d.LastRun.Started.Format("2006-01-02 15:04:05Z07:00"))
+		if d.Seeded != "" {
+			fmt.Fprintf(w, ", seeded %s", d.Seeded)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(nothing fetched yet)"
+	}
+	return s
+}

@@ -1,0 +1,207 @@
+package up
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/groundwork-dev/groundwork/internal/cmdutil"
+	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/progress"
+	"github.com/groundwork-dev/groundwork/internal/spec"
+	"github.com/groundwork-dev/groundwork/internal/up"
+)
+
+// Options are up's inputs.
+type Options struct {
+	F    *cmdutil.Factory
+	File string
+	// LockTimeout is how long to wait for another run's lock; 0 fails at
+	// once.
+	LockTimeout time.Duration
+	// PlainHTTPCharts allows an oci:// chart source without TLS.
+	PlainHTTPCharts bool
+}
+
+// NewCmdUp returns the up command; runF replaces the behaviour in tests of
+// flag parsing.
+func NewCmdUp(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{F: f}
+	cmd := &cobra.Command{
+		Use:   "up FILE",
+		Short: "Bring an environment up: cluster, reconciler, secrets, seeded repository",
+		Long: `Run the steps plan shows: create or adopt the cluster, install the GitOps
+reconciler with Helm, set up the secrets integration, seed the GitOps repository
+and point the reconciler at it, then wait until the cluster has applied the
+seeded revision. Progress goes to the error stream, with the time each step
+took; the result (revision, kubeconfig) to the output stream.
+
+Every step is idempotent: up on a converged environment changes nothing (no
+commit, no Helm upgrade), and after an interruption (Ctrl-C, a crash, a
+timeout) running up again resumes and converges. Two runs on the same
+environment exclude each other: the second waits for the first up to
+--lock-timeout, then fails saying who holds the lock.`,
+		Example: `  groundwork up environments/dev.hcl
+  groundwork up environments/ci.hcl --output json --timeout 20m`,
+		Args: cmdutil.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.File = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().DurationVar(&opts.LockTimeout, "lock-timeout", 10*time.Minute, "wait this long for another run on the environment to finish (0: fail at once)")
+	cmd.Flags().BoolVar(&opts.PlainHTTPCharts, "plain-http-charts", false, "fetch oci:// charts over plain HTTP (a registry mirror without TLS)")
+	return cmd
+}
+
+// Document is up's JSON output.
+type Document struct {
+	FormatVersion     string     `json:"format_version"`
+	Environment       string     `json:"environment"`
+	Succeeded         bool       `json:"succeeded"`
+	Changed           bool       `json:"changed"`
+	Kubeconfig        string     `json:"kubeconfig,omitempty"`
+	Server            string     `json:"server,omitempty"`
+	KubernetesVersion string     `json:"kubernetes_version,omitempty"`
+	Revision          string     `json:"revision,omitempty"`
+	Expires           *time.Time `json:"expires,omitempty"`
+	TookMS            int64      `json:"took_ms"`
+	Steps             []StepDoc  `json:"steps"`
+	Error             *ErrorDoc  `json:"error,omitempty"`
+}
+
+// StepDoc is one step in Document.
+type StepDoc struct {
+	Name   string `json:"name"`
+	State  string `json:"state"`
+	TookMS int64  `json:"took_ms"`
+}
+
+// ErrorDoc is the failure in Document.
+type ErrorDoc struct {
+	Step     string `json:"step,omitempty"`
+	Message  string `json:"message"`
+	ExitCode int    `json:"exit_code"`
+}
+
+// Run runs up.
+func Run(ctx context.Context, opts *Options) error {
+	f := opts.F
+	res := f.LoadSpec(opts.File)
+	if err := f.ReportSpec(res); err != nil {
+		return err
+	}
+	env := res.Env
+	stateDir := f.StateDir(env)
+	rep := progress.New(f.IO.ErrOut, f.IO.ErrTTY, f.Globals.Verbose)
+	run, err := up.New(up.Options{Env: env, StateDir: stateDir, Environ: f.Environ(), ChartPlainHTTP: opts.PlainHTTPCharts,
+		Logf: func(format string, args ...any) {
+			if f.Globals.Verbose {
+				rep.Printf("   "+format, args...)
+			}
+		}})
+	if err != nil {
+		var ue *up.UnsupportedError
+		if errors.As(err, &ue) {
+			return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
+		}
+		return err
+	}
+	lock, err := acquire(ctx, stateDir, opts.LockTimeout, rep)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	journal, err := engine.OpenJournal(stateDir)
+	if err != nil {
+		return err
+	}
+	if journal.Interrupted() {
+		rep.Printf("The last %s run on %s did not finish; resuming.", journal.Run.Command, env.Name)
+	}
+	run.UseJournal(journal)
+	runner := &engine.Runner{Command: "up", Journal: journal, Reporter: rep}
+	result, runErr := runner.Run(ctx, run.Steps())
+	doc := document(env, run, result, runErr)
+	if f.Globals.JSON() {
+		if err := f.WriteJSON(doc); err != nil {
+			return err
+		}
+	}
+	if runErr != nil {
+		fmt.Fprintf(f.IO.ErrOut, "Error: %v\n", runErr)
+		fmt.Fprintf(f.IO.ErrOut, "Once the cause is fixed, run groundwork up %s again: it resumes where this run stopped (journal: %s).\n", opts.File, journal.Path())
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: runErr, Reported: true}
+	}
+	if !f.Globals.JSON() {
+		writeText(f, doc)
+	}
+	return nil
+}
+
+func acquire(ctx context.Context, dir string, timeout time.Duration, rep *progress.Reporter) (*engine.Lock, error) {
+	holder := fmt.Sprintf("pid %d, groundwork up, since %s", os.Getpid(), time.Now().UTC().Format(time.RFC3339))
+	lock, err := engine.AcquireLock(ctx, dir, holder, false)
+	var le *engine.LockedError
+	if !errors.As(err, &le) || timeout == 0 {
+		return lock, err
+	}
+	rep.Printf("Waiting up to %s for the other run on this environment to finish (%s)...", timeout, le.Holder)
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return engine.AcquireLock(wctx, dir, holder, true)
+}
+
+func document(env *spec.Environment, run *up.Run, result *engine.Result, err error) Document {
+	d := Document{FormatVersion: "1", Environment: env.Name, Succeeded: err == nil, Steps: []StepDoc{},
+		Kubeconfig: run.Kubeconfig, KubernetesVersion: run.ServerVersion, Revision: run.Revision}
+	if c := run.Client(); c != nil {
+		d.Server = c.Config.Host
+	}
+	if !run.Expires.IsZero() {
+		d.Expires = &run.Expires
+	}
+	if result != nil {
+		d.Changed, d.TookMS = result.Changed(), result.Took.Milliseconds()
+		for _, s := range result.Steps {
+			d.Steps = append(d.Steps, StepDoc{Name: s.Name, State: string(s.State), TookMS: s.Took.Milliseconds()})
+		}
+	}
+	if err != nil {
+		d.Error = &ErrorDoc{Message: err.Error(), ExitCode: cmdutil.ExitFailure}
+		var se *engine.StepError
+		if errors.As(err, &se) {
+			d.Error.Step = se.Step
+		}
+	}
+	return d
+}
+
+func writeText(f *cmdutil.Factory, d Document) {
+	w := f.IO.Out
+	took := time.Duration(d.TookMS) * time.Millisecond
+	if d.Changed {
+		fmt.Fprintf(w, "Environment %s is up in %s.\n", d.Environment, took)
+	} else {
+		fmt.Fprintf(w, "Environment %s was already up; nothing changed (checked in %s).\n", d.Environment, took)
+	}
+	rows := [][2]string{
+		{"revision", d.Revision},
+		{"cluster", strings.TrimSpace(d.Server + " (Kubernetes " + d.KubernetesVersion + ")")},
+		{"kubeconfig", d.Kubeconfig},
+	}
+	if d.Expires != nil {
+		rows = append(rows, [2]string{"expires", d.Expires.Format(time.RFC3339)})
+	}
+	for _, r := range rows {
+		fmt.Fprintf(w, "  %-11s %s\n", r[0]+":", r[1])
+	}
+}

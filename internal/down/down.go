@@ -1,0 +1,180 @@
+package down
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/storage/driver"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/groundwork-dev/groundwork/internal/cluster/kind"
+	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/flux"
+	"github.com/groundwork-dev/groundwork/internal/gitrepo"
+	"github.com/groundwork-dev/groundwork/internal/helm"
+	"github.com/groundwork-dev/groundwork/internal/kube"
+	"github.com/groundwork-dev/groundwork/internal/spec"
+	"github.com/groundwork-dev/groundwork/internal/up"
+)
+
+// Options say what to delete.
+type Options struct {
+	Env      *spec.Environment
+	StateDir string
+	Environ  []string
+	// Uninstall removes the reconciler from an existing cluster, leaving
+	// what it applied in place.
+	Uninstall bool
+	// PurgeRepo removes the environment's folder from the repository.
+	PurgeRepo bool
+	// Logf reports each thing done.
+	Logf func(format string, args ...any)
+}
+
+// Plan lists what Run will delete, for confirmation.
+func Plan(o Options) []string {
+	env := o.Env
+	var out []string
+	switch {
+	case env.Cluster.Provider == spec.ProviderKind:
+		out = append(out, fmt.Sprintf("delete the kind cluster %q and everything in it", env.Name))
+	case env.Cluster.Provider == spec.ProviderExisting && o.Uninstall:
+		rel := up.ReconcilerRelease(env)
+		out = append(out, fmt.Sprintf("uninstall the reconciler (Helm release %s/%s, its sync objects and Secrets) from the existing cluster; what it applied stays", rel.Namespace, rel.Name))
+	case env.Cluster.Provider == spec.ProviderExisting:
+		out = append(out, "leave the existing cluster alone (add --uninstall to remove the reconciler from it)")
+	}
+	if o.PurgeRepo {
+		r := env.GitOps.Repository
+		out = append(out, fmt.Sprintf("remove %s/ from %s (branch %s) in a commit", r.Path, r.URL, r.Branch))
+	}
+	return append(out, "remove the state in "+o.StateDir+" (the age key stays in its key store)")
+}
+
+// Destructive reports whether Run would delete anything beyond local state.
+func Destructive(o Options) bool {
+	return o.Env.Cluster.Provider == spec.ProviderKind || o.Uninstall || o.PurgeRepo
+}
+
+// Run deletes. It is idempotent: what is already gone is skipped.
+func Run(ctx context.Context, o Options) error {
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	env := o.Env
+	if env.Cluster.Remote() {
+		return &up.UnsupportedError{What: "Destroying " + env.Cluster.Provider + " clusters (Terraform driver)", Meanwhile: "Destroy it with Terraform meanwhile."}
+	}
+	switch {
+	case env.Cluster.Provider == spec.ProviderKind:
+		path, _ := up.Kubeconfig(env, o.StateDir)
+		c, err := kind.New(ctx, env.Name, env.Cluster.Kind, path)
+		if err != nil {
+			return err
+		}
+		if err := c.Delete(); err != nil {
+			return err
+		}
+		o.Logf("deleted the kind cluster %s", env.Name)
+	case o.Uninstall:
+		if err := uninstall(ctx, o); err != nil {
+			return err
+		}
+	}
+	if o.PurgeRepo {
+		if err := purge(ctx, o); err != nil {
+			return err
+		}
+	}
+	for _, f := range []string{engine.JournalFile, "kubeconfig"} {
+		if err := os.Remove(filepath.Join(o.StateDir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// uninstall detaches Flux first (suspend, drop finalizers, delete its
+// objects) so that it cannot garbage-collect what it applied, then removes
+// the Helm release and groundwork's Secrets.
+func uninstall(ctx context.Context, o Options) error {
+	path, kctx := up.Kubeconfig(o.Env, o.StateDir)
+	c, err := kube.Connect(path, kctx)
+	if err != nil {
+		return err
+	}
+	if _, err := c.ServerVersion(ctx); err != nil {
+		return err
+	}
+	ns := o.Env.GitOps.Namespace
+	for _, gvk := range []schema.GroupVersionKind{flux.KustomizationKind, flux.GitRepositoryKind,
+		{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "HelmRepository"},
+		{Group: "helm.toolkit.fluxcd.io", Version: "v2", Kind: "HelmRelease"}} {
+		ri, err := c.Resource(gvk, ns)
+		if err != nil {
+			continue // the kind is not served: nothing of it to detach
+		}
+		list, err := ri.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return fmt.Errorf("list %s: %w", gvk.Kind, err)
+		}
+		for _, u := range list.Items {
+			patch := []byte(`{"spec":{"suspend":true},"metadata":{"finalizers":null}}`)
+			if _, err := ri.Patch(ctx, u.GetName(), types.MergePatchType, patch, metav1.PatchOptions{FieldManager: kube.FieldManager}); err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("detach %s %s: %w", gvk.Kind, u.GetName(), err)
+			}
+			if err := ri.Delete(ctx, u.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("delete %s %s: %w", gvk.Kind, u.GetName(), err)
+			}
+			o.Logf("deleted %s %s/%s (what it applied stays)", gvk.Kind, ns, u.GetName())
+		}
+	}
+	rel := up.ReconcilerRelease(o.Env)
+	cfg, err := helm.NewConfiguration(path, kctx, rel.Namespace, nil)
+	if err != nil {
+		return err
+	}
+	un := action.NewUninstall(cfg)
+	un.Wait, un.Timeout = true, o.Env.GitOps.Sync.Timeout
+	if _, err := un.Run(rel.Name); err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
+		return fmt.Errorf("uninstall Helm release %s/%s: %w", rel.Namespace, rel.Name, err)
+	}
+	o.Logf("uninstalled Helm release %s/%s", rel.Namespace, rel.Name)
+	for _, name := range []string{up.AgeSecret, up.CredentialsSecret} {
+		err := c.Clientset.CoreV1().Secrets(ns).Delete(ctx, name, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete Secret %s/%s: %w", ns, name, err)
+		}
+	}
+	return nil
+}
+
+func purge(ctx context.Context, o Options) error {
+	r := o.Env.GitOps.Repository
+	creds, err := gitrepo.ResolveCredentials(r.Auth, o.Environ)
+	if err != nil {
+		return err
+	}
+	auth, err := creds.AuthMethod()
+	if err != nil {
+		return err
+	}
+	g := o.Env.GitOps
+	git := &gitrepo.Client{URL: r.URL, Branch: r.Branch, Auth: auth}
+	git.Author.Name, git.Author.Email = g.Commit.AuthorName, g.Commit.AuthorEmail
+	res, err := git.Apply(ctx, gitrepo.Change{Root: r.Path, Purge: true, Message: fmt.Sprintf("groundwork: remove environment %s", o.Env.Name)})
+	if err != nil {
+		return err
+	}
+	if res.Changed {
+		o.Logf("removed %s/ from %s at %s", r.Path, r.URL, res.Revision)
+	}
+	return nil
+}

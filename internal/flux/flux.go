@@ -1,0 +1,366 @@
+package flux
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/groundwork-dev/groundwork/internal/kube"
+	"github.com/groundwork-dev/groundwork/internal/render"
+)
+
+// Names and kinds of the objects groundwork points Flux with.
+const (
+	SyncName            = "flux-system"
+	SyncFile            = "flux-system/sync.yaml"
+	ReconcileAnnotation = "reconcile.fluxcd.io/requestedAt"
+)
+
+// API kinds.
+var (
+	GitRepositoryKind = schema.GroupVersionKind{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "GitRepository"}
+	KustomizationKind = schema.GroupVersionKind{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Kind: "Kustomization"}
+)
+
+// SyncObjects returns the GitRepository and Kustomization that the rendered
+// repository declares in flux-system/sync.yaml under repoPath.
+func SyncObjects(files []render.File, repoPath string) ([]*unstructured.Unstructured, error) {
+	want := path.Join(repoPath, SyncFile)
+	for _, f := range files {
+		if f.Path == want {
+			return kube.Decode(f.Data)
+		}
+	}
+	return nil, fmt.Errorf("the rendered repository has no %s", want)
+}
+
+// Kustomizations lists the names of the Flux Kustomizations the rendered
+// files declare.
+func Kustomizations(files []render.File) ([]string, error) {
+	var names []string
+	for _, f := range files {
+		if !strings.HasSuffix(f.Path, ".yaml") {
+			continue
+		}
+		objs, err := kube.Decode(f.Data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Path, err)
+		}
+		for _, o := range objs {
+			if o.GroupVersionKind() == KustomizationKind {
+				names = append(names, o.GetName())
+			}
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// Object is the state of one Flux object during a wait.
+type Object struct {
+	Kind  string `json:"kind"`
+	Name  string `json:"name"`
+	Ready bool   `json:"ready"`
+	// Revision is the revision applied (Kustomization) or fetched
+	// (GitRepository).
+	Revision string `json:"revision,omitempty"`
+	// Reason and Message come from the Ready condition.
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Missing is true when the object does not exist (yet).
+	Missing bool `json:"missing,omitempty"`
+}
+
+func (o Object) String() string {
+	switch {
+	case o.Missing:
+		return fmt.Sprintf("%s %s does not exist yet", o.Kind, o.Name)
+	case o.Ready:
+		return fmt.Sprintf("%s %s: ready at %s", o.Kind, o.Name, o.Revision)
+	}
+	s := fmt.Sprintf("%s %s: not ready", o.Kind, o.Name)
+	if o.Reason != "" {
+		s += " (" + o.Reason + ")"
+	}
+	if m := strings.TrimSpace(o.Message); m != "" {
+		s += ": " + m
+	}
+	if o.Revision != "" {
+		s += "; last applied " + o.Revision
+	}
+	return s
+}
+
+// NotReadyError lists what had not applied the revision when the wait
+// ended.
+type NotReadyError struct {
+	Namespace, Revision string
+	Waited              time.Duration
+	Objects             []Object
+	Err                 error
+}
+
+func (e *NotReadyError) Error() string {
+	lines := make([]string, len(e.Objects))
+	for i, o := range e.Objects {
+		lines[i] = "  " + o.String()
+	}
+	return fmt.Sprintf("Flux had not applied %s after %s (%v):\n%s\nThe controllers' logs say more: kubectl -n %s logs deploy/kustomize-controller",
+		e.Revision, e.Waited.Round(time.Second), e.Err, strings.Join(lines, "\n"), e.Namespace)
+}
+
+func (e *NotReadyError) Unwrap() error { return e.Err }
+
+// Waiter waits until Flux has applied a revision.
+type Waiter struct {
+	Client    *kube.Client
+	Namespace string
+	// Poll is the interval between looks; 0 means 250ms.
+	Poll time.Duration
+	// Nudge is how long a requested reconciliation may go unanswered
+	// before it is requested again; 0 means 10s.
+	Nudge time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	requested map[string]time.Time
+}
+
+// Ready looks once: it reports the state of the GitRepository and of every
+// Kustomization (the required ones and every other in the namespace), and
+// whether all have applied revision and are ready.
+func (w *Waiter) Ready(ctx context.Context, revision string, required []string) ([]Object, bool, error) {
+	l, err := w.look(ctx, revision, required)
+	if err != nil {
+		return nil, false, err
+	}
+	return l.objs, l.ok, nil
+}
+
+// Status looks once without a revision to compare with: objects sourced
+// from the sync GitRepository count as ready when they applied the revision
+// the GitRepository fetched.
+func (w *Waiter) Status(ctx context.Context) ([]Object, bool, error) {
+	l, err := w.look(ctx, "", nil)
+	if err != nil {
+		return nil, false, err
+	}
+	return l.objs, l.ok, nil
+}
+
+type look struct {
+	repo, ks dynamic.ResourceInterface
+	src      Object
+	byName   map[string]*unstructured.Unstructured
+	objs     []Object
+	ok       bool
+}
+
+func (w *Waiter) look(ctx context.Context, revision string, required []string) (*look, error) {
+	repo, err := w.Client.Resource(GitRepositoryKind, w.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := w.Client.Resource(KustomizationKind, w.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	var objs []Object
+	src := Object{Kind: "GitRepository", Name: SyncName, Missing: true}
+	if u, err := repo.Get(ctx, SyncName, metav1.GetOptions{}); err == nil {
+		src = state(u, "GitRepository")
+		src.Revision, _, _ = unstructured.NestedString(u.Object, "status", "artifact", "revision")
+		if revision == "" {
+			revision = src.Revision
+		}
+		src.Ready = src.Ready && src.Revision == revision
+	} else if !apierrors.IsNotFound(err) {
+		return nil, err
+	}
+	objs = append(objs, src)
+	list, err := ks.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	byName := map[string]*unstructured.Unstructured{}
+	for i := range list.Items {
+		byName[list.Items[i].GetName()] = &list.Items[i]
+	}
+	names := append([]string(nil), required...)
+	for n := range byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		u := byName[n]
+		if u == nil {
+			objs = append(objs, Object{Kind: "Kustomization", Name: n, Missing: true})
+			continue
+		}
+		o := state(u, "Kustomization")
+		o.Revision, _, _ = unstructured.NestedString(u.Object, "status", "lastAppliedRevision")
+		if fromSync(u) {
+			o.Ready = o.Ready && o.Revision == revision
+		}
+		objs = append(objs, o)
+	}
+	all := revision != ""
+	for _, o := range objs {
+		all = all && o.Ready
+	}
+	return &look{repo: repo, ks: ks, src: src, byName: byName, objs: objs, ok: all}, nil
+}
+
+// Wait looks until everything is ready at revision or ctx ends; then it
+// returns a *NotReadyError that says what is not ready and why.
+func (w *Waiter) Wait(ctx context.Context, revision string, required []string) error {
+	now := w.now()
+	start := now()
+	poll := w.Poll
+	if poll == 0 {
+		poll = 250 * time.Millisecond
+	}
+	var last []Object
+	for {
+		l, err := w.look(ctx, revision, required)
+		if err == nil {
+			if l.ok {
+				return nil
+			}
+			last = l.objs
+			w.nudge(ctx, l)
+		}
+		select {
+		case <-ctx.Done():
+			var bad []Object
+			for _, o := range last {
+				if !o.Ready {
+					bad = append(bad, o)
+				}
+			}
+			if err == nil {
+				err = ctx.Err()
+			}
+			return &NotReadyError{Namespace: w.Namespace, Revision: revision, Waited: now().Sub(start), Objects: bad, Err: err}
+		case <-time.After(poll):
+		}
+	}
+}
+
+// nudge asks for reconciliation of the GitRepository while it has not
+// fetched the revision, and of each Kustomization whose dependencies are
+// ready but that has not applied: Flux would otherwise retry a Kustomization
+// whose dependency was not ready only after its requeue interval (30s).
+func (w *Waiter) nudge(ctx context.Context, l *look) {
+	if !l.src.Missing && !l.src.Ready {
+		w.request(ctx, l.repo, "GitRepository/"+SyncName, SyncName)
+		return
+	}
+	objs, byName := l.objs, l.byName
+	ready := map[string]bool{}
+	for _, o := range objs {
+		if o.Kind == "Kustomization" && o.Ready {
+			ready[o.Name] = true
+		}
+	}
+	for _, o := range objs {
+		u := byName[o.Name]
+		if o.Kind != "Kustomization" || o.Ready || u == nil {
+			continue
+		}
+		deps, _, _ := unstructured.NestedSlice(u.Object, "spec", "dependsOn")
+		blocked := false
+		for _, d := range deps {
+			m, _ := d.(map[string]any)
+			name, _ := m["name"].(string)
+			if ns, _ := m["namespace"].(string); ns != "" && ns != w.Namespace {
+				continue
+			}
+			blocked = blocked || !ready[name]
+		}
+		if !blocked {
+			w.request(ctx, l.ks, "Kustomization/"+o.Name, o.Name)
+		}
+	}
+}
+
+func (w *Waiter) request(ctx context.Context, ri dynamic.ResourceInterface, key, name string) {
+	now := w.now()()
+	nudge := w.Nudge
+	if nudge == 0 {
+		nudge = 10 * time.Second
+	}
+	if w.requested == nil {
+		w.requested = map[string]time.Time{}
+	}
+	if t, ok := w.requested[key]; ok && now.Sub(t) < nudge {
+		return
+	}
+	w.requested[key] = now
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, ReconcileAnnotation, now.Format(time.RFC3339Nano))
+	// A failed nudge only costs time: the controllers reconcile on their
+	// own interval anyway.
+	_, _ = ri.Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: kube.FieldManager})
+}
+
+// RequestReconcile asks Flux to reconcile the sync GitRepository now.
+func RequestReconcile(ctx context.Context, c *kube.Client, namespace string, now time.Time) error {
+	ri, err := c.Resource(GitRepositoryKind, namespace)
+	if err != nil {
+		return err
+	}
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, ReconcileAnnotation, now.Format(time.RFC3339Nano))
+	_, err = ri.Patch(ctx, SyncName, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: kube.FieldManager})
+	return err
+}
+
+func (w *Waiter) now() func() time.Time {
+	if w.Now != nil {
+		return w.Now
+	}
+	return time.Now
+}
+
+// state reads the Ready condition, counting it only when it describes the
+// object's current generation.
+func state(u *unstructured.Unstructured, kind string) Object {
+	o := Object{Kind: kind, Name: u.GetName()}
+	observed, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] != "Ready" {
+			continue
+		}
+		o.Reason, _ = m["reason"].(string)
+		o.Message, _ = m["message"].(string)
+		o.Ready = m["status"] == "True" && observed == u.GetGeneration()
+	}
+	if o.Reason == "" && len(conds) == 0 {
+		o.Reason = "NotReconciledYet"
+	}
+	return o
+}
+
+// fromSync reports whether a Kustomization applies the sync GitRepository.
+func fromSync(u *unstructured.Unstructured) bool {
+	kind, _, _ := unstructured.NestedString(u.Object, "spec", "sourceRef", "kind")
+	name, _, _ := unstructured.NestedString(u.Object, "spec", "sourceRef", "name")
+	ns, _, _ := unstructured.NestedString(u.Object, "spec", "sourceRef", "namespace")
+	return kind == "GitRepository" && name == SyncName && (ns == "" || ns == u.GetNamespace())
+}

@@ -1,0 +1,312 @@
+package helm
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"time"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/cli"
+	"helm.sh/helm/v3/pkg/downloader"
+	"helm.sh/helm/v3/pkg/getter"
+	"helm.sh/helm/v3/pkg/registry"
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/repo"
+	"helm.sh/helm/v3/pkg/storage/driver"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/groundwork-dev/groundwork/internal/spec"
+)
+
+// Release is a chart to have installed.
+type Release struct {
+	Name            string
+	Namespace       string
+	Chart           spec.Chart
+	Version         string
+	Values          map[string]any
+	CreateNamespace bool
+}
+
+// Outcome says what Ensure did.
+type Outcome string
+
+// Outcomes of Ensure.
+const (
+	Unchanged Outcome = "unchanged"
+	Installed Outcome = "installed"
+	Upgraded  Outcome = "upgraded"
+)
+
+// Installer installs releases into the cluster of Config.
+type Installer struct {
+	Config *action.Configuration
+	// CacheDir holds downloaded charts and repository indexes.
+	CacheDir string
+	// PlainHTTP allows oci:// registries served without TLS (mirrors on
+	// a private network, test registries).
+	PlainHTTP bool
+	// Timeout bounds the wait for the release's workloads.
+	Timeout time.Duration
+	// Explain describes why a release's workloads are not ready; nil
+	// leaves Helm's own error as it is.
+	Explain func(ctx context.Context, rel *release.Release) error
+}
+
+// Ensure installs r, upgrades it when its chart version or values differ,
+// and otherwise does nothing.
+func (i *Installer) Ensure(ctx context.Context, r Release) (Outcome, error) {
+	current, err := i.current(r)
+	if err != nil {
+		return "", err
+	}
+	deployed := current != nil && current.Info.Status == release.StatusDeployed
+	if deployed && r.Version != "" && upToDate(current, r, r.Version) {
+		return Unchanged, nil
+	}
+	ch, err := i.Fetch(ctx, r)
+	if err != nil {
+		return "", err
+	}
+	// Without a pinned version the chart has to be fetched to learn which
+	// version "latest" is; the same one already deployed is no change.
+	if deployed && r.Version == "" && ch.Metadata != nil && upToDate(current, r, ch.Metadata.Version) {
+		return Unchanged, nil
+	}
+	vals := copyValues(r.Values)
+	timeout := i.timeout(ctx)
+	if current != nil {
+		switch current.Info.Status {
+		case release.StatusPendingInstall, release.StatusUninstalling, release.StatusUninstalled:
+			// An install interrupted before it finished (or an uninstall,
+			// finished or not): nothing of it can be trusted, so remove it
+			// and install afresh.
+			un := action.NewUninstall(i.Config)
+			un.Wait, un.Timeout = true, timeout
+			if _, err := un.Run(r.Name); err != nil {
+				return "", fmt.Errorf("remove the interrupted %s of release %s/%s: %w", current.Info.Status, r.Namespace, r.Name, err)
+			}
+			current = nil
+		}
+	}
+	if current == nil {
+		in := action.NewInstall(i.Config)
+		in.ReleaseName, in.Namespace, in.CreateNamespace = r.Name, r.Namespace, r.CreateNamespace
+		in.Wait, in.Timeout, in.Version = true, timeout, r.Version
+		rel, err := in.RunWithContext(ctx, ch, vals)
+		if err != nil {
+			return "", i.explain(ctx, r, rel, err)
+		}
+		return Installed, nil
+	}
+	if current.Info.Status.IsPending() {
+		// An upgrade or rollback interrupted midway: go back to the last
+		// good revision so that the upgrade below can proceed.
+		rb := action.NewRollback(i.Config)
+		rb.Wait, rb.Timeout, rb.MaxHistory = true, timeout, maxHistory
+		if err := rb.Run(r.Name); err != nil {
+			return "", i.explain(ctx, r, nil, fmt.Errorf("recover from %s: %w", current.Info.Status, err))
+		}
+	}
+	up := action.NewUpgrade(i.Config)
+	up.Namespace, up.Wait, up.Timeout, up.Version = r.Namespace, true, timeout, r.Version
+	up.MaxHistory = maxHistory
+	// The release gets r.Values and nothing else. Without ResetValues, Helm
+	// keeps the previous revision's values whenever r.Values is empty, so
+	// values could never be removed (and upToDate would never hold again).
+	up.ResetValues = true
+	rel, err := up.RunWithContext(ctx, r.Name, ch, vals)
+	if err != nil {
+		return "", i.explain(ctx, r, rel, err)
+	}
+	return Upgraded, nil
+}
+
+// maxHistory is how many revisions of a release Helm keeps.
+const maxHistory = 10
+
+// timeout is the wait budget of a Helm action: Installer.Timeout (5 minutes
+// by default), but no later than ctx's deadline. Helm's wait runs on its own
+// clock in a goroutine that outlives a cancelled context and would go on
+// writing the release record after Ensure has returned.
+func (i *Installer) timeout(ctx context.Context) time.Duration {
+	timeout := i.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Minute
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, max(time.Until(dl), time.Second))
+	}
+	return timeout
+}
+
+func (i *Installer) current(r Release) (*release.Release, error) {
+	h := action.NewHistory(i.Config)
+	h.Max = 1
+	revs, err := h.Run(r.Name)
+	if errors.Is(err, driver.ErrReleaseNotFound) || (err == nil && len(revs) == 0) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read release %s/%s: %w", r.Namespace, r.Name, err)
+	}
+	latest := revs[0]
+	for _, rel := range revs {
+		if rel.Version > latest.Version {
+			latest = rel
+		}
+	}
+	return latest, nil
+}
+
+// upToDate compares the deployed chart and values with the wanted ones.
+func upToDate(rel *release.Release, r Release, version string) bool {
+	if rel.Chart == nil || rel.Chart.Metadata == nil || rel.Chart.Metadata.Name != r.Chart.Name || rel.Chart.Metadata.Version != version {
+		return false
+	}
+	return reflect.DeepEqual(normalize(rel.Config), normalize(r.Values))
+}
+
+// normalize makes values comparable whatever their Go types (int vs
+// float64 after a JSON round trip, nil vs empty map).
+func normalize(v map[string]any) any {
+	if len(v) == 0 {
+		return map[string]any{}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+func copyValues(v map[string]any) map[string]any {
+	out, _ := normalize(v).(map[string]any)
+	return out
+}
+
+// Fetch downloads the release's chart into the cache and loads it.
+func (i *Installer) Fetch(ctx context.Context, r Release) (*chart.Chart, error) {
+	settings := cli.New()
+	settings.RepositoryCache = i.CacheDir + "/repository"
+	settings.RepositoryConfig = i.CacheDir + "/repositories.yaml"
+	getters := getter.All(settings)
+	if err := os.MkdirAll(settings.RepositoryCache, 0o755); err != nil {
+		return nil, err
+	}
+	dl := downloader.ChartDownloader{
+		Out:              io.Discard,
+		Getters:          getters,
+		RepositoryConfig: settings.RepositoryConfig,
+		RepositoryCache:  settings.RepositoryCache,
+	}
+	ref := r.Chart.Ref()
+	if r.Chart.OCI() {
+		opts := []registry.ClientOption{registry.ClientOptWriter(io.Discard)}
+		if i.PlainHTTP {
+			opts = append(opts, registry.ClientOptPlainHTTP())
+		}
+		rc, err := registry.NewClient(opts...)
+		if err != nil {
+			return nil, err
+		}
+		dl.RegistryClient = rc
+		dl.Options = append(dl.Options, getter.WithRegistryClient(rc), getter.WithPlainHTTP(i.PlainHTTP))
+	} else {
+		url, err := findInRepo(settings.RepositoryCache, r.Chart.Repository, r.Chart.Name, r.Version, getters)
+		if err != nil {
+			return nil, fmt.Errorf("chart %s %s in %s: %w (check gitops.chart and the version)", r.Chart.Name, r.Version, r.Chart.Repository, err)
+		}
+		ref = url
+	}
+	dest, err := os.MkdirTemp(i.CacheDir, "chart-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dest)
+	path, _, err := dl.DownloadTo(ref, r.Version, dest)
+	if err != nil {
+		return nil, fmt.Errorf("download chart %s %s from %s: %w", r.Chart.Name, r.Version, r.Chart.Repository, err)
+	}
+	ch, err := loader.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("load chart %s: %w", path, err)
+	}
+	return ch, ctx.Err()
+}
+
+// findInRepo is repo.FindChartInRepoURL with the index downloaded into
+// cacheDir: the Helm function keeps it in $HELM_CACHE_HOME (~/.cache/helm),
+// outside Installer.CacheDir and possibly not writable.
+func findInRepo(cacheDir, repoURL, name, version string, getters getter.Providers) (string, error) {
+	cr, err := repo.NewChartRepository(&repo.Entry{Name: "groundwork-" + hash(repoURL), URL: repoURL}, getters)
+	if err != nil {
+		return "", err
+	}
+	cr.CachePath = cacheDir
+	idxPath, err := cr.DownloadIndexFile()
+	if err != nil {
+		return "", fmt.Errorf("%q is not a valid chart repository or cannot be reached: %w", repoURL, err)
+	}
+	idx, err := repo.LoadIndexFile(idxPath)
+	if err != nil {
+		return "", err
+	}
+	cv, err := idx.Get(name, version)
+	if err != nil {
+		if version == "" {
+			return "", fmt.Errorf("chart %q not found in the repository index", name)
+		}
+		return "", fmt.Errorf("chart %q version %q not found in the repository index", name, version)
+	}
+	if len(cv.URLs) == 0 {
+		return "", fmt.Errorf("chart %q version %q has no download URL in the repository index", name, cv.Version)
+	}
+	return repo.ResolveReferenceURL(repoURL, cv.URLs[0])
+}
+
+func hash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:8])
+}
+
+// explain turns a failed wait into an error that says which workloads are
+// not ready and why, keeping Helm's error (usually a bare "context deadline
+// exceeded") wrapped alongside. Other failures are returned as they are.
+func (i *Installer) explain(ctx context.Context, r Release, rel *release.Release, err error) error {
+	plain := fmt.Errorf("release %s/%s: %w", r.Namespace, r.Name, err)
+	if i.Explain == nil || !waitFailed(err) {
+		return plain
+	}
+	if rel == nil || rel.Manifest == "" {
+		// Not every Helm path hands back the release it was waiting for:
+		// the latest revision in storage is the one that was applied.
+		if rel, _ = i.current(r); rel == nil {
+			return plain
+		}
+	}
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if why := i.Explain(ectx, rel); why != nil {
+		return fmt.Errorf("release %s/%s did not become ready: %w (helm: %w)", r.Namespace, r.Name, why, err)
+	}
+	return plain
+}
+
+// waitFailed reports whether err is Helm giving up waiting for resources
+// (its waiter returns the bare context error when its timeout expires) or
+// the caller's context ending while Helm waited.
+func waitFailed(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || wait.Interrupted(err)
+}

@@ -1,0 +1,191 @@
+package kube
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/yaml"
+)
+
+// FieldManager is groundwork's name in managedFields.
+const FieldManager = "groundwork"
+
+// Client talks to one cluster.
+type Client struct {
+	// Kubeconfig and Context say where the client came from (Helm needs
+	// them again).
+	Kubeconfig, Context string
+	Config              *rest.Config
+	Clientset           kubernetes.Interface
+	Dynamic             dynamic.Interface
+	mapper              meta.ResettableRESTMapper
+}
+
+// UnreachableError says the cluster did not answer.
+type UnreachableError struct {
+	Kubeconfig, Context, Server string
+	Err                         error
+}
+
+func (e *UnreachableError) Error() string {
+	ctx := e.Context
+	if ctx == "" {
+		ctx = "(current context)"
+	}
+	return fmt.Sprintf("cluster %s (context %s in %s) does not answer: %v; check the cluster is running and the kubeconfig is current", e.Server, ctx, e.Kubeconfig, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// Connect builds a client from a kubeconfig file and context ("" for the
+// file's current context). It does not contact the cluster.
+func Connect(kubeconfig, kubeContext string) (*Client, error) {
+	if _, err := os.Stat(kubeconfig); err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	loader := &clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig}
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(loader, &clientcmd.ConfigOverrides{CurrentContext: kubeContext})
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+	}
+	cfg.QPS, cfg.Burst = 50, 100
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{
+		Kubeconfig: kubeconfig, Context: kubeContext, Config: cfg, Clientset: cs, Dynamic: dyn,
+		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)),
+	}, nil
+}
+
+// ServerVersion asks the cluster its version; an *UnreachableError when it
+// does not answer.
+func (c *Client) ServerVersion(ctx context.Context) (string, error) {
+	// The discovery client has no context parameter; bound it through
+	// the REST client instead.
+	var v struct{ GitVersion string }
+	body, err := c.Clientset.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
+	if err == nil {
+		err = yaml.Unmarshal(body, &v)
+	}
+	if err != nil {
+		return "", &UnreachableError{Kubeconfig: c.Kubeconfig, Context: c.Context, Server: c.Config.Host, Err: err}
+	}
+	return v.GitVersion, nil
+}
+
+// Decode splits multi-document YAML into objects, skipping empty documents.
+func Decode(manifest []byte) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(manifest)))
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		obj := map[string]any{}
+		if err := yaml.Unmarshal(doc, &obj); err != nil {
+			return nil, fmt.Errorf("decode manifest: %w", err)
+		}
+		if len(obj) == 0 {
+			continue
+		}
+		out = append(out, &unstructured.Unstructured{Object: obj})
+	}
+}
+
+// Resource finds the API resource of a kind, refreshing discovery once when
+// the kind is new (CRDs installed a moment ago).
+func (c *Client) Resource(gvk schema.GroupVersionKind, namespace string) (dynamic.ResourceInterface, error) {
+	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if meta.IsNoMatchError(err) {
+		c.mapper.Reset()
+		m, err = c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the cluster does not serve %s: %w", gvk, err)
+	}
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		return c.Dynamic.Resource(m.Resource).Namespace(namespace), nil
+	}
+	return c.Dynamic.Resource(m.Resource), nil
+}
+
+// Apply applies obj with server-side apply as groundwork, taking over
+// fields other managers set, and reports whether the object changed.
+func (c *Client) Apply(ctx context.Context, obj *unstructured.Unstructured) (changed bool, err error) {
+	ri, err := c.Resource(obj.GroupVersionKind(), obj.GetNamespace())
+	if err != nil {
+		return false, err
+	}
+	before := ""
+	cur, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	switch {
+	case err == nil:
+		before = cur.GetResourceVersion()
+	case !apierrors.IsNotFound(err):
+		return false, fmt.Errorf("read %s: %w", Describe(obj), err)
+	}
+	data, err := obj.MarshalJSON()
+	if err != nil {
+		return false, err
+	}
+	force := true
+	after, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: FieldManager, Force: &force})
+	if err != nil {
+		return false, fmt.Errorf("apply %s: %w", Describe(obj), err)
+	}
+	return after.GetResourceVersion() != before, nil
+}
+
+// ApplyAll applies objects in order and reports whether any changed.
+func (c *Client) ApplyAll(ctx context.Context, objs []*unstructured.Unstructured) (changed bool, err error) {
+	for _, o := range objs {
+		ch, err := c.Apply(ctx, o)
+		if err != nil {
+			return changed, err
+		}
+		changed = changed || ch
+	}
+	return changed, nil
+}
+
+// Describe names an object like "GitRepository flux-system/flux-system".
+func Describe(obj *unstructured.Unstructured) string {
+	if ns := obj.GetNamespace(); ns != "" {
+		return obj.GetKind() + " " + ns + "/" + obj.GetName()
+	}
+	return obj.GetKind() + " " + obj.GetName()
+}

@@ -1,0 +1,491 @@
+package up
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"filippo.io/age"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"helm.sh/helm/v3/pkg/release"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/groundwork-dev/groundwork/internal/cluster/kind"
+	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/flux"
+	"github.com/groundwork-dev/groundwork/internal/gitrepo"
+	"github.com/groundwork-dev/groundwork/internal/health"
+	"github.com/groundwork-dev/groundwork/internal/helm"
+	"github.com/groundwork-dev/groundwork/internal/keys"
+	"github.com/groundwork-dev/groundwork/internal/kube"
+	"github.com/groundwork-dev/groundwork/internal/plan"
+	"github.com/groundwork-dev/groundwork/internal/render"
+	"github.com/groundwork-dev/groundwork/internal/spec"
+)
+
+// Names of the Secrets groundwork creates in the reconciler's namespace.
+const (
+	AgeSecret         = "sops-age"
+	AgeSecretKey      = "age.agekey"
+	CredentialsSecret = "flux-system"
+	ExpiryNamespace   = "groundwork-system"
+	ExpiryConfigMap   = "groundwork-expiry"
+)
+
+// UnsupportedError says the environment asks for something up cannot do
+// yet.
+type UnsupportedError struct{ What, Meanwhile string }
+
+func (e *UnsupportedError) Error() string {
+	return fmt.Sprintf("%s is not implemented yet. %s", e.What, e.Meanwhile)
+}
+
+// Options are what up needs beyond the spec.
+type Options struct {
+	Env      *spec.Environment
+	StateDir string
+	// Environ is the process environment (token_env, the env key store).
+	Environ []string
+	// CacheDir keeps downloaded charts; empty means the user's cache dir.
+	CacheDir string
+	// Journal carries outputs between steps and runs.
+	Journal *engine.Journal
+	// Logf gets verbose lines; nil drops them.
+	Logf func(format string, args ...any)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// ChartPlainHTTP allows an oci:// chart source served without TLS.
+	ChartPlainHTTP bool
+}
+
+// Run is one run of up: its steps and what they learn.
+type Run struct {
+	opts  Options
+	descs map[string]engine.Description
+
+	kube      *kube.Client
+	creds     *gitrepo.Credentials
+	identity  *age.X25519Identity
+	files     []render.File
+	completed time.Time
+
+	// Outcomes for the caller's report.
+	Kubeconfig    string
+	ServerVersion string
+	Revision      string
+	Expires       time.Time
+}
+
+// New checks that up can handle the environment and prepares its run.
+func New(opts Options) (*Run, error) {
+	env := opts.Env
+	switch {
+	case env.Cluster.Remote():
+		return nil, &UnsupportedError{What: fmt.Sprintf("Provisioning %s clusters (Terraform driver)", env.Cluster.Provider),
+			Meanwhile: "Create the cluster with Terraform yourself and use cluster \"existing\" with its kubeconfig meanwhile."}
+	case env.GitOps.Engine != spec.EngineFlux:
+		return nil, &UnsupportedError{What: "Bootstrapping Argo CD", Meanwhile: "Use engine = \"flux\" meanwhile."}
+	case env.Secrets.Provider != spec.SecretsSOPS:
+		return nil, &UnsupportedError{What: "The " + env.Secrets.Provider + " integration", Meanwhile: "Use secrets { provider = \"sops\" } with Flux meanwhile."}
+	case env.Secrets.KeyStore.Type == spec.KeyStoreAWSSecretsManager:
+		return nil, &UnsupportedError{What: "The aws-secrets-manager key store", Meanwhile: "Use key_store \"file\" or \"env\" meanwhile."}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	if opts.CacheDir == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return nil, fmt.Errorf("no cache directory for charts: %w", err)
+		}
+		opts.CacheDir = filepath.Join(dir, "groundwork", "charts")
+	}
+	creds, err := gitrepo.ResolveCredentials(env.GitOps.Repository.Auth, opts.Environ)
+	if err != nil {
+		return nil, err
+	}
+	r := &Run{opts: opts, creds: creds, descs: map[string]engine.Description{}}
+	for _, d := range plan.Build(env, plan.Options{StateDir: opts.StateDir}).Steps {
+		r.descs[d.Name] = d
+	}
+	return r, nil
+}
+
+// UseJournal makes the steps record their outputs in j.
+func (r *Run) UseJournal(j *engine.Journal) { r.opts.Journal = j }
+
+// Steps are up's steps in order.
+func (r *Run) Steps() []engine.Step {
+	steps := []engine.Step{
+		&step{r, plan.StepCluster, r.checkCluster, r.applyCluster},
+		&step{r, plan.StepKubeconfig, r.checkKubeconfig, nil},
+		&step{r, plan.StepReconciler, nil, r.applyReconciler},
+		&step{r, plan.StepSecrets, nil, r.applySecrets},
+		&step{r, plan.StepSeed, nil, r.applySeed},
+		&step{r, plan.StepSync, nil, r.applySync},
+	}
+	if r.opts.Env.Ephemeral != nil {
+		steps = append(steps, &step{r, plan.StepExpiry, nil, r.applyExpiry})
+	}
+	return append(steps, &step{r, plan.StepWait, r.checkWait, r.applyWait})
+}
+
+// step adapts a pair of Run methods to engine.Step. A nil check means the
+// apply finds out itself (and returns engine.NoChange); a nil apply means
+// the check does all the work.
+type step struct {
+	r     *Run
+	name  string
+	check func(context.Context) (engine.Status, error)
+	apply func(context.Context) error
+}
+
+func (s *step) Plan() engine.Description { return s.r.descs[s.name] }
+
+func (s *step) Check(ctx context.Context) (engine.Status, error) {
+	if s.check == nil {
+		return engine.Status{}, nil
+	}
+	return s.check(ctx)
+}
+
+func (s *step) Apply(ctx context.Context) error {
+	if s.apply == nil {
+		return engine.NoChange
+	}
+	return s.apply(ctx)
+}
+
+func (r *Run) env() *spec.Environment { return r.opts.Env }
+
+func (r *Run) output(step, key, value string) {
+	if r.opts.Journal != nil {
+		r.opts.Journal.SetOutput(step, key, value)
+	}
+}
+
+// --- cluster and kubeconfig -------------------------------------------------
+
+func (r *Run) kindCluster(ctx context.Context) (*kind.Cluster, error) {
+	return kind.New(ctx, r.env().Name, r.env().Cluster.Kind, filepath.Join(r.opts.StateDir, "kubeconfig"))
+}
+
+func (r *Run) checkCluster(ctx context.Context) (engine.Status, error) {
+	if r.env().Cluster.Provider == spec.ProviderExisting {
+		// Adopting is reading: the kubeconfig step checks it answers.
+		return engine.Status{Done: true, Reason: "existing cluster, adopted as it is"}, nil
+	}
+	c, err := r.kindCluster(ctx)
+	if err != nil {
+		return engine.Status{}, err
+	}
+	ok, err := c.Exists()
+	if err != nil || !ok {
+		return engine.Status{}, err
+	}
+	if _, err := os.Stat(c.KubeconfigPath); err != nil {
+		return engine.Status{}, nil
+	}
+	return engine.Status{Done: true, Reason: "kind cluster " + c.Name + " exists"}, nil
+}
+
+func (r *Run) applyCluster(ctx context.Context) error {
+	c, err := r.kindCluster(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = c.Ensure(ctx)
+	return err
+}
+
+// Kubeconfig is where the environment's kubeconfig is: the spec's for an
+// existing cluster, the state directory's for one groundwork created.
+func Kubeconfig(env *spec.Environment, stateDir string) (path, kubeContext string) {
+	if e := env.Cluster.Existing; e != nil {
+		return e.Kubeconfig, e.Context
+	}
+	return filepath.Join(stateDir, "kubeconfig"), ""
+}
+
+func (r *Run) checkKubeconfig(ctx context.Context) (engine.Status, error) {
+	path, kctx := Kubeconfig(r.env(), r.opts.StateDir)
+	c, err := kube.Connect(path, kctx)
+	if err != nil {
+		return engine.Status{}, err
+	}
+	v, err := c.ServerVersion(ctx)
+	if err != nil {
+		return engine.Status{}, err
+	}
+	r.kube, r.Kubeconfig, r.ServerVersion = c, path, v
+	r.output(plan.StepKubeconfig, "path", path)
+	r.output(plan.StepKubeconfig, "server", c.Config.Host)
+	r.output(plan.StepKubeconfig, "version", v)
+	r.opts.Logf("cluster %s answers, Kubernetes %s", c.Config.Host, v)
+	return engine.Status{Done: true, Reason: "Kubernetes " + v + " at " + c.Config.Host}, nil
+}
+
+// Client is the cluster's client once the kubeconfig step ran.
+func (r *Run) Client() *kube.Client { return r.kube }
+
+// --- reconciler ---------------------------------------------------------------
+
+// ReconcilerRelease is the Helm release of the reconciler: named like the
+// chart, as the HelmRelease in Git that takes it over names it.
+func ReconcilerRelease(env *spec.Environment) helm.Release {
+	g := env.GitOps
+	return helm.Release{Name: g.Chart.Name, Namespace: g.Namespace, Chart: g.Chart, Version: g.Version, CreateNamespace: true}
+}
+
+func (r *Run) applyReconciler(ctx context.Context) error {
+	rel := ReconcilerRelease(r.env())
+	cfg, err := helm.NewConfiguration(r.kube.Kubeconfig, r.kube.Context, rel.Namespace, r.opts.Logf)
+	if err != nil {
+		return err
+	}
+	inst := &helm.Installer{
+		Config: cfg, CacheDir: r.opts.CacheDir, PlainHTTP: r.opts.ChartPlainHTTP, Timeout: r.env().GitOps.Sync.Timeout,
+		Explain: func(ctx context.Context, hr *release.Release) error {
+			_, err := health.Check(ctx, r.kube.Clientset, hr.Manifest, hr.Namespace)
+			return err
+		},
+	}
+	out, err := inst.Ensure(ctx, rel)
+	if err != nil {
+		return err
+	}
+	r.opts.Logf("helm release %s/%s: %s", rel.Namespace, rel.Name, out)
+	if out == helm.Unchanged {
+		return engine.NoChange
+	}
+	return nil
+}
+
+// --- secrets --------------------------------------------------------------------
+
+// Identity loads the environment's age identity from its key store, creating
+// it in a file store that has none.
+func Identity(env *spec.Environment, environ []string) (id *age.X25519Identity, created bool, err error) {
+	ks := env.Secrets.KeyStore
+	switch ks.Type {
+	case spec.KeyStoreEnv:
+		id, err = keys.EnvStore{Variable: ks.Variable, Environ: environ}.Load()
+		return id, false, err
+	case spec.KeyStoreFile:
+		return keys.LoadOrCreate(keys.FileStore{Path: ks.Path})
+	}
+	return nil, false, fmt.Errorf("key store %s is not supported here", ks.Type)
+}
+
+func (r *Run) ensureIdentity() error {
+	if r.identity != nil {
+		return nil
+	}
+	id, created, err := Identity(r.env(), r.opts.Environ)
+	if err != nil {
+		return err
+	}
+	if created {
+		r.opts.Logf("created the age key of %s in %s", r.env().Name, r.env().Secrets.KeyStore.Path)
+	}
+	r.identity = id
+	return nil
+}
+
+func (r *Run) applySecrets(ctx context.Context) error {
+	if err := r.ensureIdentity(); err != nil {
+		return err
+	}
+	s := secret(r.env().GitOps.Namespace, AgeSecret, map[string][]byte{AgeSecretKey: []byte(r.identity.String() + "\n")})
+	changed, err := r.kube.Apply(ctx, s)
+	if err != nil {
+		return err
+	}
+	r.output(plan.StepSecrets, "recipient", r.identity.Recipient().String())
+	if !changed {
+		return engine.NoChange
+	}
+	return nil
+}
+
+func secret(namespace, name string, data map[string][]byte) *unstructured.Unstructured {
+	s := &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: map[string]string{"app.kubernetes.io/managed-by": "groundwork"}},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       data,
+	}
+	return toUnstructured(s)
+}
+
+func toUnstructured(obj runtime.Object) *unstructured.Unstructured {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		panic(err) // typed objects always convert
+	}
+	u := &unstructured.Unstructured{Object: m}
+	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+	return u
+}
+
+// --- seed -----------------------------------------------------------------------
+
+// Render renders the environment's repository files.
+func (r *Run) Render() ([]render.File, error) {
+	if r.files != nil {
+		return r.files, nil
+	}
+	if err := r.ensureIdentity(); err != nil {
+		return nil, err
+	}
+	opts := render.Options{AgeRecipient: r.identity.Recipient().String()}
+	if r.creds != nil {
+		opts.CredentialsSecret = CredentialsSecret
+	}
+	files, err := render.Render(r.env(), opts)
+	if err != nil {
+		return nil, err
+	}
+	r.files = files
+	return files, nil
+}
+
+// Git returns the client of the environment's repository.
+func (r *Run) Git() (*gitrepo.Client, error) {
+	g := r.env().GitOps
+	auth, err := r.creds.AuthMethod()
+	if err != nil {
+		return nil, err
+	}
+	return &gitrepo.Client{URL: g.Repository.URL, Branch: g.Repository.Branch, Auth: auth,
+		Author: object.Signature{Name: g.Commit.AuthorName, Email: g.Commit.AuthorEmail}}, nil
+}
+
+func (r *Run) applySeed(ctx context.Context) error {
+	files, err := r.Render()
+	if err != nil {
+		return err
+	}
+	git, err := r.Git()
+	if err != nil {
+		return err
+	}
+	g := r.env().GitOps
+	ch := gitrepo.Change{Root: g.Repository.Path, Message: g.Commit.Message}
+	for _, f := range files {
+		ch.Files = append(ch.Files, gitrepo.File{Path: f.Path, Data: f.Data, SeedOnly: f.SeedOnly})
+	}
+	res, err := git.Apply(ctx, ch)
+	if err != nil {
+		return err
+	}
+	r.Revision = res.Revision
+	r.output(plan.StepSeed, "revision", res.Revision)
+	r.opts.Logf("repository %s at %s (changed: %t, attempts: %d)", g.Repository.URL, res.Revision, res.Changed, res.Attempts)
+	if !res.Changed {
+		return engine.NoChange
+	}
+	return nil
+}
+
+// --- sync -----------------------------------------------------------------------
+
+func (r *Run) applySync(ctx context.Context) error {
+	files, err := r.Render()
+	if err != nil {
+		return err
+	}
+	g := r.env().GitOps
+	objs, err := flux.SyncObjects(files, g.Repository.Path)
+	if err != nil {
+		return err
+	}
+	if r.creds != nil {
+		objs = append([]*unstructured.Unstructured{secret(g.Namespace, CredentialsSecret, r.creds.SecretData())}, objs...)
+	}
+	changed, err := r.kube.ApplyAll(ctx, objs)
+	if err != nil {
+		return err
+	}
+	if !changed {
+		return engine.NoChange
+	}
+	return nil
+}
+
+// --- expiry ---------------------------------------------------------------------
+
+func (r *Run) applyExpiry(ctx context.Context) error {
+	cms := r.kube.Clientset.CoreV1().ConfigMaps(ExpiryNamespace)
+	if cm, err := cms.Get(ctx, ExpiryConfigMap, metav1.GetOptions{}); err == nil {
+		if t, err := time.Parse(time.RFC3339, cm.Data["expires"]); err == nil {
+			r.Expires = t
+			return engine.NoChange
+		}
+	}
+	r.Expires = r.opts.Now().Add(r.env().Ephemeral.TTL).UTC().Truncate(time.Second)
+	ns := toUnstructured(&corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: ExpiryNamespace}})
+	cm := toUnstructured(&corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ExpiryNamespace, Name: ExpiryConfigMap, Labels: map[string]string{"app.kubernetes.io/managed-by": "groundwork"}},
+		Data: map[string]string{
+			"environment": r.env().Name,
+			"ttl":         spec.FormatDuration(r.env().Ephemeral.TTL),
+			"expires":     r.Expires.Format(time.RFC3339),
+		},
+	})
+	_, err := r.kube.ApplyAll(ctx, []*unstructured.Unstructured{ns, cm})
+	r.output(plan.StepExpiry, "expires", r.Expires.Format(time.RFC3339))
+	return err
+}
+
+// --- wait -----------------------------------------------------------------------
+
+func (r *Run) waiter() *flux.Waiter {
+	return &flux.Waiter{Client: r.kube, Namespace: r.env().GitOps.Namespace, Now: r.opts.Now}
+}
+
+func (r *Run) required() ([]string, error) {
+	files, err := r.Render()
+	if err != nil {
+		return nil, err
+	}
+	return flux.Kustomizations(files)
+}
+
+func (r *Run) checkWait(ctx context.Context) (engine.Status, error) {
+	if r.Revision == "" {
+		return engine.Status{}, errors.New("no seeded revision to wait for")
+	}
+	req, err := r.required()
+	if err != nil {
+		return engine.Status{}, err
+	}
+	_, ok, err := r.waiter().Ready(ctx, r.Revision, req)
+	if err != nil || !ok {
+		return engine.Status{}, err
+	}
+	return engine.Status{Done: true, Reason: "every Kustomization applied " + r.Revision}, nil
+}
+
+func (r *Run) applyWait(ctx context.Context) error {
+	req, err := r.required()
+	if err != nil {
+		return err
+	}
+	if err := flux.RequestReconcile(ctx, r.kube, r.env().GitOps.Namespace, r.opts.Now()); err != nil {
+		r.opts.Logf("request reconciliation: %v", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, r.env().GitOps.Sync.Timeout)
+	defer cancel()
+	return r.waiter().Wait(wctx, r.Revision, req)
+}
