@@ -44,6 +44,16 @@ current-context: x
     repository { url = "https://github.com/acme/fleet.git" }
   }
 }`), 0o644)
+	nokey := filepath.Join(dir, "nokey.hcl")
+	os.WriteFile(nokey, []byte(`environment "gone" {
+  cluster "existing" { kubeconfig = "kubeconfig" }
+  gitops {
+    repository { url = "https://github.com/acme/fleet.git" }
+  }
+  secrets {
+    key_store "file" { path = "nokey.agekey" }
+  }
+}`), 0o644)
 	eks := filepath.Join(dir, "eks.hcl")
 	os.WriteFile(eks, []byte(`environment "prod" {
   cluster "eks" { region = "eu-west-1" }
@@ -71,7 +81,7 @@ current-context: x
 		{[]string{"up", eks}, 2, "", "Provisioning eks clusters (Terraform driver) is not implemented yet"},
 		{[]string{"down", good}, 2, "", "delete the kind cluster \"dev\""},
 		{[]string{"down", good}, 2, "", "run it again with --yes"},
-		{[]string{"rebuild", good}, 2, "", "groundwork rebuild: not implemented yet"},
+		{[]string{"rebuild", nokey}, 1, "", "the age key of environment gone is missing: no key at " + filepath.Join(dir, "nokey.agekey")},
 		{[]string{"status", unreachable}, 1, "does not answer", "is not healthy"},
 		{[]string{"gc"}, 2, "", "groundwork gc: not implemented yet"},
 	}
@@ -92,7 +102,7 @@ current-context: x
 }
 
 func TestJSONErrorDocument(t *testing.T) {
-	code, out, _ := run(t, "rebuild", "x.hcl", "--output", "json")
+	code, out, _ := run(t, "gc", "--output", "json")
 	if code != 2 {
 		t.Fatalf("exit %d", code)
 	}

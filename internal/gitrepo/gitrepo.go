@@ -42,6 +42,9 @@ type Change struct {
 	// Purge removes every file under Root, groundwork's or not, except
 	// Files (down --purge-repo).
 	Purge bool
+	// AddOnly writes Files and removes nothing (secret set, rebuild's
+	// restoring of missing files).
+	AddOnly bool
 }
 
 // Result is the outcome of Apply.
@@ -230,6 +233,9 @@ func write(fs billy.Filesystem, wt *git.Worktree, ch Change) error {
 		if _, err := wt.Add(f.Path); err != nil {
 			return fmt.Errorf("stage %s: %w", f.Path, err)
 		}
+	}
+	if ch.AddOnly {
+		return nil
 	}
 	return walk(fs, ch.Root, func(p string) error {
 		if want[p] {

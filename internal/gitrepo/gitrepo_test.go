@@ -219,3 +219,31 @@ func TestResolveCredentials(t *testing.T) {
 		t.Errorf("bad key: %v", err)
 	}
 }
+
+func TestAddOnlyKeepsTheRest(t *testing.T) {
+	dir, url := bare(t)
+	userCommit(t, dir, "main", map[string]string{"clusters/dev/a.yaml": "# Managed by groundwork\n"})
+	res, err := client(url).Apply(context.Background(), Change{Root: "clusters/dev", AddOnly: true, Message: "add",
+		Files: []File{{Path: "clusters/dev/secrets/x.yaml", Data: []byte("kind: Secret\n")}}})
+	if err != nil || !res.Changed {
+		t.Fatalf("%+v %v", res, err)
+	}
+	files := gitCLI(t, dir, "ls-tree", "-r", "--name-only", "main")
+	if !strings.Contains(files, "clusters/dev/a.yaml") || !strings.Contains(files, "clusters/dev/secrets/x.yaml") {
+		t.Errorf("files:\n%s", files)
+	}
+}
+
+func TestRead(t *testing.T) {
+	dir, url := bare(t)
+	s, err := client(url).Read(context.Background(), "clusters/dev")
+	if err != nil || len(s.Files) != 0 || s.Revision != "" {
+		t.Fatalf("empty repository: %+v %v", s, err)
+	}
+	userCommit(t, dir, "main", map[string]string{"clusters/dev/a.yaml": "a\n", "clusters/prod/b.yaml": "b\n"})
+	s, err = client(url).Read(context.Background(), "clusters/dev")
+	head := gitCLI(t, dir, "rev-parse", "main")
+	if err != nil || string(s.Files["clusters/dev/a.yaml"]) != "a\n" || len(s.Files) != 1 || s.Revision != "main@sha1:"+head {
+		t.Fatalf("read: %+v %v", s, err)
+	}
+}

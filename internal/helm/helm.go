@@ -299,6 +299,9 @@ func (i *Installer) explain(ctx context.Context, r Release, rel *release.Release
 	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if why := i.Explain(ectx, rel); why != nil {
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("release %s/%s: interrupted while waiting for it; at that moment it was %w (helm: %w)", r.Namespace, r.Name, why, err)
+		}
 		return fmt.Errorf("release %s/%s did not become ready: %w (helm: %w)", r.Namespace, r.Name, why, err)
 	}
 	return plain

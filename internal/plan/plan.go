@@ -10,17 +10,8 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/spec"
 )
 
-// Charts of the secrets integrations, pinned.
-var (
-	SealedSecretsChart   = ChartRef{Repository: "https://bitnami-labs.github.io/sealed-secrets", Name: "sealed-secrets", Version: "2.17.9", Namespace: "kube-system"}
-	ExternalSecretsChart = ChartRef{Repository: "https://charts.external-secrets.io", Name: "external-secrets", Version: "0.20.4", Namespace: "external-secrets"}
-)
-
 // KindDefaultImage is the node image kind v0.33 uses when none is given.
 const KindDefaultImage = "kindest/node:v1.37.0"
-
-// ChartRef is a pinned chart.
-type ChartRef struct{ Repository, Name, Version, Namespace string }
 
 // Step names, stable: the journal keys on them.
 const (
@@ -190,20 +181,19 @@ func (b *builder) secretsActions() []engine.Action {
 	store := keyStore(s.KeyStore)
 	switch s.Provider {
 	case spec.SecretsSealedSecrets:
-		c := SealedSecretsChart
 		return []engine.Action{
 			{Op: engine.OpCreate, Resource: "sealing key pair in " + store, Detail: "generated if the store has none, reused otherwise"},
-			{Op: engine.OpCreate, Resource: "Secret " + c.Namespace + "/groundwork-sealing-key", Detail: "the stored key, labelled as the controller's active key"},
-			{Op: engine.OpCreate, Resource: "Helm release " + c.Namespace + "/" + c.Name, Detail: fmt.Sprintf("chart %s %s from %s", c.Name, c.Version, c.Repository)},
+			{Op: engine.OpCreate, Resource: "Secret " + s.Namespace + "/groundwork-sealing-key", Detail: "the stored key, labelled as the controller's active key, before the controller starts"},
+			{Op: engine.OpCreate, Resource: "Helm release " + s.Namespace + "/" + s.Chart.Name, Detail: fmt.Sprintf("chart %s %s from %s", s.Chart.Name, s.Version, s.Chart.Repository)},
 		}
 	case spec.SecretsExternalSecrets:
-		c, x := ExternalSecretsChart, s.ExternalStore
+		x := s.ExternalStore
 		detail := "region " + x.Region
 		if x.RoleARN != "" {
 			detail += ", assuming role " + x.RoleARN
 		}
 		return []engine.Action{
-			{Op: engine.OpCreate, Resource: "Helm release " + c.Namespace + "/" + c.Name, Detail: fmt.Sprintf("chart %s %s from %s", c.Name, c.Version, c.Repository)},
+			{Op: engine.OpCreate, Resource: "Helm release " + s.Namespace + "/" + s.Chart.Name, Detail: fmt.Sprintf("chart %s %s from %s", s.Chart.Name, s.Version, s.Chart.Repository)},
 			{Op: engine.OpCreate, Resource: "ClusterSecretStore " + x.Type, Detail: detail},
 		}
 	}
@@ -226,6 +216,7 @@ func (b *builder) seedActions() []engine.Action {
 	} else {
 		render("flux-system/", fmt.Sprintf("sync objects and Flux itself (chart %s %s), so Flux upgrades itself from Git", g.Chart.Name, g.Version))
 		render("apps/", "Kustomization for the apps folder")
+		render("secrets/", "Kustomization for the Secrets groundwork secret set commits, encrypted")
 	}
 	if len(env.Addons) > 0 {
 		kind := "HelmRelease"

@@ -22,14 +22,19 @@ const (
 	DefaultArgoCDChartRepo    = "https://argoproj.github.io/argo-helm"
 	DefaultArgoCDChartName    = "argo-cd"
 	DefaultArgoCDChartVersion = "9.1.0" // Argo CD v3.2
-	DefaultBranch             = "main"
-	DefaultCloudK8sVersion    = "1.34"
-	DefaultSyncInterval       = time.Minute
-	DefaultSyncTimeout        = 5 * time.Minute
-	DefaultCommitAuthor       = "groundwork"
-	DefaultCommitEmail        = "groundwork@localhost"
-	DefaultEnvKeyVariable     = "GROUNDWORK_AGE_KEY"
-	maxEnvNameLength          = 40
+
+	DefaultSealedSecretsChartRepo      = "https://bitnami-labs.github.io/sealed-secrets"
+	DefaultSealedSecretsChartVersion   = "2.19.3" // Sealed Secrets v0.39
+	DefaultExternalSecretsChartRepo    = "https://charts.external-secrets.io"
+	DefaultExternalSecretsChartVersion = "1.3.1" // External Secrets Operator v1.3
+	DefaultBranch                      = "main"
+	DefaultCloudK8sVersion             = "1.34"
+	DefaultSyncInterval                = time.Minute
+	DefaultSyncTimeout                 = 5 * time.Minute
+	DefaultCommitAuthor                = "groundwork"
+	DefaultCommitEmail                 = "groundwork@localhost"
+	DefaultEnvKeyVariable              = "GROUNDWORK_AGE_KEY"
+	maxEnvNameLength                   = 40
 )
 
 var envSchema = &hcl.BodySchema{
@@ -559,8 +564,9 @@ func (d *decoder) pinnedVersion(a attrs, name string, dst *string) bool {
 
 var (
 	secretsSchema = &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "provider"}},
+		Attributes: []hcl.AttributeSchema{{Name: "provider"}, {Name: "version"}, {Name: "values"}},
 		Blocks: []hcl.BlockHeaderSchema{
+			{Type: "chart"},
 			{Type: "key_store", LabelNames: []string{"type"}},
 			{Type: "external_store", LabelNames: []string{"type"}},
 		},
@@ -584,12 +590,35 @@ func (d *decoder) decodeSecrets(block *hcl.Block, env *Environment, paths envPat
 			"Argo CD cannot decrypt SOPS files without a plugin; with engine = \"argocd\" use provider = \"sealed-secrets\" (the default) or \"external-secrets\".")
 	}
 	keyFile := env.Name + ".agekey"
-	if s.Provider == SecretsSealedSecrets {
+	switch s.Provider {
+	case SecretsSealedSecrets:
 		keyFile = env.Name + ".sealed-secrets.pem"
+		s.Chart, s.Version, s.Namespace = Chart{Repository: DefaultSealedSecretsChartRepo, Name: "sealed-secrets"}, DefaultSealedSecretsChartVersion, "kube-system"
+	case SecretsExternalSecrets:
+		s.Chart, s.Version, s.Namespace = Chart{Repository: DefaultExternalSecretsChartRepo, Name: "external-secrets"}, DefaultExternalSecretsChartVersion, "external-secrets"
 	}
 	s.KeyStore = KeyStore{Type: KeyStoreFile, Path: filepath.Join(paths.config, "groundwork", "keys", keyFile)}
 	if c == nil {
 		return s
+	}
+	if s.Provider == SecretsSOPS {
+		for _, name := range []string{"version", "values"} {
+			if a := c.Attributes[name]; a != nil {
+				d.errorf(a.NameRange.Ptr(), "No chart with SOPS", "SOPS needs no controller of its own (Flux decrypts); %s applies to sealed-secrets and external-secrets only.", name)
+			}
+		}
+		if cb := d.uniqueBlock(c.Blocks, "chart"); cb != nil {
+			d.errorf(cb.DefRange.Ptr(), "No chart with SOPS", "SOPS needs no controller of its own (Flux decrypts); a chart block applies to sealed-secrets and external-secrets only.")
+		}
+	} else {
+		d.pinnedVersion(c.Attributes, "version", &s.Version)
+		d.object(c.Attributes, "values", &s.Values)
+		if cb := d.uniqueBlock(c.Blocks, "chart"); cb != nil {
+			if cc := d.content(cb.Body, chartSchema); cc != nil {
+				d.chartRepo(cc.Attributes, "repository", &s.Chart.Repository)
+				d.nonEmpty(cc.Attributes, "name", &s.Chart.Name)
+			}
+		}
 	}
 	if kb := d.uniqueBlock(c.Blocks, "key_store"); kb != nil {
 		if s.Provider == SecretsExternalSecrets {

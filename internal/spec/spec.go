@@ -226,6 +226,13 @@ type Secrets struct {
 	Provider      string
 	KeyStore      KeyStore
 	ExternalStore *ExternalStore // external-secrets only
+	// Chart, Version and Namespace are the Helm chart of the Sealed
+	// Secrets or External Secrets controller (empty for sops).
+	Chart     Chart
+	Version   string
+	Namespace string
+	// Values are the controller chart's values.
+	Values map[string]any
 }
 
 // KeyStore is where groundwork keeps the private keys that must survive the

@@ -26,6 +26,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/plan"
 	"github.com/groundwork-dev/groundwork/internal/render"
+	"github.com/groundwork-dev/groundwork/internal/sealing"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 )
 
@@ -69,11 +70,12 @@ type Run struct {
 	opts  Options
 	descs map[string]engine.Description
 
-	kube      *kube.Client
-	creds     *gitrepo.Credentials
-	identity  *age.X25519Identity
-	files     []render.File
-	completed time.Time
+	kube     *kube.Client
+	creds    *gitrepo.Credentials
+	identity *age.X25519Identity
+	files    []render.File
+	snapshot *gitrepo.Snapshot // rebuild: the repository as Preflight read it
+	sealing  *sealing.KeyPair
 
 	// Outcomes for the caller's report.
 	Kubeconfig    string
@@ -91,8 +93,8 @@ func New(opts Options) (*Run, error) {
 			Meanwhile: "Create the cluster with Terraform yourself and use cluster \"existing\" with its kubeconfig meanwhile."}
 	case env.GitOps.Engine != spec.EngineFlux:
 		return nil, &UnsupportedError{What: "Bootstrapping Argo CD", Meanwhile: "Use engine = \"flux\" meanwhile."}
-	case env.Secrets.Provider != spec.SecretsSOPS:
-		return nil, &UnsupportedError{What: "The " + env.Secrets.Provider + " integration", Meanwhile: "Use secrets { provider = \"sops\" } with Flux meanwhile."}
+	case env.Secrets.Provider == spec.SecretsSealedSecrets && env.Secrets.KeyStore.Type != spec.KeyStoreFile:
+		return nil, &UnsupportedError{What: "Keeping the sealing key in a " + env.Secrets.KeyStore.Type + " key store", Meanwhile: "Use key_store \"file\" with sealed-secrets meanwhile."}
 	case env.Secrets.KeyStore.Type == spec.KeyStoreAWSSecretsManager:
 		return nil, &UnsupportedError{What: "The aws-secrets-manager key store", Meanwhile: "Use key_store \"file\" or \"env\" meanwhile."}
 	}
@@ -247,10 +249,25 @@ func ReconcilerRelease(env *spec.Environment) helm.Release {
 }
 
 func (r *Run) applyReconciler(ctx context.Context) error {
-	rel := ReconcilerRelease(r.env())
-	cfg, err := helm.NewConfiguration(r.kube.Kubeconfig, r.kube.Context, rel.Namespace, r.opts.Logf)
+	if r.snapshot != nil {
+		r.declaredChart()
+	}
+	out, err := r.ensureRelease(ctx, ReconcilerRelease(r.env()))
 	if err != nil {
 		return err
+	}
+	if out == helm.Unchanged {
+		return engine.NoChange
+	}
+	return nil
+}
+
+// ensureRelease installs or upgrades a release with the Helm SDK, waiting
+// for its workloads and explaining those that do not become ready.
+func (r *Run) ensureRelease(ctx context.Context, rel helm.Release) (helm.Outcome, error) {
+	cfg, err := helm.NewConfiguration(r.kube.Kubeconfig, r.kube.Context, rel.Namespace, r.opts.Logf)
+	if err != nil {
+		return "", err
 	}
 	inst := &helm.Installer{
 		Config: cfg, CacheDir: r.opts.CacheDir, PlainHTTP: r.opts.ChartPlainHTTP, Timeout: r.env().GitOps.Sync.Timeout,
@@ -261,13 +278,10 @@ func (r *Run) applyReconciler(ctx context.Context) error {
 	}
 	out, err := inst.Ensure(ctx, rel)
 	if err != nil {
-		return err
+		return "", err
 	}
 	r.opts.Logf("helm release %s/%s: %s", rel.Namespace, rel.Name, out)
-	if out == helm.Unchanged {
-		return engine.NoChange
-	}
-	return nil
+	return out, nil
 }
 
 // --- secrets --------------------------------------------------------------------
@@ -302,6 +316,12 @@ func (r *Run) ensureIdentity() error {
 }
 
 func (r *Run) applySecrets(ctx context.Context) error {
+	switch r.env().Secrets.Provider {
+	case spec.SecretsSealedSecrets:
+		return r.applySealedSecrets(ctx)
+	case spec.SecretsExternalSecrets:
+		return r.applyExternalSecrets(ctx)
+	}
 	if err := r.ensureIdentity(); err != nil {
 		return err
 	}
@@ -344,10 +364,13 @@ func (r *Run) Render() ([]render.File, error) {
 	if r.files != nil {
 		return r.files, nil
 	}
-	if err := r.ensureIdentity(); err != nil {
-		return nil, err
+	var opts render.Options
+	if r.env().Secrets.Provider == spec.SecretsSOPS {
+		if err := r.ensureIdentity(); err != nil {
+			return nil, err
+		}
+		opts.AgeRecipient = r.identity.Recipient().String()
 	}
-	opts := render.Options{AgeRecipient: r.identity.Recipient().String()}
 	if r.creds != nil {
 		opts.CredentialsSecret = CredentialsSecret
 	}

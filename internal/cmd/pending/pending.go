@@ -15,17 +15,6 @@ func notYet(use, short, long, example string, args cobra.PositionalArgs, meanwhi
 	}
 }
 
-// NewCmdRebuild returns the rebuild command.
-func NewCmdRebuild(f *cmdutil.Factory) *cobra.Command {
-	return notYet("rebuild FILE", "Bring an environment back from Git after its cluster was lost",
-		`For an environment whose cluster is gone, broken or replaced: recreate or
-re-adopt the cluster, restore the secret keys from the key store, reinstall the
-reconciler and point it at the existing repository, then wait until everything
-Git declares is applied. Prints the recovery time achieved.`,
-		"  groundwork rebuild environments/prod.hcl", cmdutil.ExactArgs(1),
-		"Use groundwork plan FILE to see the steps involved.")
-}
-
 // NewCmdGC returns the gc command.
 func NewCmdGC(f *cmdutil.Factory) *cobra.Command {
 	return notYet("gc", "Delete expired ephemeral environments",

@@ -8,6 +8,8 @@ import (
 	downcmd "github.com/groundwork-dev/groundwork/internal/cmd/down"
 	"github.com/groundwork-dev/groundwork/internal/cmd/pending"
 	plancmd "github.com/groundwork-dev/groundwork/internal/cmd/plan"
+	rebuildcmd "github.com/groundwork-dev/groundwork/internal/cmd/rebuild"
+	secretcmd "github.com/groundwork-dev/groundwork/internal/cmd/secret"
 	statuscmd "github.com/groundwork-dev/groundwork/internal/cmd/status"
 	upcmd "github.com/groundwork-dev/groundwork/internal/cmd/up"
 	"github.com/groundwork-dev/groundwork/internal/cmd/validate"
@@ -70,10 +72,13 @@ Start with:
 		c.GroupID = "spec"
 		cmd.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{upcmd.NewCmdUp(f, nil), downcmd.NewCmdDown(f, nil), pending.NewCmdRebuild(f), statuscmd.NewCmdStatus(f, nil), pending.NewCmdGC(f)} {
+	for _, c := range []*cobra.Command{upcmd.NewCmdUp(f, nil), downcmd.NewCmdDown(f, nil), rebuildcmd.NewCmdRebuild(f, nil), statuscmd.NewCmdStatus(f, nil), pending.NewCmdGC(f)} {
 		c.GroupID = "lifecycle"
 		cmd.AddCommand(c)
 	}
+	sc := secretcmd.NewCmdSecret(f)
+	sc.GroupID = "lifecycle"
+	cmd.AddCommand(sc)
 	cmd.AddCommand(version.NewCmdVersion(f, nil))
 	return cmd
 }

@@ -76,6 +76,9 @@ type Document struct {
 	TookMS            int64      `json:"took_ms"`
 	Steps             []StepDoc  `json:"steps"`
 	Error             *ErrorDoc  `json:"error,omitempty"`
+	// RTOMS is rebuild's recovery time: from its start until everything
+	// Git declares was applied and healthy.
+	RTOMS int64 `json:"rto_ms,omitempty"`
 }
 
 // StepDoc is one step in Document.
@@ -115,7 +118,7 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 		return err
 	}
-	lock, err := acquire(ctx, stateDir, opts.LockTimeout, rep)
+	lock, err := Acquire(ctx, stateDir, "up", opts.LockTimeout, rep)
 	if err != nil {
 		return err
 	}
@@ -130,7 +133,7 @@ func Run(ctx context.Context, opts *Options) error {
 	run.UseJournal(journal)
 	runner := &engine.Runner{Command: "up", Journal: journal, Reporter: rep}
 	result, runErr := runner.Run(ctx, run.Steps())
-	doc := document(env, run, result, runErr)
+	doc := NewDocument(env, run, result, runErr)
 	if f.Globals.JSON() {
 		if err := f.WriteJSON(doc); err != nil {
 			return err
@@ -147,8 +150,10 @@ func Run(ctx context.Context, opts *Options) error {
 	return nil
 }
 
-func acquire(ctx context.Context, dir string, timeout time.Duration, rep *progress.Reporter) (*engine.Lock, error) {
-	holder := fmt.Sprintf("pid %d, groundwork up, since %s", os.Getpid(), time.Now().UTC().Format(time.RFC3339))
+// Acquire takes the environment's lock for command, waiting up to timeout
+// for another run (0: fail at once).
+func Acquire(ctx context.Context, dir, command string, timeout time.Duration, rep *progress.Reporter) (*engine.Lock, error) {
+	holder := fmt.Sprintf("pid %d, groundwork %s, since %s", os.Getpid(), command, time.Now().UTC().Format(time.RFC3339))
 	lock, err := engine.AcquireLock(ctx, dir, holder, false)
 	var le *engine.LockedError
 	if !errors.As(err, &le) || timeout == 0 {
@@ -160,7 +165,8 @@ func acquire(ctx context.Context, dir string, timeout time.Duration, rep *progre
 	return engine.AcquireLock(wctx, dir, holder, true)
 }
 
-func document(env *spec.Environment, run *up.Run, result *engine.Result, err error) Document {
+// NewDocument is the JSON document of a run of up's steps (rebuild's too).
+func NewDocument(env *spec.Environment, run *up.Run, result *engine.Result, err error) Document {
 	d := Document{FormatVersion: "1", Environment: env.Name, Succeeded: err == nil, Steps: []StepDoc{},
 		Kubeconfig: run.Kubeconfig, KubernetesVersion: run.ServerVersion, Revision: run.Revision}
 	if c := run.Client(); c != nil {

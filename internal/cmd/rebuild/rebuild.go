@@ -1,0 +1,156 @@
+package rebuild
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	cmdup "github.com/groundwork-dev/groundwork/internal/cmd/up"
+	"github.com/groundwork-dev/groundwork/internal/cmdutil"
+	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/progress"
+	"github.com/groundwork-dev/groundwork/internal/up"
+)
+
+// Options are rebuild's inputs.
+type Options struct {
+	F               *cmdutil.Factory
+	File            string
+	DryRun          bool
+	LockTimeout     time.Duration
+	PlainHTTPCharts bool
+}
+
+// NewCmdRebuild returns the rebuild command; runF replaces the behaviour in
+// tests of flag parsing.
+func NewCmdRebuild(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{F: f}
+	cmd := &cobra.Command{
+		Use:   "rebuild FILE",
+		Short: "Bring an environment back from Git after its cluster was lost",
+		Long: `For an environment whose cluster is gone, broken or replaced: recreate (kind) or
+re-adopt (existing) the cluster, restore the age key from the key store into
+the cluster before the reconciler starts, reinstall the reconciler at the
+version Git declares, point it at the existing repository as Git declares it,
+and wait until every Kustomization in Git is applied and healthy. The
+repository is not re-seeded: only files groundwork owns that are missing are
+restored, so what users changed stays, and a rebuild normally adds no commit.
+
+Before touching anything, rebuild checks that the key store has the key and
+that the repository holds the environment; if not, it stops and says exactly
+what is missing and where. It prints the recovery time achieved (from its start
+until everything is healthy) and the time of each step. --dry-run prints the
+checks and the steps and touches nothing.`,
+		Example: `  groundwork rebuild environments/prod.hcl
+  groundwork rebuild environments/prod.hcl --dry-run`,
+		Args: cmdutil.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.File = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "check and print what rebuild would do, touching nothing")
+	cmd.Flags().DurationVar(&opts.LockTimeout, "lock-timeout", 10*time.Minute, "wait this long for another run on the environment to finish (0: fail at once)")
+	cmd.Flags().BoolVar(&opts.PlainHTTPCharts, "plain-http-charts", false, "fetch oci:// charts over plain HTTP (a registry mirror without TLS)")
+	return cmd
+}
+
+// Run rebuilds.
+func Run(ctx context.Context, opts *Options) error {
+	f := opts.F
+	start := time.Now()
+	res := f.LoadSpec(opts.File)
+	if err := f.ReportSpec(res); err != nil {
+		return err
+	}
+	env := res.Env
+	stateDir := f.StateDir(env)
+	rep := progress.New(f.IO.ErrOut, f.IO.ErrTTY, f.Globals.Verbose)
+	run, err := up.New(up.Options{Env: env, StateDir: stateDir, Environ: f.Environ(), ChartPlainHTTP: opts.PlainHTTPCharts,
+		Logf: func(format string, args ...any) {
+			if f.Globals.Verbose {
+				rep.Printf("   "+format, args...)
+			}
+		}})
+	if err != nil {
+		var ue *up.UnsupportedError
+		if errors.As(err, &ue) {
+			return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
+		}
+		return err
+	}
+	if err := run.Preflight(ctx); err != nil {
+		return fmt.Errorf("rebuild of %s stopped before touching the cluster: %w", env.Name, err)
+	}
+	steps := run.RebuildSteps()
+	if opts.DryRun {
+		return dryRun(f, env.Name, run, steps)
+	}
+	lock, err := cmdup.Acquire(ctx, stateDir, "rebuild", opts.LockTimeout, rep)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	journal, err := engine.OpenJournal(stateDir)
+	if err != nil {
+		return err
+	}
+	run.UseJournal(journal)
+	result, runErr := (&engine.Runner{Command: "rebuild", Journal: journal, Reporter: rep}).Run(ctx, steps)
+	doc := cmdup.NewDocument(env, run, result, runErr)
+	rto := time.Since(start)
+	if runErr == nil {
+		doc.RTOMS = rto.Milliseconds()
+	}
+	if f.Globals.JSON() {
+		if err := f.WriteJSON(doc); err != nil {
+			return err
+		}
+	}
+	if runErr != nil {
+		fmt.Fprintf(f.IO.ErrOut, "Error: %v\n", runErr)
+		fmt.Fprintf(f.IO.ErrOut, "Once the cause is fixed, run groundwork rebuild %s again: it resumes (journal: %s).\n", opts.File, journal.Path())
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: runErr, Reported: true}
+	}
+	if !f.Globals.JSON() {
+		w := f.IO.Out
+		fmt.Fprintf(w, "Environment %s rebuilt from %s.\n", env.Name, doc.Revision)
+		fmt.Fprintf(w, "Recovery time: %s (from the start of rebuild until everything Git declares was applied and healthy)\n", rto.Round(time.Millisecond))
+		for _, s := range doc.Steps {
+			fmt.Fprintf(w, "  %-22s %8s  %s\n", s.Name, (time.Duration(s.TookMS) * time.Millisecond).String(), s.State)
+		}
+	}
+	return nil
+}
+
+func dryRun(f *cmdutil.Factory, name string, run *up.Run, steps []engine.Step) error {
+	if f.Globals.JSON() {
+		ds := make([]engine.Description, len(steps))
+		for i, s := range steps {
+			ds[i] = s.Plan()
+		}
+		return f.WriteJSON(map[string]any{"format_version": "1", "environment": name, "dry_run": true,
+			"revision": run.Revision, "kustomizations": run.Declared(), "steps": ds})
+	}
+	w := f.IO.Out
+	fmt.Fprintf(w, "rebuild of %s would (nothing touched; the key is in its store and the repository is at %s):\n", name, run.Revision)
+	for i, s := range steps {
+		d := s.Plan()
+		fmt.Fprintf(w, "%d. %s: %s\n", i+1, d.Name, d.Title)
+		for _, a := range d.Actions {
+			line := fmt.Sprintf("     %s %s", a.Op, a.Resource)
+			if a.Detail != "" {
+				line += ": " + a.Detail
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+	fmt.Fprintf(w, "and wait for the Kustomizations Git declares: %v\n", run.Declared())
+	return nil
+}

@@ -1,0 +1,46 @@
+package gitrepo
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/go-git/go-git/v5/plumbing/transport"
+)
+
+// Snapshot is the content of a folder at the branch head.
+type Snapshot struct {
+	// Revision is "branch@sha1:<hash>"; empty when the branch has no
+	// commit yet.
+	Revision string
+	// Files are the files under the folder, by slash-separated path
+	// from the repository root.
+	Files map[string][]byte
+}
+
+// Read returns the files under root at the branch head, without writing.
+// An empty repository or a missing branch reads as an empty snapshot.
+func (c *Client) Read(ctx context.Context, root string) (*Snapshot, error) {
+	repo, _, fs, err := c.checkout(ctx)
+	if err != nil {
+		if errors.Is(err, transport.ErrEmptyRemoteRepository) {
+			return &Snapshot{Files: map[string][]byte{}}, nil
+		}
+		return nil, err
+	}
+	s := &Snapshot{Files: map[string][]byte{}}
+	if head, err := repo.Head(); err == nil {
+		s.Revision = c.result(head.Hash(), false).Revision
+	}
+	err = walk(fs, root, func(p string) error {
+		f, err := fs.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		b, err := io.ReadAll(f)
+		s.Files[p] = b
+		return err
+	})
+	return s, err
+}

@@ -1,0 +1,249 @@
+package up
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/flux"
+	"github.com/groundwork-dev/groundwork/internal/gitrepo"
+	"github.com/groundwork-dev/groundwork/internal/keys"
+	"github.com/groundwork-dev/groundwork/internal/kube"
+	"github.com/groundwork-dev/groundwork/internal/plan"
+	"github.com/groundwork-dev/groundwork/internal/sealing"
+	"github.com/groundwork-dev/groundwork/internal/spec"
+)
+
+// Step names of rebuild that up does not have.
+const (
+	StepRestoreKeys = "restore-keys"
+	StepRestoreSeed = "restore-missing-files"
+)
+
+// MissingKeyError stops a rebuild whose key store has no key: without it
+// the repository's secrets cannot be decrypted.
+type MissingKeyError struct {
+	Environment, Where string
+}
+
+func (e *MissingKeyError) Error() string {
+	if strings.Contains(e.Where, "sealed-secrets") || strings.HasSuffix(e.Where, ".pem") {
+		return fmt.Sprintf("the sealing key of environment %s is missing: no key at %s. rebuild gives it back to the Sealed Secrets controller before it starts, and without it the SealedSecrets in the repository cannot be decrypted. Put the key back (from your backup of the key store), or point secrets.key_store at where it is; nothing was touched", e.Environment, e.Where)
+	}
+	return fmt.Sprintf("the age key of environment %s is missing: no key at %s. rebuild restores the key from there before the reconciler starts, and without it the SOPS-encrypted Secrets in the repository cannot be decrypted. Put the key back (from your backup of the key store), or point secrets.key_store at where it is; nothing was touched", e.Environment, e.Where)
+}
+
+// Preflight checks, touching nothing, what rebuild needs before it may
+// touch the cluster: the key in the key store and a seeded repository.
+func (r *Run) Preflight(ctx context.Context) error {
+	s := r.env().Secrets
+	ks := s.KeyStore
+	var err error
+	switch {
+	case s.Provider == spec.SecretsExternalSecrets:
+		// No key of groundwork's: the secrets stay in the external store.
+	case s.Provider == spec.SecretsSealedSecrets:
+		r.sealing, err = sealing.Load(ks.Path)
+	case ks.Type == spec.KeyStoreFile:
+		r.identity, err = keys.FileStore{Path: ks.Path}.Load()
+	case ks.Type == spec.KeyStoreEnv:
+		r.identity, err = keys.EnvStore{Variable: ks.Variable, Environ: r.opts.Environ}.Load()
+	}
+	var nf *keys.NotFoundError
+	if errors.As(err, &nf) {
+		return &MissingKeyError{Environment: r.env().Name, Where: nf.Where}
+	}
+	if err != nil {
+		return err
+	}
+	git, err := r.Git()
+	if err != nil {
+		return err
+	}
+	p := r.env().GitOps.Repository.Path
+	snap, err := git.Read(ctx, p)
+	if err != nil {
+		return err
+	}
+	if _, ok := snap.Files[path.Join(p, flux.SyncFile)]; !ok {
+		return fmt.Errorf("%s has no %s/%s on branch %s: there is nothing to rebuild from; run groundwork up to create the environment", r.env().GitOps.Repository.URL, p, flux.SyncFile, r.env().GitOps.Repository.Branch)
+	}
+	r.snapshot, r.Revision = snap, snap.Revision
+	return nil
+}
+
+// RebuildSteps are rebuild's steps in order: the cluster, the keys before
+// the reconciler, the reconciler at the version Git declares, the files
+// groundwork owns that are missing (nothing else), the sync objects as Git
+// has them, and the wait for everything Git declares.
+func (r *Run) RebuildSteps() []engine.Step {
+	d := func(name, title string, acts ...engine.Action) {
+		r.descs[name] = engine.Description{Name: name, Title: title, Actions: acts, Fingerprint: engine.Fingerprint([]any{name, r.env().Name})}
+	}
+	g := r.env().GitOps
+	d(StepRestoreKeys, "Restore the age key into the cluster",
+		engine.Action{Op: engine.OpRead, Resource: "age key in " + keyStoreText(r.env().Secrets.KeyStore)},
+		engine.Action{Op: engine.OpCreate, Resource: "Secret " + g.Namespace + "/" + AgeSecret, Detail: "before the reconciler starts"})
+	d(StepRestoreSeed, "Restore missing files groundwork owns in the repository",
+		engine.Action{Op: engine.OpCreate, Resource: g.Repository.Path + "/", Detail: "only files groundwork manages that are missing; nothing users changed is touched, and no commit when nothing is missing"})
+	rd := r.descs[plan.StepReconciler]
+	rd.Title = "Reinstall Flux with Helm at the version Git declares"
+	r.descs["rebuild-"+plan.StepReconciler] = rd
+	sd := r.descs[plan.StepSync]
+	sd.Title = "Point the reconciler at the repository, as Git declares it"
+	r.descs["rebuild-"+plan.StepSync] = sd
+	wd := r.descs[plan.StepWait]
+	wd.Title = "Wait until everything Git declares is applied"
+	r.descs["rebuild-"+plan.StepWait] = wd
+	return []engine.Step{
+		&step{r, plan.StepCluster, r.checkCluster, r.applyCluster},
+		&step{r, plan.StepKubeconfig, r.checkKubeconfig, nil},
+		&step{r, StepRestoreKeys, nil, r.applyRestoreKeys},
+		&step{r, "rebuild-" + plan.StepReconciler, nil, r.applyReconciler},
+		&step{r, StepRestoreSeed, nil, r.applyRestoreSeed},
+		&step{r, "rebuild-" + plan.StepSync, nil, r.applyGitSync},
+		&step{r, "rebuild-" + plan.StepWait, nil, r.applyGitWait},
+	}
+}
+
+func keyStoreText(ks spec.KeyStore) string {
+	if ks.Type == spec.KeyStoreEnv {
+		return "environment variable " + ks.Variable
+	}
+	return ks.Type + " " + ks.Path
+}
+
+func (r *Run) applyRestoreKeys(ctx context.Context) error {
+	if r.env().Secrets.Provider != spec.SecretsSOPS {
+		// The sealing key goes back before its controller; External
+		// Secrets needs only its store.
+		return r.applySecrets(ctx)
+	}
+	ns := r.env().GitOps.Namespace
+	nsObj := toUnstructured(&corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	changed, err := r.kube.ApplyAll(ctx, []*unstructured.Unstructured{nsObj,
+		secret(ns, AgeSecret, map[string][]byte{AgeSecretKey: []byte(r.identity.String() + "\n")})})
+	if err != nil {
+		return err
+	}
+	if !changed {
+		return engine.NoChange
+	}
+	return nil
+}
+
+// declaredChart reads the version (and source) of the reconciler from the
+// HelmRelease and HelmRepository in Git, so that a version bumped in Git
+// after bootstrap is the one reinstalled.
+func (r *Run) declaredChart() {
+	g := &r.opts.Env.GitOps
+	b := r.snapshot.Files[path.Join(g.Repository.Path, "flux-system", "flux.yaml")]
+	objs, err := kube.Decode(b)
+	if err != nil {
+		return
+	}
+	for _, o := range objs {
+		switch {
+		case o.GetKind() == "HelmRelease" && o.GetName() == g.Chart.Name:
+			if v, _, _ := unstructured.NestedString(o.Object, "spec", "chart", "spec", "version"); v != "" && v != g.Version {
+				r.opts.Logf("Git declares %s %s (the spec says %s): installing %s", g.Chart.Name, v, g.Version, v)
+				g.Version = v
+			}
+		case o.GetKind() == "HelmRepository" && o.GetName() == g.Chart.Name:
+			if u, _, _ := unstructured.NestedString(o.Object, "spec", "url"); u != "" {
+				g.Chart.Repository = u
+			}
+		}
+	}
+}
+
+func (r *Run) applyRestoreSeed(ctx context.Context) error {
+	files, err := r.Render()
+	if err != nil {
+		return err
+	}
+	git, err := r.Git()
+	if err != nil {
+		return err
+	}
+	g := r.env().GitOps
+	ch := gitrepo.Change{Root: g.Repository.Path, AddOnly: true, Message: "groundwork: restore missing files of " + r.env().Name}
+	for _, f := range files {
+		ch.Files = append(ch.Files, gitrepo.File{Path: f.Path, Data: f.Data, SeedOnly: true})
+	}
+	res, err := git.Apply(ctx, ch)
+	if err != nil {
+		return err
+	}
+	if !res.Changed {
+		return engine.NoChange
+	}
+	r.Revision = res.Revision
+	if r.snapshot, err = git.Read(ctx, g.Repository.Path); err != nil {
+		return err
+	}
+	r.opts.Logf("restored missing files at %s", res.Revision)
+	return nil
+}
+
+// applyGitSync applies the sync objects as the repository declares them
+// now (users may have changed them since up).
+func (r *Run) applyGitSync(ctx context.Context) error {
+	g := r.env().GitOps
+	objs, err := kube.Decode(r.snapshot.Files[path.Join(g.Repository.Path, flux.SyncFile)])
+	if err != nil {
+		return fmt.Errorf("%s in Git: %w", flux.SyncFile, err)
+	}
+	if r.creds != nil {
+		objs = append([]*unstructured.Unstructured{secret(g.Namespace, CredentialsSecret, r.creds.SecretData())}, objs...)
+	}
+	changed, err := r.kube.ApplyAll(ctx, objs)
+	if err != nil {
+		return err
+	}
+	if !changed {
+		return engine.NoChange
+	}
+	return nil
+}
+
+// Declared lists the Kustomizations the repository declares under the
+// environment's path.
+func (r *Run) Declared() []string {
+	var names []string
+	seen := map[string]bool{}
+	for p, b := range r.snapshot.Files {
+		if !strings.HasSuffix(p, ".yaml") && !strings.HasSuffix(p, ".yml") {
+			continue
+		}
+		objs, err := kube.Decode(b)
+		if err != nil {
+			continue // not every file is a manifest the controllers read
+		}
+		for _, o := range objs {
+			if o.GroupVersionKind() == flux.KustomizationKind && o.GetNamespace() == r.env().GitOps.Namespace && !seen[o.GetName()] {
+				seen[o.GetName()] = true
+				names = append(names, o.GetName())
+			}
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (r *Run) applyGitWait(ctx context.Context) error {
+	if err := flux.RequestReconcile(ctx, r.kube, r.env().GitOps.Namespace, r.opts.Now()); err != nil {
+		r.opts.Logf("request reconciliation: %v", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, r.env().GitOps.Sync.Timeout)
+	defer cancel()
+	return r.waiter().Wait(wctx, r.Revision, r.Declared())
+}
