@@ -66,6 +66,30 @@ func Kustomizations(files []render.File) ([]string, error) {
 	return names, nil
 }
 
+// DeclaredKustomizations lists the Kustomizations in namespace that the
+// files (a repository snapshot: path to content) declare.
+func DeclaredKustomizations(files map[string][]byte, namespace string) []string {
+	var names []string
+	seen := map[string]bool{}
+	for p, b := range files {
+		if !strings.HasSuffix(p, ".yaml") && !strings.HasSuffix(p, ".yml") {
+			continue
+		}
+		objs, err := kube.Decode(b)
+		if err != nil {
+			continue // not every file is a manifest the controllers read
+		}
+		for _, o := range objs {
+			if o.GroupVersionKind() == KustomizationKind && o.GetNamespace() == namespace && !seen[o.GetName()] {
+				seen[o.GetName()] = true
+				names = append(names, o.GetName())
+			}
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
 // Object is the state of one Flux object during a wait.
 type Object struct {
 	Kind  string `json:"kind"`

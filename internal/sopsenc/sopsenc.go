@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/getsops/sops/v3"
@@ -168,4 +169,119 @@ func fromValue(v any) *yaml.Node {
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: strconv.FormatFloat(v, 'g', -1, 64)}
 	}
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: fmt.Sprint(v)}
+}
+
+// IsEncrypted reports whether a YAML document is a SOPS file (it has the
+// sops metadata key at its top level).
+func IsEncrypted(b []byte) bool {
+	var doc yaml.Node
+	if yaml.Unmarshal(b, &doc) != nil || doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return false
+	}
+	m := doc.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == stores.SopsMetadataKey {
+			return true
+		}
+	}
+	return false
+}
+
+// DecryptYAML decrypts a SOPS YAML file with any of the given age
+// identities (AGE-SECRET-KEY-1... strings), checking its MAC, and returns
+// the plaintext document. The plaintext is the caller's to keep in memory.
+func DecryptYAML(enc []byte, identities ...string) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(enc, &doc); err != nil {
+		return nil, fmt.Errorf("sops: read: %w", err)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("sops: the file must be one YAML mapping")
+	}
+	branch, err := toBranch(doc.Content[0])
+	if err != nil {
+		return nil, err
+	}
+	branches, meta, err := stores.ExtractMetadata(sops.TreeBranches{branch}, stores.MetadataOpts{Flatten: stores.MetadataFlattenNone})
+	if err != nil {
+		return nil, fmt.Errorf("sops: metadata: %w", err)
+	}
+	var ids sopsage.ParsedIdentities
+	if err := ids.Import(identities...); err != nil {
+		return nil, fmt.Errorf("sops: age identities: %w", err)
+	}
+	var dataKey []byte
+	for _, group := range meta.KeyGroups {
+		for _, k := range group {
+			ak, ok := k.(*sopsage.MasterKey)
+			if !ok {
+				continue
+			}
+			ids.ApplyToMasterKey(ak)
+			if dataKey, err = ak.Decrypt(); err == nil {
+				break
+			}
+		}
+		if dataKey != nil {
+			break
+		}
+	}
+	if dataKey == nil {
+		return nil, fmt.Errorf("sops: none of the given age keys can decrypt this file (it is encrypted for %s)", recipientsOf(meta))
+	}
+	tree := sops.Tree{Branches: branches, Metadata: meta}
+	cipher := aes.NewCipher()
+	mac, err := tree.Decrypt(dataKey, cipher)
+	if err != nil {
+		return nil, fmt.Errorf("sops: decrypt: %w", err)
+	}
+	stored, err := cipher.Decrypt(meta.MessageAuthenticationCode, dataKey, meta.LastModified.Format(time.RFC3339))
+	if err != nil {
+		return nil, fmt.Errorf("sops: decrypt the MAC: %w", err)
+	}
+	if stored != mac {
+		return nil, fmt.Errorf("sops: MAC mismatch: the file was changed after it was encrypted")
+	}
+	var buf bytes.Buffer
+	e := yaml.NewEncoder(&buf)
+	e.SetIndent(2)
+	if err := e.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{fromBranch(tree.Branches[0])}}); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), e.Close()
+}
+
+// Recipients lists the age recipients a SOPS file is encrypted for.
+func Recipients(enc []byte) ([]string, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(enc, &doc); err != nil || len(doc.Content) != 1 {
+		return nil, fmt.Errorf("sops: not a YAML document")
+	}
+	branch, err := toBranch(doc.Content[0])
+	if err != nil {
+		return nil, err
+	}
+	_, meta, err := stores.ExtractMetadata(sops.TreeBranches{branch}, stores.MetadataOpts{Flatten: stores.MetadataFlattenNone})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, g := range meta.KeyGroups {
+		for _, k := range g {
+			if ak, ok := k.(*sopsage.MasterKey); ok {
+				out = append(out, ak.Recipient)
+			}
+		}
+	}
+	return out, nil
+}
+
+func recipientsOf(meta sops.Metadata) string {
+	var out []string
+	for _, g := range meta.KeyGroups {
+		for _, k := range g {
+			out = append(out, k.ToString())
+		}
+	}
+	return strings.Join(out, ", ")
 }

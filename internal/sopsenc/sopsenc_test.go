@@ -62,3 +62,29 @@ func TestEncryptDecrypt(t *testing.T) {
 		t.Error("a bad recipient must be an error")
 	}
 }
+
+func TestDecryptYAML(t *testing.T) {
+	a, _ := age.GenerateX25519Identity()
+	b, _ := age.GenerateX25519Identity()
+	enc, err := EncryptYAML([]byte(manifest), a.Recipient().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !IsEncrypted(enc) || IsEncrypted([]byte(manifest)) {
+		t.Fatal("IsEncrypted")
+	}
+	if r, err := Recipients(enc); err != nil || len(r) != 1 || r[0] != a.Recipient().String() {
+		t.Fatalf("recipients %v %v", r, err)
+	}
+	plain, err := DecryptYAML(enc, b.String(), a.String())
+	if err != nil || !strings.Contains(string(plain), "password: aHVudGVyMg==") || strings.Contains(string(plain), "sops:") {
+		t.Fatalf("decrypt: %v\n%s", err, plain)
+	}
+	if _, err := DecryptYAML(enc, b.String()); err == nil || !strings.Contains(err.Error(), "none of the given age keys") {
+		t.Errorf("wrong key: %v", err)
+	}
+	tampered := strings.Replace(string(enc), "namespace: shop", "namespace: other", 1)
+	if _, err := DecryptYAML([]byte(tampered), a.String()); err == nil || !strings.Contains(err.Error(), "MAC mismatch") {
+		t.Errorf("tampered file: %v", err)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -218,25 +217,7 @@ func (r *Run) applyGitSync(ctx context.Context) error {
 // Declared lists the Kustomizations the repository declares under the
 // environment's path.
 func (r *Run) Declared() []string {
-	var names []string
-	seen := map[string]bool{}
-	for p, b := range r.snapshot.Files {
-		if !strings.HasSuffix(p, ".yaml") && !strings.HasSuffix(p, ".yml") {
-			continue
-		}
-		objs, err := kube.Decode(b)
-		if err != nil {
-			continue // not every file is a manifest the controllers read
-		}
-		for _, o := range objs {
-			if o.GroupVersionKind() == flux.KustomizationKind && o.GetNamespace() == r.env().GitOps.Namespace && !seen[o.GetName()] {
-				seen[o.GetName()] = true
-				names = append(names, o.GetName())
-			}
-		}
-	}
-	sort.Strings(names)
-	return names
+	return flux.DeclaredKustomizations(r.snapshot.Files, r.env().GitOps.Namespace)
 }
 
 func (r *Run) applyGitWait(ctx context.Context) error {

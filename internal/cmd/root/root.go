@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	downcmd "github.com/groundwork-dev/groundwork/internal/cmd/down"
+	keyscmd "github.com/groundwork-dev/groundwork/internal/cmd/keys"
 	"github.com/groundwork-dev/groundwork/internal/cmd/pending"
 	plancmd "github.com/groundwork-dev/groundwork/internal/cmd/plan"
 	rebuildcmd "github.com/groundwork-dev/groundwork/internal/cmd/rebuild"
@@ -76,9 +77,10 @@ Start with:
 		c.GroupID = "lifecycle"
 		cmd.AddCommand(c)
 	}
-	sc := secretcmd.NewCmdSecret(f)
-	sc.GroupID = "lifecycle"
-	cmd.AddCommand(sc)
+	for _, c := range []*cobra.Command{secretcmd.NewCmdSecret(f), keyscmd.NewCmdKeys(f)} {
+		c.GroupID = "lifecycle"
+		cmd.AddCommand(c)
+	}
 	cmd.AddCommand(version.NewCmdVersion(f, nil))
 	return cmd
 }

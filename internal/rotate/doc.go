@@ -1,0 +1,7 @@
+// Package rotate rotates an environment's age key without a moment in which
+// the cluster cannot decrypt: the cluster gets both keys, every SOPS file in
+// the environment's folder is re-encrypted for both and committed, and only
+// after Flux applied that revision is everything re-encrypted for the new
+// key alone, committed, applied, and the old key retired. An interrupted
+// rotation resumes with the same new key (kept beside the current one).
+package rotate

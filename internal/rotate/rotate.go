@@ -1,0 +1,234 @@
+package rotate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/groundwork-dev/groundwork/internal/flux"
+	"github.com/groundwork-dev/groundwork/internal/gitrepo"
+	"github.com/groundwork-dev/groundwork/internal/keys"
+	"github.com/groundwork-dev/groundwork/internal/kube"
+	"github.com/groundwork-dev/groundwork/internal/sopsenc"
+	"github.com/groundwork-dev/groundwork/internal/spec"
+	"github.com/groundwork-dev/groundwork/internal/up"
+)
+
+// NextKeySuffix names the file that holds the new key during a rotation.
+const NextKeySuffix = ".next"
+
+// Options are what a rotation needs.
+type Options struct {
+	Env      *spec.Environment
+	StateDir string
+	Environ  []string
+	Now      func() time.Time
+	Logf     func(format string, args ...any)
+}
+
+// Result says what the rotation did.
+type Result struct {
+	OldRecipient, NewRecipient string
+	// Files are the SOPS files re-encrypted.
+	Files []string
+	// Revisions are the two commits: for both keys, then the new alone.
+	Revisions []string
+	// Retired is where the old key was kept.
+	Retired string
+}
+
+// Run rotates the key.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	env := o.Env
+	if env.Secrets.Provider != spec.SecretsSOPS {
+		return nil, fmt.Errorf("keys rotate rotates the SOPS age key; environment %s uses %s", env.Name, env.Secrets.Provider)
+	}
+	ks := env.Secrets.KeyStore
+	if ks.Type != spec.KeyStoreFile {
+		return nil, fmt.Errorf("keys rotate needs a key store it can write: key_store %q is not; rotate with a file store, then load the new key into %s", ks.Type, ks.Type)
+	}
+	old, err := keys.FileStore{Path: ks.Path}.Load()
+	if err != nil {
+		return nil, err
+	}
+	next, created, err := keys.LoadOrCreate(keys.FileStore{Path: ks.Path + NextKeySuffix})
+	if err != nil {
+		return nil, err
+	}
+	if !created {
+		o.Logf("resuming the rotation with the new key in %s", ks.Path+NextKeySuffix)
+	}
+	res := &Result{OldRecipient: old.Recipient().String(), NewRecipient: next.Recipient().String()}
+
+	kubeconfig, kctx := up.Kubeconfig(env, o.StateDir)
+	kc, err := kube.Connect(kubeconfig, kctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := kc.ServerVersion(ctx); err != nil {
+		return nil, err
+	}
+	creds, err := gitrepo.ResolveCredentials(env.GitOps.Repository.Auth, o.Environ)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := creds.AuthMethod()
+	if err != nil {
+		return nil, err
+	}
+	g := env.GitOps
+	git := &gitrepo.Client{URL: g.Repository.URL, Branch: g.Repository.Branch, Auth: auth,
+		Author: object.Signature{Name: g.Commit.AuthorName, Email: g.Commit.AuthorEmail}}
+
+	// 1. The cluster can decrypt with either key.
+	if err := applyAgeSecret(ctx, kc, g.Namespace, next, old); err != nil {
+		return nil, err
+	}
+	// 2. Everything for both keys, then 3. for the new one alone; each
+	// applied by the cluster before going on.
+	for _, phase := range []struct {
+		recipients []string
+		message    string
+	}{
+		{[]string{res.NewRecipient, res.OldRecipient}, "groundwork: rotate the age key of %s (1/2: encrypt for the old and the new key)"},
+		{[]string{res.NewRecipient}, "groundwork: rotate the age key of %s (2/2: encrypt for the new key only)"},
+	} {
+		rev, files, err := reencrypt(ctx, git, env, []string{next.String(), old.String()}, phase.recipients, fmt.Sprintf(phase.message, env.Name))
+		if err != nil {
+			return res, err
+		}
+		res.Files, res.Revisions = files, append(res.Revisions, rev.Revision)
+		o.Logf("committed %s (%d SOPS files); waiting until the cluster applied it", rev.Revision, len(files))
+		if err := waitApplied(ctx, kc, git, env, rev.Revision); err != nil {
+			return res, fmt.Errorf("the cluster has not applied %s, so the old key stays in place (run keys rotate again to resume): %w", rev.Revision, err)
+		}
+	}
+	// 4. Only the new key, in the cluster and in the store.
+	if err := applyAgeSecret(ctx, kc, g.Namespace, next); err != nil {
+		return res, err
+	}
+	res.Retired = fmt.Sprintf("%s.retired-%s", ks.Path, o.Now().UTC().Format("20060102T150405Z"))
+	if err := os.Rename(ks.Path, res.Retired); err != nil {
+		return res, err
+	}
+	if err := os.Rename(ks.Path+NextKeySuffix, ks.Path); err != nil {
+		return res, fmt.Errorf("the new key is in %s, the old one in %s; move the new one to %s: %w", ks.Path+NextKeySuffix, res.Retired, ks.Path, err)
+	}
+	return res, nil
+}
+
+// applyAgeSecret puts the identities into the decryption Secret: Flux tries
+// every *.agekey entry.
+func applyAgeSecret(ctx context.Context, kc *kube.Client, ns string, ids ...*age.X25519Identity) error {
+	data := map[string][]byte{}
+	for i, id := range ids {
+		name := up.AgeSecretKey
+		if i > 0 {
+			name = fmt.Sprintf("previous-%d.agekey", i)
+		}
+		data[name] = []byte(id.String() + "\n")
+	}
+	s := &corev1.Secret{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: up.AgeSecret, Labels: map[string]string{"app.kubernetes.io/managed-by": "groundwork"}},
+		Type:       corev1.SecretTypeOpaque, Data: data}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(s)
+	if err != nil {
+		return err
+	}
+	u := &unstructured.Unstructured{Object: m}
+	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+	// Server-side apply drops the entries groundwork set before and no
+	// longer sets: the previous key goes with the last apply.
+	_, err = kc.Apply(ctx, u)
+	return err
+}
+
+// reencrypt re-encrypts every SOPS file under the environment's folder,
+// and its .sops.yaml, for recipients, and commits.
+func reencrypt(ctx context.Context, git *gitrepo.Client, env *spec.Environment, identities, recipients []string, message string) (gitrepo.Result, []string, error) {
+	root := env.GitOps.Repository.Path
+	snap, err := git.Read(ctx, root)
+	if err != nil {
+		return gitrepo.Result{}, nil, err
+	}
+	var files []gitrepo.File
+	var names []string
+	for p, b := range snap.Files {
+		if !strings.HasSuffix(p, ".yaml") && !strings.HasSuffix(p, ".yml") || !sopsenc.IsEncrypted(b) {
+			continue
+		}
+		plain, err := sopsenc.DecryptYAML(b, identities...)
+		if err != nil {
+			return gitrepo.Result{}, nil, fmt.Errorf("%s: %w", p, err)
+		}
+		enc, err := sopsenc.EncryptYAML(plain, recipients...)
+		clear(plain)
+		if err != nil {
+			return gitrepo.Result{}, nil, fmt.Errorf("%s: %w", p, err)
+		}
+		files = append(files, gitrepo.File{Path: p, Data: enc})
+		names = append(names, p)
+	}
+	sopsPath := path.Join(root, ".sops.yaml")
+	cur, ok := snap.Files[sopsPath]
+	if !ok {
+		return gitrepo.Result{}, nil, errors.New(sopsPath + " is missing: run groundwork up first")
+	}
+	updated, err := setRecipients(cur, recipients)
+	if err != nil {
+		return gitrepo.Result{}, nil, err
+	}
+	files = append(files, gitrepo.File{Path: sopsPath, Data: updated})
+	sort.Strings(names)
+	res, err := git.Apply(ctx, gitrepo.Change{Root: root, AddOnly: true, Files: files, Message: message})
+	return res, names, err
+}
+
+// setRecipients rewrites the age: lines of a .sops.yaml.
+func setRecipients(sopsYAML []byte, recipients []string) ([]byte, error) {
+	lines := strings.Split(string(sopsYAML), "\n")
+	n := 0
+	for i, l := range lines {
+		if k, _, ok := strings.Cut(strings.TrimSpace(l), ":"); ok && k == "age" {
+			indent := l[:len(l)-len(strings.TrimLeft(l, " "))]
+			lines[i] = indent + "age: " + strings.Join(recipients, ",")
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, errors.New(".sops.yaml has no age: line to update")
+	}
+	return []byte(strings.Join(lines, "\n")), nil
+}
+
+func waitApplied(ctx context.Context, kc *kube.Client, git *gitrepo.Client, env *spec.Environment, revision string) error {
+	snap, err := git.Read(ctx, env.GitOps.Repository.Path)
+	if err != nil {
+		return err
+	}
+	if err := flux.RequestReconcile(ctx, kc, env.GitOps.Namespace, time.Now()); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, env.GitOps.Sync.Timeout)
+	defer cancel()
+	w := &flux.Waiter{Client: kc, Namespace: env.GitOps.Namespace}
+	return w.Wait(wctx, revision, flux.DeclaredKustomizations(snap.Files, env.GitOps.Namespace))
+}
