@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path"
 	"strings"
@@ -45,6 +46,10 @@ type Change struct {
 	// AddOnly writes Files and removes nothing (secret set, rebuild's
 	// restoring of missing files).
 	AddOnly bool
+	// Edit, when set, computes Files from the files under Root at the
+	// head of each attempt, so that a retry after the remote moved edits
+	// the new head (deploy); Edit's files are written AddOnly.
+	Edit func(current map[string][]byte) ([]File, error)
 }
 
 // Result is the outcome of Apply.
@@ -93,7 +98,8 @@ func (c *Client) Apply(ctx context.Context, ch Change) (Result, error) {
 		select {
 		case <-ctx.Done():
 			return res, ctx.Err()
-		case <-time.After(time.Duration(attempt*attempt) * 100 * time.Millisecond):
+		case <-time.After(time.Duration(attempt*attempt)*100*time.Millisecond + time.Duration(rand.Int64N(int64(100*time.Millisecond)))):
+			// jittered, so that racing writers do not collide again
 		}
 	}
 	return Result{Attempts: max}, fmt.Errorf("push to %s kept being rejected after %d attempts because the branch %s keeps moving: %w", c.URL, max, c.Branch, last)
@@ -105,6 +111,30 @@ func (c *Client) try(ctx context.Context, ch Change) (Result, error) {
 	repo, wt, fs, err := c.checkout(ctx)
 	if err != nil {
 		return Result{}, err
+	}
+	if ch.Edit != nil {
+		current := map[string][]byte{}
+		if err := walk(fs, ch.Root, func(p string) error {
+			f, err := fs.Open(p)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			current[p], err = io.ReadAll(f)
+			return err
+		}); err != nil {
+			return Result{}, err
+		}
+		files, err := ch.Edit(current)
+		if err != nil {
+			return Result{}, err
+		}
+		for _, f := range files {
+			if !inside(ch.Root, f.Path) {
+				return Result{}, fmt.Errorf("refusing to write %s: it is outside the environment's folder %s", f.Path, ch.Root)
+			}
+		}
+		ch.Files, ch.AddOnly = files, true
 	}
 	if err := write(fs, wt, ch); err != nil {
 		return Result{}, err

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	deploycmd "github.com/groundwork-dev/groundwork/internal/cmd/deploy"
 	downcmd "github.com/groundwork-dev/groundwork/internal/cmd/down"
 	keyscmd "github.com/groundwork-dev/groundwork/internal/cmd/keys"
 	"github.com/groundwork-dev/groundwork/internal/cmd/pending"
@@ -77,7 +78,7 @@ Start with:
 		c.GroupID = "lifecycle"
 		cmd.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{secretcmd.NewCmdSecret(f), keyscmd.NewCmdKeys(f)} {
+	for _, c := range []*cobra.Command{secretcmd.NewCmdSecret(f), keyscmd.NewCmdKeys(f), deploycmd.NewCmdDeploy(f, nil)} {
 		c.GroupID = "lifecycle"
 		cmd.AddCommand(c)
 	}
