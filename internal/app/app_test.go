@@ -83,7 +83,8 @@ current-context: x
 		{[]string{"down", good}, 2, "", "run it again with --yes"},
 		{[]string{"rebuild", nokey}, 1, "", "the age key of environment gone is missing: no key at " + filepath.Join(dir, "nokey.agekey")},
 		{[]string{"status", unreachable}, 1, "does not answer", "is not healthy"},
-		{[]string{"gc"}, 2, "", "groundwork gc: not implemented yet"},
+		{[]string{"gc"}, 2, "", "gc needs at least 1 argument(s)"},
+		{[]string{"gc", good}, 0, "No instances of ephemeral environments found.", ""},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
@@ -102,7 +103,15 @@ current-context: x
 }
 
 func TestJSONErrorDocument(t *testing.T) {
-	code, out, _ := run(t, "gc", "--output", "json")
+	dir := t.TempDir()
+	eks := filepath.Join(dir, "eks.hcl")
+	os.WriteFile(eks, []byte(`environment "prod" {
+  cluster "eks" { region = "eu-west-1" }
+  gitops {
+    repository { url = "https://github.com/acme/fleet.git" }
+  }
+}`), 0o644)
+	code, out, _ := run(t, "up", eks, "--output", "json")
 	if code != 2 {
 		t.Fatalf("exit %d", code)
 	}

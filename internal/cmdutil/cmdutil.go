@@ -64,6 +64,8 @@ type GlobalOptions struct {
 	Timeout  time.Duration
 	Verbose  bool
 	StateDir string
+	// NameSuffix names the instance of an ephemeral environment.
+	NameSuffix string
 }
 
 // JSON reports whether --output json was asked for.
@@ -96,6 +98,25 @@ func (f *Factory) Exit() {
 // options.
 func (f *Factory) LoadSpec(path string) *spec.Result {
 	return spec.Load(path, spec.Options{Vars: f.Globals.Vars, VarFiles: f.Globals.VarFiles, Environ: f.Environ()})
+}
+
+// Instantiate makes an ephemeral environment the instance --name-suffix
+// (or the CI run) names; create allows a random suffix (up). Other
+// environments are left as they are.
+func (f *Factory) Instantiate(env *spec.Environment, create bool) error {
+	if env.Ephemeral == nil && f.Globals.NameSuffix != "" {
+		// An instance made with up --ephemeral from a file without an
+		// ephemeral block.
+		env.Ephemeral = &spec.Ephemeral{}
+	}
+	if env.Ephemeral == nil || env.Ephemeral.Suffix != "" {
+		return nil
+	}
+	suffix, ok := spec.InstanceSuffix(f.Globals.NameSuffix, f.Environ(), create)
+	if !ok {
+		return UsageError("environment %s is ephemeral: say which instance with --name-suffix (up printed it), or run inside the CI job that created it", env.Name)
+	}
+	return env.Instance(suffix)
 }
 
 // StateDir is the state directory of env: --state-dir when given, else

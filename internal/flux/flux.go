@@ -156,8 +156,34 @@ type Waiter struct {
 	Nudge time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// IsAncestor, when set, lets a revision that came after the awaited
+	// one count: another writer pushed meanwhile, and Flux applied both.
+	IsAncestor func(ctx context.Context, ancestor, descendant string) (bool, error)
 
 	requested map[string]time.Time
+	later     map[string]bool
+}
+
+// atLeast reports whether applied is the awaited revision or came after it.
+func (w *Waiter) atLeast(ctx context.Context, awaited, applied string) bool {
+	if applied == awaited {
+		return true
+	}
+	if w.IsAncestor == nil || applied == "" || awaited == "" {
+		return false
+	}
+	if ok, seen := w.later[applied]; seen {
+		return ok
+	}
+	ok, err := w.IsAncestor(ctx, awaited, applied)
+	if err != nil {
+		return false // asked again next time
+	}
+	if w.later == nil {
+		w.later = map[string]bool{}
+	}
+	w.later[applied] = ok
+	return ok
 }
 
 // Ready looks once: it reports the state of the GitRepository and of every
@@ -207,7 +233,7 @@ func (w *Waiter) look(ctx context.Context, revision string, required []string) (
 		if revision == "" {
 			revision = src.Revision
 		}
-		src.Ready = src.Ready && src.Revision == revision
+		src.Ready = src.Ready && w.atLeast(ctx, revision, src.Revision)
 	} else if !apierrors.IsNotFound(err) {
 		return nil, err
 	}
@@ -239,7 +265,7 @@ func (w *Waiter) look(ctx context.Context, revision string, required []string) (
 		o := state(u, "Kustomization")
 		o.Revision, _, _ = unstructured.NestedString(u.Object, "status", "lastAppliedRevision")
 		if fromSync(u) {
-			o.Ready = o.Ready && o.Revision == revision
+			o.Ready = o.Ready && w.atLeast(ctx, revision, o.Revision)
 		}
 		objs = append(objs, o)
 	}

@@ -247,3 +247,20 @@ func TestRead(t *testing.T) {
 		t.Fatalf("read: %+v %v", s, err)
 	}
 }
+
+func TestIsAncestor(t *testing.T) {
+	dir, url := bare(t)
+	userCommit(t, dir, "main", map[string]string{"a": "1"})
+	first := gitCLI(t, dir, "rev-parse", "main")
+	userCommit(t, dir, "main", map[string]string{"a": "2"})
+	second := gitCLI(t, dir, "rev-parse", "main")
+	c := client(url)
+	for _, tc := range []struct {
+		a, d string
+		want bool
+	}{{first, second, true}, {second, first, false}, {"main@sha1:" + first, "main@sha1:" + first, true}, {first, strings.Repeat("0", 40), false}} {
+		if got, err := c.IsAncestor(context.Background(), tc.a, tc.d); err != nil || got != tc.want {
+			t.Errorf("IsAncestor(%s, %s) = %t %v", tc.a, tc.d, got, err)
+		}
+	}
+}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
 )
@@ -43,4 +46,34 @@ func (c *Client) Read(ctx context.Context, root string) (*Snapshot, error) {
 		return err
 	})
 	return s, err
+}
+
+// IsAncestor reports whether the commit ancestor is in the history of the
+// commit descendant (a commit is its own ancestor). Revisions may be given
+// as "branch@sha1:<hash>" or as hashes.
+func (c *Client) IsAncestor(ctx context.Context, ancestor, descendant string) (bool, error) {
+	a, d := hashOf(ancestor), hashOf(descendant)
+	if a == d {
+		return true, nil
+	}
+	repo, _, _, err := c.checkout(ctx)
+	if err != nil {
+		return false, err
+	}
+	dc, err := repo.CommitObject(plumbing.NewHash(d))
+	if err != nil {
+		return false, nil // not on the branch (yet): not a descendant
+	}
+	ac, err := repo.CommitObject(plumbing.NewHash(a))
+	if err != nil {
+		return false, nil
+	}
+	return ac.IsAncestor(dc)
+}
+
+func hashOf(rev string) string {
+	if _, h, ok := strings.Cut(rev, "@sha1:"); ok {
+		return h
+	}
+	return rev
 }

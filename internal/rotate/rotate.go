@@ -229,6 +229,6 @@ func waitApplied(ctx context.Context, kc *kube.Client, git *gitrepo.Client, env 
 	}
 	wctx, cancel := context.WithTimeout(ctx, env.GitOps.Sync.Timeout)
 	defer cancel()
-	w := &flux.Waiter{Client: kc, Namespace: env.GitOps.Namespace}
+	w := &flux.Waiter{Client: kc, Namespace: env.GitOps.Namespace, IsAncestor: git.IsAncestor}
 	return w.Wait(wctx, revision, flux.DeclaredKustomizations(snap.Files, env.GitOps.Namespace))
 }

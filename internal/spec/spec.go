@@ -272,4 +272,6 @@ type Addon struct {
 // Ephemeral marks a short-lived environment.
 type Ephemeral struct {
 	TTL time.Duration
+	// Base and Suffix are set on an instance (see Environment.Instance).
+	Base, Suffix string `json:",omitempty"`
 }

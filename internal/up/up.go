@@ -460,10 +460,16 @@ func (r *Run) applyExpiry(ctx context.Context) error {
 	cm := toUnstructured(&corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: ExpiryNamespace, Name: ExpiryConfigMap, Labels: map[string]string{"app.kubernetes.io/managed-by": "groundwork"}},
+		// What gc needs to delete the instance without its spec: when, and
+		// where its folder in the repository is.
 		Data: map[string]string{
 			"environment": r.env().Name,
 			"ttl":         spec.FormatDuration(r.env().Ephemeral.TTL),
 			"expires":     r.Expires.Format(time.RFC3339),
+			"repository":  r.env().GitOps.Repository.URL,
+			"branch":      r.env().GitOps.Repository.Branch,
+			"path":        r.env().GitOps.Repository.Path,
+			"token_env":   r.env().GitOps.Repository.Auth.TokenEnv,
 		},
 	})
 	_, err := r.kube.ApplyAll(ctx, []*unstructured.Unstructured{ns, cm})
@@ -474,7 +480,11 @@ func (r *Run) applyExpiry(ctx context.Context) error {
 // --- wait -----------------------------------------------------------------------
 
 func (r *Run) waiter() *flux.Waiter {
-	return &flux.Waiter{Client: r.kube, Namespace: r.env().GitOps.Namespace, Now: r.opts.Now}
+	w := &flux.Waiter{Client: r.kube, Namespace: r.env().GitOps.Namespace, Now: r.opts.Now}
+	if git, err := r.Git(); err == nil {
+		w.IsAncestor = git.IsAncestor
+	}
+	return w
 }
 
 func (r *Run) required() ([]string, error) {

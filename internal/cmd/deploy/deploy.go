@@ -80,6 +80,9 @@ func Run(ctx context.Context, opts *Options) error {
 	if err := f.ReportSpec(res); err != nil {
 		return err
 	}
+	if err := f.Instantiate(res.Env, false); err != nil {
+		return err
+	}
 	env := res.Env
 	g := env.GitOps
 	creds, err := gitrepo.ResolveCredentials(g.Repository.Auth, f.Environ())
@@ -118,7 +121,7 @@ func Run(ctx context.Context, opts *Options) error {
 		_ = flux.RequestReconcile(ctx, kc, g.Namespace, time.Now())
 		wctx, cancel := context.WithTimeout(ctx, g.Sync.Timeout)
 		defer cancel()
-		w := &flux.Waiter{Client: kc, Namespace: g.Namespace}
+		w := &flux.Waiter{Client: kc, Namespace: g.Namespace, IsAncestor: git.IsAncestor}
 		if err := w.Wait(wctx, out.Revision, nil); err != nil {
 			return err
 		}

@@ -62,6 +62,9 @@ func Run(ctx context.Context, opts *Options) error {
 	if err := f.ReportSpec(res); err != nil {
 		return err
 	}
+	if err := f.Instantiate(res.Env, false); err != nil {
+		return err
+	}
 	stateDir := f.StateDir(res.Env)
 	do := down.Options{Env: res.Env, StateDir: stateDir, Environ: f.Environ(), Uninstall: opts.Uninstall, PurgeRepo: opts.PurgeRepo,
 		Logf: func(format string, args ...any) { fmt.Fprintf(f.IO.ErrOut, " • "+format+"\n", args...) }}

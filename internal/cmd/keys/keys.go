@@ -63,6 +63,9 @@ func RunRotate(ctx context.Context, opts *RotateOptions) error {
 	if err := f.ReportSpec(res); err != nil {
 		return err
 	}
+	if err := f.Instantiate(res.Env, false); err != nil {
+		return err
+	}
 	stateDir := f.StateDir(res.Env)
 	rep := progress.New(f.IO.ErrOut, f.IO.ErrTTY, f.Globals.Verbose)
 	lock, err := cmdup.Acquire(ctx, stateDir, "keys rotate", opts.LockTimeout, rep)

@@ -69,6 +69,9 @@ func Run(ctx context.Context, opts *Options) error {
 	if err := f.ReportSpec(res); err != nil {
 		return err
 	}
+	if err := f.Instantiate(res.Env, false); err != nil {
+		return err
+	}
 	env := res.Env
 	stateDir := f.StateDir(env)
 	rep := progress.New(f.IO.ErrOut, f.IO.ErrTTY, f.Globals.Verbose)

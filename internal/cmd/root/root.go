@@ -7,8 +7,8 @@ import (
 
 	deploycmd "github.com/groundwork-dev/groundwork/internal/cmd/deploy"
 	downcmd "github.com/groundwork-dev/groundwork/internal/cmd/down"
+	gccmd "github.com/groundwork-dev/groundwork/internal/cmd/gc"
 	keyscmd "github.com/groundwork-dev/groundwork/internal/cmd/keys"
-	"github.com/groundwork-dev/groundwork/internal/cmd/pending"
 	plancmd "github.com/groundwork-dev/groundwork/internal/cmd/plan"
 	rebuildcmd "github.com/groundwork-dev/groundwork/internal/cmd/rebuild"
 	secretcmd "github.com/groundwork-dev/groundwork/internal/cmd/secret"
@@ -67,6 +67,7 @@ Start with:
 	pf.BoolVarP(&g.Yes, "yes", "y", false, "do not ask for confirmation before destructive actions")
 	pf.DurationVar(&g.Timeout, "timeout", 0, "give up after this `duration`, like 30m (default: no limit)")
 	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "say more about what happens")
+	pf.StringVar(&g.NameSuffix, "name-suffix", "", "ephemeral environments: the instance's `suffix` (default: the CI run id, or random for up)")
 	pf.StringVar(&g.StateDir, "state-dir", "", "state directory (`dir`, default: .groundwork/<environment> next to the environment file)")
 
 	cmd.AddGroup(&cobra.Group{ID: "spec", Title: "Environment files:"}, &cobra.Group{ID: "lifecycle", Title: "Environments:"})
@@ -74,7 +75,7 @@ Start with:
 		c.GroupID = "spec"
 		cmd.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{upcmd.NewCmdUp(f, nil), downcmd.NewCmdDown(f, nil), rebuildcmd.NewCmdRebuild(f, nil), statuscmd.NewCmdStatus(f, nil), pending.NewCmdGC(f)} {
+	for _, c := range []*cobra.Command{upcmd.NewCmdUp(f, nil), downcmd.NewCmdDown(f, nil), rebuildcmd.NewCmdRebuild(f, nil), statuscmd.NewCmdStatus(f, nil), gccmd.NewCmdGC(f, nil)} {
 		c.GroupID = "lifecycle"
 		cmd.AddCommand(c)
 	}

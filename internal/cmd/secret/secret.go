@@ -117,6 +117,9 @@ func RunSet(ctx context.Context, opts *SetOptions) error {
 	if err := f.ReportSpec(res); err != nil {
 		return err
 	}
+	if err := f.Instantiate(res.Env, false); err != nil {
+		return err
+	}
 	env := res.Env
 	r := env.GitOps.Repository
 	creds, err := gitrepo.ResolveCredentials(r.Auth, f.Environ())

@@ -60,6 +60,9 @@ func Run(ctx context.Context, opts *Options) error {
 	if err := f.ReportSpec(res); err != nil {
 		return err
 	}
+	if err := f.Instantiate(res.Env, false); err != nil {
+		return err
+	}
 	stateDir := f.StateDir(res.Env)
 	doc := Document{FormatVersion: "1", Report: status.Collect(ctx, res.Env, stateDir)}
 	if j, err := engine.OpenJournal(stateDir); err == nil && !j.Run.Started.IsZero() {

@@ -26,6 +26,10 @@ type Options struct {
 	LockTimeout time.Duration
 	// PlainHTTPCharts allows an oci:// chart source without TLS.
 	PlainHTTPCharts bool
+	// Ephemeral makes the environment ephemeral with TTL, as an
+	// ephemeral block would.
+	Ephemeral bool
+	TTL       time.Duration
 }
 
 // NewCmdUp returns the up command; runF replaces the behaviour in tests of
@@ -59,6 +63,8 @@ environment exclude each other: the second waits for the first up to
 	}
 	cmd.Flags().DurationVar(&opts.LockTimeout, "lock-timeout", 10*time.Minute, "wait this long for another run on the environment to finish (0: fail at once)")
 	cmd.Flags().BoolVar(&opts.PlainHTTPCharts, "plain-http-charts", false, "fetch oci:// charts over plain HTTP (a registry mirror without TLS)")
+	cmd.Flags().BoolVar(&opts.Ephemeral, "ephemeral", false, "make a short-lived instance (as an ephemeral block does): a unique name and repository folder, and an expiry gc acts on")
+	cmd.Flags().DurationVar(&opts.TTL, "ttl", 2*time.Hour, "with --ephemeral: how long the instance lives")
 	return cmd
 }
 
@@ -100,6 +106,12 @@ func Run(ctx context.Context, opts *Options) error {
 	f := opts.F
 	res := f.LoadSpec(opts.File)
 	if err := f.ReportSpec(res); err != nil {
+		return err
+	}
+	if opts.Ephemeral && res.Env.Ephemeral == nil {
+		res.Env.Ephemeral = &spec.Ephemeral{TTL: opts.TTL}
+	}
+	if err := f.Instantiate(res.Env, true); err != nil {
 		return err
 	}
 	env := res.Env

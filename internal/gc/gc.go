@@ -1,0 +1,153 @@
+package gc
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/groundwork-dev/groundwork/internal/down"
+	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/kube"
+	"github.com/groundwork-dev/groundwork/internal/plan"
+	"github.com/groundwork-dev/groundwork/internal/spec"
+	"github.com/groundwork-dev/groundwork/internal/up"
+)
+
+// Instance is an ephemeral environment gc looked at.
+type Instance struct {
+	Name     string    `json:"name"`
+	StateDir string    `json:"state_dir,omitempty"`
+	Expires  time.Time `json:"expires,omitzero"`
+	Expired  bool      `json:"expired"`
+	// Action is what gc did or, with DryRun, would do.
+	Action string `json:"action"`
+	Error  string `json:"error,omitempty"`
+
+	env *spec.Environment
+}
+
+// Options say where to look and what to do.
+type Options struct {
+	// Envs are the environment files' environments (ephemeral ones only
+	// have instances), with the state root their instances live under.
+	Envs []Root
+	// Environ has the repositories' tokens (token_env).
+	Environ []string
+	Now     func() time.Time
+	DryRun  bool
+	Logf    func(format string, args ...any)
+}
+
+// Root is an environment and the folder its instances' state directories
+// are in.
+type Root struct {
+	Env       *spec.Environment
+	StateRoot string
+}
+
+// Run finds the instances and deletes the expired ones.
+func Run(ctx context.Context, o Options) []Instance {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	var out []Instance
+	for _, r := range o.Envs {
+		dirs, _ := filepath.Glob(filepath.Join(r.StateRoot, r.Env.Name+"-*"))
+		sort.Strings(dirs)
+		for _, dir := range dirs {
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				continue
+			}
+			// An instance's state records its expiry (up's expiry step);
+			// that also tells an instance from another environment
+			// whose name merely starts the same.
+			j, err := engine.OpenJournal(dir)
+			if err != nil || j.Outputs[plan.StepExpiry]["expires"] == "" {
+				continue
+			}
+			env := *r.Env
+			if e := env.Cluster.Existing; e != nil {
+				// The cluster the instance was made on, whatever the
+				// file's variables say today.
+				if p, ok := j.Output(plan.StepKubeconfig, "path"); ok {
+					x := *e
+					x.Kubeconfig = p
+					env.Cluster.Existing = &x
+				}
+			}
+			env.Ephemeral = &spec.Ephemeral{}
+			if r.Env.Ephemeral != nil {
+				eph := *r.Env.Ephemeral
+				env.Ephemeral = &eph
+			}
+			if err := env.Instance(strings.TrimPrefix(filepath.Base(dir), r.Env.Name+"-")); err != nil {
+				continue
+			}
+			in := Instance{Name: env.Name, StateDir: dir, env: &env}
+			look(ctx, &in, o.Now())
+			out = append(out, in)
+		}
+	}
+	for i := range out {
+		in := &out[i]
+		switch {
+		case in.Error != "":
+			in.Action = "kept: " + in.Error
+		case !in.Expired:
+			in.Action = "kept: expires " + in.Expires.Format(time.RFC3339)
+		case o.DryRun:
+			in.Action = "would delete"
+		default:
+			err := down.Run(ctx, down.Options{Env: in.env, StateDir: in.StateDir, Environ: o.Environ, Uninstall: true, PurgeRepo: true, Logf: o.Logf})
+			if err != nil {
+				in.Action, in.Error = "delete failed", err.Error()
+				continue
+			}
+			_ = os.RemoveAll(in.StateDir)
+			in.Action = "deleted"
+		}
+	}
+	return out
+}
+
+// look reads the expiry the instance's cluster records. An instance whose
+// cluster cannot be read is kept, with the reason: gc never deletes on a
+// guess.
+func look(ctx context.Context, in *Instance, now time.Time) {
+	path, kctx := up.Kubeconfig(in.env, in.StateDir)
+	c, err := kube.Connect(path, kctx)
+	if err != nil {
+		in.Error = fmt.Sprintf("cannot reach its cluster: %v", err)
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cm, err := c.Clientset.CoreV1().ConfigMaps(up.ExpiryNamespace).Get(cctx, up.ExpiryConfigMap, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		in.Error = "its cluster records no expiry (not created by up, or up did not finish)"
+		return
+	case err != nil:
+		in.Error = fmt.Sprintf("cannot read its expiry: %v", err)
+		return
+	case cm.Data["environment"] != in.Name:
+		in.Error = fmt.Sprintf("its cluster records environment %q, not this one", cm.Data["environment"])
+		return
+	}
+	t, err := time.Parse(time.RFC3339, cm.Data["expires"])
+	if err != nil {
+		in.Error = "its expiry is unreadable: " + cm.Data["expires"]
+		return
+	}
+	in.Expires, in.Expired = t, !now.Before(t)
+}
