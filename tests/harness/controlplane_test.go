@@ -83,9 +83,21 @@ func TestControlPlane(t *testing.T) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	pods, err := sa.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatalf("listing pods with view role: %v", err)
+	// The RBAC authorizer learns of the binding through its informer: the
+	// grant takes effect shortly after the create returns, as on any cluster.
+	var pods *corev1.PodList
+	for {
+		if pods, err = sa.CoreV1().Pods("default").List(ctx, metav1.ListOptions{}); err == nil {
+			break
+		}
+		if !apierrors.IsForbidden(err) {
+			t.Fatalf("listing pods with view role: %v", err)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("listing pods with view role: still %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	for _, p := range pods.Items {
 		if p.Status.Phase != corev1.PodRunning || p.Spec.NodeName != harness.KwokNodeName {

@@ -52,7 +52,8 @@ func moduleDir(ctx context.Context, mod, version string) (string, error) {
 }
 
 // FluxCRDs returns the CRD manifests shipped in the pinned controller
-// modules (config/crd/bases), keyed by file name.
+// modules (config/crd/bases), and the HelmRelease CRD generated from the
+// helm-controller API (see helmcrd.go), keyed by file name.
 func FluxCRDs(ctx context.Context) (map[string][]byte, error) {
 	crds := map[string][]byte{}
 	for _, m := range [][2]string{{sourceControllerModule, sourceControllerVersion}, {kustomizeControllerModule, kustomizeControllerVer}} {
@@ -75,6 +76,11 @@ func FluxCRDs(ctx context.Context) (map[string][]byte, error) {
 			crds[filepath.Base(f)] = b
 		}
 	}
+	hr, err := HelmReleaseCRD(ctx)
+	if err != nil {
+		return nil, err
+	}
+	crds[HelmReleaseCRDFile] = hr
 	return crds, nil
 }
 
@@ -106,7 +112,7 @@ func NewFluxChart(ctx context.Context) (*chart.Chart, error) {
 			Version:     FluxChartVersion,
 			AppVersion:  FluxChartAppVersion,
 			Type:        "application",
-			Description: "A Helm chart for flux2 (groundwork test build: source-controller and kustomize-controller)",
+			Description: "A Helm chart for flux2 (groundwork test build: source-controller and kustomize-controller; the HelmRelease CRD but no helm-controller)",
 			KubeVersion: ">=1.26.0-0",
 		},
 	}

@@ -87,6 +87,14 @@ var Components = []Component{
 		Binaries: []string{"source-controller", "kustomize-controller"},
 	},
 	{
+		// controller-gen, to generate the HelmRelease CRD from the
+		// helm-controller API module (see helmcrd.go).
+		Name:     "helmcrd",
+		Version:  "cg-v0.20.1-api-v1.3.0",
+		Packages: []string{"sigs.k8s.io/controller-tools/cmd/controller-gen"},
+		Binaries: []string{"controller-gen"},
+	},
+	{
 		Name:    "sops",
 		Version: "v3.13.3-age-v1.3.1",
 		Packages: []string{

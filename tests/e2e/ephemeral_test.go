@@ -1,0 +1,106 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/groundwork-dev/groundwork/internal/up"
+	"github.com/groundwork-dev/groundwork/tests/harness"
+)
+
+// TestEphemeralInstancesAndGC creates two instances of an ephemeral
+// environment in parallel, each on its own cluster, on the same repository:
+// both converge in folders of their own; once their time-to-live has
+// passed, gc deletes both, their folders in the repository included.
+func TestEphemeralInstancesAndGC(t *testing.T) {
+	skipIfShort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	charts := harness.StartChartRepo(t)
+	charts.Add(t, harness.BuildFluxChart(t))
+	gitSrv := harness.StartGitHTTPServer(t, harness.GitHTTPOptions{Username: "git", Password: "t0ken"})
+	repoURL := gitSrv.CreateRepo(t, "fleet")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "harness.hcl")
+	if err := os.WriteFile(file, []byte(upEnv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	clusters := map[string]*harness.ControlPlane{}
+	for _, s := range []string{"a", "b"} {
+		cp := harness.StartControlPlane(t)
+		harness.StartFlux(t, cp)
+		clusters[s] = cp
+	}
+
+	var wg sync.WaitGroup
+	results := map[string]string{}
+	var latest time.Time
+	var mu sync.Mutex
+	for s, cp := range clusters {
+		wg.Add(1)
+		go func(s string, cp *harness.ControlPlane) {
+			defer wg.Done()
+			g := &groundwork{t: t, file: file,
+				vars:    []string{"--var", "kubeconfig=" + cp.AdminKubeconfig(), "--var", "charts=" + charts.URL(), "--var", "repo=" + repoURL},
+				environ: []string{"GIT_TOKEN=t0ken", "HOME=" + dir}}
+			code, doc, errOut := g.up(ctx, "--ephemeral", "--ttl", "15s", "--name-suffix", s)
+			mu.Lock()
+			defer mu.Unlock()
+			if code != 0 {
+				results[s] = errOut
+				return
+			}
+			if doc.Environment != "harness-"+s || doc.Expires == nil || doc.Revision == "" || doc.Kubeconfig == "" || doc.Server == "" {
+				results[s] = "incomplete JSON document"
+				return
+			}
+			if doc.Expires.After(latest) {
+				latest = *doc.Expires
+			}
+		}(s, cp)
+	}
+	wg.Wait()
+	for s, e := range results {
+		t.Errorf("instance %s: %s", s, e)
+	}
+	files := snapshotFiles(t, repoURL, gitSrv)
+	for s, cp := range clusters {
+		if !strings.Contains(files, "clusters/harness-"+s+"/flux-system/sync.yaml") {
+			t.Errorf("no folder for instance %s:\n%s", s, files)
+		}
+		cm, err := cp.Client().CoreV1().ConfigMaps(up.ExpiryNamespace).Get(ctx, up.ExpiryConfigMap, metav1.GetOptions{})
+		if err != nil || cm.Data["environment"] != "harness-"+s || cm.Data["path"] != "clusters/harness-"+s {
+			t.Errorf("instance %s records %v %v", s, cm, err)
+		}
+	}
+
+	g := &groundwork{t: t, file: file, vars: []string{"--var", "kubeconfig=unused", "--var", "charts=" + charts.URL(), "--var", "repo=" + repoURL},
+		environ: []string{"GIT_TOKEN=t0ken", "HOME=" + dir}}
+	code, out, errOut := g.run(ctx, "gc", file, "--dry-run")
+	if code != 0 || strings.Count(out, "kept: expires") != 2 {
+		t.Fatalf("gc before the expiry: exit %d\n%s%s", code, out, errOut)
+	}
+	time.Sleep(time.Until(latest) + time.Second)
+	code, out, errOut = g.run(ctx, "gc", file, "--dry-run")
+	if code != 0 || strings.Count(out, "would delete") != 2 {
+		t.Fatalf("gc --dry-run: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = g.run(ctx, "gc", file)
+	if code != 0 || strings.Count(out, "deleted") != 2 {
+		t.Fatalf("gc: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Logf("gc:\n%s%s", out, errOut)
+	if files := snapshotFiles(t, repoURL, gitSrv); strings.Contains(files, "clusters/harness-") {
+		t.Errorf("instance folders left in the repository:\n%s", files)
+	}
+	if dirs, _ := filepath.Glob(filepath.Join(dir, ".groundwork", "harness-*")); len(dirs) != 0 {
+		t.Errorf("state left: %v", dirs)
+	}
+}
