@@ -54,11 +54,14 @@ current-context: x
     key_store "file" { path = "nokey.agekey" }
   }
 }`), 0o644)
-	eks := filepath.Join(dir, "eks.hcl")
-	os.WriteFile(eks, []byte(`environment "prod" {
-  cluster "eks" { region = "eu-west-1" }
+	unsupported := filepath.Join(dir, "unsupported.hcl")
+	os.WriteFile(unsupported, []byte(`environment "prod" {
+  cluster "kind" {}
   gitops {
     repository { url = "https://github.com/acme/fleet.git" }
+  }
+  secrets {
+    key_store "aws-secrets-manager" { region = "eu-west-1" }
   }
 }`), 0o644)
 	cases := []struct {
@@ -78,7 +81,7 @@ current-context: x
 		{[]string{"version"}, 0, "groundwork ", ""},
 		{[]string{"completion", "bash"}, 0, "bash completion", ""},
 		{[]string{"up", unreachable, "--lock-timeout", "0"}, 1, "", "does not answer"},
-		{[]string{"up", eks}, 2, "", "Provisioning eks clusters (Terraform driver) is not implemented yet"},
+		{[]string{"up", unsupported}, 2, "", "The aws-secrets-manager key store is not implemented yet"},
 		{[]string{"down", good}, 2, "", "delete the kind cluster \"dev\""},
 		{[]string{"down", good}, 2, "", "run it again with --yes"},
 		{[]string{"rebuild", nokey}, 1, "", "the age key of environment gone is missing: no key at " + filepath.Join(dir, "nokey.agekey")},
@@ -104,14 +107,17 @@ current-context: x
 
 func TestJSONErrorDocument(t *testing.T) {
 	dir := t.TempDir()
-	eks := filepath.Join(dir, "eks.hcl")
-	os.WriteFile(eks, []byte(`environment "prod" {
-  cluster "eks" { region = "eu-west-1" }
+	unsupported := filepath.Join(dir, "unsupported.hcl")
+	os.WriteFile(unsupported, []byte(`environment "prod" {
+  cluster "kind" {}
   gitops {
     repository { url = "https://github.com/acme/fleet.git" }
   }
+  secrets {
+    key_store "aws-secrets-manager" { region = "eu-west-1" }
+  }
 }`), 0o644)
-	code, out, _ := run(t, "up", eks, "--output", "json")
+	code, out, _ := run(t, "up", unsupported, "--output", "json")
 	if code != 2 {
 		t.Fatalf("exit %d", code)
 	}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/storage/driver"
@@ -15,12 +18,14 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/groundwork-dev/groundwork/internal/cluster/kind"
+	"github.com/groundwork-dev/groundwork/internal/cluster/remote"
 	"github.com/groundwork-dev/groundwork/internal/engine"
 	"github.com/groundwork-dev/groundwork/internal/flux"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/helm"
 	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/spec"
+	"github.com/groundwork-dev/groundwork/internal/terraform"
 	"github.com/groundwork-dev/groundwork/internal/up"
 )
 
@@ -36,6 +41,12 @@ type Options struct {
 	PurgeRepo bool
 	// Logf reports each thing done.
 	Logf func(format string, args ...any)
+	// Progress gets Terraform's progress lines (nil: Logf).
+	Progress func(line string)
+	// Terraform configures finding terraform for an eks, gke or aks
+	// cluster; Module replaces the embedded module (tests).
+	Terraform terraform.FindOptions
+	Module    fs.FS
 }
 
 // Plan lists what Run will delete, for confirmation.
@@ -43,6 +54,13 @@ func Plan(o Options) []string {
 	env := o.Env
 	var out []string
 	switch {
+	case env.Cluster.Remote():
+		where := "local Terraform state in " + remote.WorkDir(o.StateDir)
+		if env.State != nil {
+			where = "Terraform state in the " + env.State.Backend + " backend"
+		}
+		out = append(out, fmt.Sprintf("destroy the %s cluster %q and everything modules/%s created for it (network, node pools, identities) with terraform destroy (%s)",
+			strings.ToUpper(env.Cluster.Provider), env.Name, env.Cluster.Provider, where))
 	case env.Cluster.Provider == spec.ProviderKind:
 		out = append(out, fmt.Sprintf("delete the kind cluster %q and everything in it", env.Name))
 	case env.Cluster.Provider == spec.ProviderExisting && o.Uninstall:
@@ -60,7 +78,7 @@ func Plan(o Options) []string {
 
 // Destructive reports whether Run would delete anything beyond local state.
 func Destructive(o Options) bool {
-	return o.Env.Cluster.Provider == spec.ProviderKind || o.Uninstall || o.PurgeRepo
+	return o.Env.Cluster.Provider == spec.ProviderKind || o.Env.Cluster.Remote() || o.Uninstall || o.PurgeRepo
 }
 
 // Run deletes. It is idempotent: what is already gone is skipped.
@@ -69,10 +87,11 @@ func Run(ctx context.Context, o Options) error {
 		o.Logf = func(string, ...any) {}
 	}
 	env := o.Env
-	if env.Cluster.Remote() {
-		return &up.UnsupportedError{What: "Destroying " + env.Cluster.Provider + " clusters (Terraform driver)", Meanwhile: "Destroy it with Terraform meanwhile."}
-	}
 	switch {
+	case env.Cluster.Remote():
+		if err := destroy(ctx, o); err != nil {
+			return err
+		}
 	case env.Cluster.Provider == spec.ProviderKind:
 		path, _ := up.Kubeconfig(env, o.StateDir)
 		c, err := kind.New(ctx, env.Name, env.Cluster.Kind, path)
@@ -93,11 +112,55 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
+	if env.Cluster.Remote() {
+		// The working directory (and local state, now empty) goes with the
+		// cluster; a remote backend keeps its (empty) state.
+		if err := os.RemoveAll(remote.WorkDir(o.StateDir)); err != nil {
+			return err
+		}
+	}
 	for _, f := range []string{engine.JournalFile, "kubeconfig"} {
 		if err := os.Remove(filepath.Join(o.StateDir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	}
+	return nil
+}
+
+// destroy destroys the cloud cluster through Terraform, in the workspace
+// and with the state up used.
+func destroy(ctx context.Context, o Options) error {
+	progress := o.Progress
+	if progress == nil {
+		progress = func(line string) { o.Logf("terraform: %s", line) }
+	}
+	var expires time.Time
+	if j, err := engine.OpenJournal(o.StateDir); err == nil {
+		if s, ok := j.Output("cluster", "expires"); ok {
+			expires, _ = time.Parse(time.RFC3339, s)
+		}
+	}
+	d, err := remote.Prepare(ctx, o.Env, remote.PrepareOptions{StateDir: o.StateDir, Expires: expires, Find: o.Terraform, Module: o.Module, Progress: progress})
+	if err != nil {
+		return err
+	}
+	sum, err := d.Plan(ctx, true)
+	if err != nil {
+		return err
+	}
+	if sum.Destroy == 0 {
+		if o.Env.State == nil {
+			o.Logf("Terraform's local state of %s (in %s) holds nothing to destroy; if the cluster was made on another machine, its state is there", o.Env.Name, remote.WorkDir(o.StateDir))
+		} else {
+			o.Logf("Terraform's state of %s holds nothing to destroy", o.Env.Name)
+		}
+		return nil
+	}
+	o.Logf("terraform destroy: %d resource(s)", sum.Destroy)
+	if err := d.Destroy(ctx); err != nil {
+		return err
+	}
+	o.Logf("destroyed the %s cluster %s", o.Env.Cluster.Provider, o.Env.Name)
 	return nil
 }
 

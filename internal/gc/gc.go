@@ -3,20 +3,25 @@ package gc
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/groundwork-dev/groundwork/internal/cluster/remote"
 	"github.com/groundwork-dev/groundwork/internal/down"
 	"github.com/groundwork-dev/groundwork/internal/engine"
 	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/plan"
 	"github.com/groundwork-dev/groundwork/internal/spec"
+	"github.com/groundwork-dev/groundwork/internal/terraform"
 	"github.com/groundwork-dev/groundwork/internal/up"
 )
 
@@ -43,6 +48,13 @@ type Options struct {
 	Now     func() time.Time
 	DryRun  bool
 	Logf    func(format string, args ...any)
+	// EKS returns the EKS API of a region, for finding the instances of
+	// ephemeral eks environments by their tags; nil means the default AWS
+	// credential chain.
+	EKS func(ctx context.Context, region string) (remote.EKSAPI, error)
+	// Terraform and Module configure down's terraform destroy (tests).
+	Terraform terraform.FindOptions
+	Module    fs.FS
 }
 
 // Root is an environment and the folder its instances' state directories
@@ -98,6 +110,7 @@ func Run(ctx context.Context, o Options) []Instance {
 			out = append(out, in)
 		}
 	}
+	out = append(out, byTags(ctx, o, out)...)
 	for i := range out {
 		in := &out[i]
 		switch {
@@ -108,7 +121,8 @@ func Run(ctx context.Context, o Options) []Instance {
 		case o.DryRun:
 			in.Action = "would delete"
 		default:
-			err := down.Run(ctx, down.Options{Env: in.env, StateDir: in.StateDir, Environ: o.Environ, Uninstall: true, PurgeRepo: true, Logf: o.Logf})
+			err := down.Run(ctx, down.Options{Env: in.env, StateDir: in.StateDir, Environ: o.Environ, Uninstall: true, PurgeRepo: true, Logf: o.Logf,
+				Terraform: o.Terraform, Module: o.Module})
 			if err != nil {
 				in.Action, in.Error = "delete failed", err.Error()
 				continue
@@ -150,4 +164,72 @@ func look(ctx context.Context, in *Instance, now time.Time) {
 		return
 	}
 	in.Expires, in.Expired = t, !now.Before(t)
+}
+
+// byTags finds the expired instances of ephemeral eks environments by the
+// tags on their clusters, skipping those the state directories found: an
+// instance made by a CI runner that is gone has no state directory here.
+// With its Terraform state in a shared backend (a state block), gc destroys
+// it from a fresh state directory; with local state it cannot, and says so.
+func byTags(ctx context.Context, o Options, seen []Instance) []Instance {
+	known := map[string]bool{}
+	for _, in := range seen {
+		known[in.Name] = true
+	}
+	var out []Instance
+	for _, r := range o.Envs {
+		if r.Env.Cluster.EKS == nil || r.Env.Ephemeral == nil {
+			continue
+		}
+		base := r.Env.Name
+		if r.Env.Ephemeral.Base != "" {
+			base = r.Env.Ephemeral.Base
+		}
+		region := r.Env.Cluster.EKS.Region
+		newAPI := o.EKS
+		if newAPI == nil {
+			newAPI = defaultEKS
+		}
+		api, err := newAPI(ctx, region)
+		if err == nil {
+			var expired []remote.Expired
+			if expired, err = remote.ExpiredEKS(ctx, api, base, o.Now()); err == nil {
+				for _, e := range expired {
+					if known[e.Environment] {
+						continue
+					}
+					known[e.Environment] = true
+					out = append(out, tagged(r, base, e))
+				}
+				continue
+			}
+		}
+		o.Logf("cannot look for expired EKS clusters of %s in %s: %v", base, region, err)
+	}
+	return out
+}
+
+func tagged(r Root, base string, e remote.Expired) Instance {
+	env := *r.Env
+	eph := *r.Env.Ephemeral
+	env.Ephemeral = &eph
+	env.Name = base
+	in := Instance{Name: e.Environment, Expires: e.Expires, Expired: true}
+	if err := env.Instance(strings.TrimPrefix(e.Environment, base+"-")); err != nil {
+		in.Error = fmt.Sprintf("its tags name instance %q, which is not one of %s: %v", e.Environment, base, err)
+		return in
+	}
+	in.StateDir, in.env = filepath.Join(r.StateRoot, env.Name), &env
+	if env.State == nil {
+		in.Error = fmt.Sprintf("found by its tags (EKS cluster %s), but its Terraform state was local to the machine that made it; delete the cluster in the AWS console, and give %s a state block so that gc can next time", e.ClusterName, base)
+	}
+	return in
+}
+
+func defaultEKS(ctx context.Context, region string) (remote.EKSAPI, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region))
+	if err != nil {
+		return nil, err
+	}
+	return eks.NewFromConfig(cfg), nil
 }

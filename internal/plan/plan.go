@@ -8,6 +8,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/engine"
 	"github.com/groundwork-dev/groundwork/internal/spec"
+	"github.com/groundwork-dev/groundwork/internal/terraform"
 )
 
 // KindDefaultImage is the node image kind v0.33 uses when none is given.
@@ -36,6 +37,10 @@ type Options struct {
 type Plan struct {
 	Env   *spec.Environment
 	Steps []engine.Description
+	// Terraform is what terraform plan says the cluster step would change
+	// (plan --terraform on an eks, gke or aks environment); nil when not
+	// asked.
+	Terraform *terraform.Summary
 }
 
 // Build describes the steps of up for env. It has no side effects.
@@ -84,7 +89,12 @@ func (b *builder) stateDir(elem ...string) string {
 func (b *builder) stateActions() []engine.Action {
 	st := b.env.State
 	if st == nil {
-		return []engine.Action{{Op: engine.OpCreate, Resource: "local Terraform state " + b.stateDir("terraform", "terraform.tfstate"),
+		file := b.stateDir("terraform", "terraform.tfstate")
+		if e := b.env.Ephemeral; e != nil && e.Suffix != "" {
+			// An instance's own Terraform workspace.
+			file = b.stateDir("terraform", "terraform.tfstate.d", b.env.Name, "terraform.tfstate")
+		}
+		return []engine.Action{{Op: engine.OpCreate, Resource: "local Terraform state " + file,
 			Detail: "kept on this machine only; add a state block to share it with your team and CI"}}
 	}
 	var acts []engine.Action

@@ -8,6 +8,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/engine"
 	"github.com/groundwork-dev/groundwork/internal/spec"
+	"github.com/groundwork-dev/groundwork/internal/terraform"
 )
 
 // Status of a step in a rendered plan.
@@ -20,8 +21,26 @@ const (
 
 // Pending lists the steps the journal does not show as completed with the
 // same inputs (all of them without a journal).
+// With a Terraform summary, the cluster step is pending when Terraform has
+// changes to make, whatever the journal says.
 func (p *Plan) Pending(j *engine.Journal) []engine.Description {
-	return engine.Pending(j, p.Steps)
+	pending := engine.Pending(j, p.Steps)
+	if p.Terraform == nil {
+		return pending
+	}
+	var out []engine.Description
+	for _, d := range p.Steps {
+		if d.Name == StepCluster && !p.Terraform.Empty() {
+			out = append(out, d)
+			continue
+		}
+		for _, q := range pending {
+			if q.Name == d.Name && (d.Name != StepCluster || !p.Terraform.Empty()) {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
 }
 
 // WriteText renders the plan for people.
@@ -50,6 +69,9 @@ func (p *Plan) WriteText(w io.Writer, j *engine.Journal) error {
 				fmt.Fprintf(&b, "         %s\n", a.Detail)
 			}
 		}
+		if s.Name == StepCluster && p.Terraform != nil {
+			writeTerraform(&b, p.Terraform)
+		}
 	}
 	n := len(pending)
 	switch {
@@ -60,6 +82,42 @@ func (p *Plan) WriteText(w io.Writer, j *engine.Journal) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// maxChanges is how many resource changes plan lists; the count is always
+// complete.
+const maxChanges = 40
+
+func writeTerraform(b *strings.Builder, sum *terraform.Summary) {
+	if sum.Empty() {
+		fmt.Fprintf(b, "     Terraform: no changes; the cluster is as the environment file says.\n")
+		return
+	}
+	fmt.Fprintf(b, "     Terraform: %s.\n", sum)
+	for i, c := range sum.Changes {
+		if i == maxChanges {
+			fmt.Fprintf(b, "       ... and %d more\n", len(sum.Changes)-maxChanges)
+			break
+		}
+		fmt.Fprintf(b, "       %s %s\n", changeSymbol(c.Actions), c.Address)
+	}
+}
+
+// changeSymbol is terraform's own notation of an action list.
+func changeSymbol(actions []string) string {
+	switch strings.Join(actions, ",") {
+	case "create":
+		return "+"
+	case "delete":
+		return "-"
+	case "update":
+		return "~"
+	case "delete,create":
+		return "-/+"
+	case "create,delete":
+		return "+/-"
+	}
+	return strings.Join(actions, ",")
 }
 
 func symbol(op engine.Op) string {
@@ -83,6 +141,8 @@ type JSON struct {
 	Secrets       string     `json:"secrets"`
 	Steps         []JSONStep `json:"steps"`
 	Pending       int        `json:"pending"`
+	// Terraform is terraform plan's summary (plan --terraform).
+	Terraform *terraform.Summary `json:"terraform,omitempty"`
 }
 
 // JSONStep is a step of the machine-readable plan.
@@ -98,7 +158,8 @@ func (p *Plan) ToJSON(j *engine.Journal) JSON {
 		pending[d.Name] = true
 	}
 	out := JSON{FormatVersion: "1", Environment: p.Env.Name, File: p.Env.File, Cluster: p.Env.Cluster.Provider,
-		Engine: p.Env.GitOps.Engine, Secrets: p.Env.Secrets.Provider, Steps: make([]JSONStep, 0, len(p.Steps)), Pending: len(pending)}
+		Engine: p.Env.GitOps.Engine, Secrets: p.Env.Secrets.Provider, Steps: make([]JSONStep, 0, len(p.Steps)), Pending: len(pending),
+		Terraform: p.Terraform}
 	for _, s := range p.Steps {
 		st := StatusRecorded
 		if pending[s.Name] {

@@ -88,9 +88,6 @@ type Run struct {
 func New(opts Options) (*Run, error) {
 	env := opts.Env
 	switch {
-	case env.Cluster.Remote():
-		return nil, &UnsupportedError{What: fmt.Sprintf("Provisioning %s clusters (Terraform driver)", env.Cluster.Provider),
-			Meanwhile: "Create the cluster with Terraform yourself and use cluster \"existing\" with its kubeconfig meanwhile."}
 	case env.GitOps.Engine != spec.EngineFlux:
 		return nil, &UnsupportedError{What: "Bootstrapping Argo CD", Meanwhile: "Use engine = \"flux\" meanwhile."}
 	case env.Secrets.Provider == spec.SecretsSealedSecrets && env.Secrets.KeyStore.Type != spec.KeyStoreFile:
@@ -127,14 +124,18 @@ func (r *Run) UseJournal(j *engine.Journal) { r.opts.Journal = j }
 
 // Steps are up's steps in order.
 func (r *Run) Steps() []engine.Step {
-	steps := []engine.Step{
+	var steps []engine.Step
+	if r.opts.Env.Cluster.Remote() {
+		steps = append(steps, &step{r, plan.StepState, r.checkState, r.applyState})
+	}
+	steps = append(steps,
 		&step{r, plan.StepCluster, r.checkCluster, r.applyCluster},
 		&step{r, plan.StepKubeconfig, r.checkKubeconfig, nil},
 		&step{r, plan.StepReconciler, nil, r.applyReconciler},
 		&step{r, plan.StepSecrets, nil, r.applySecrets},
 		&step{r, plan.StepSeed, nil, r.applySeed},
 		&step{r, plan.StepSync, nil, r.applySync},
-	}
+	)
 	if r.opts.Env.Ephemeral != nil {
 		steps = append(steps, &step{r, plan.StepExpiry, nil, r.applyExpiry})
 	}
@@ -182,6 +183,9 @@ func (r *Run) kindCluster(ctx context.Context) (*kind.Cluster, error) {
 }
 
 func (r *Run) checkCluster(ctx context.Context) (engine.Status, error) {
+	if r.env().Cluster.Remote() {
+		return r.checkRemoteCluster(ctx)
+	}
 	if r.env().Cluster.Provider == spec.ProviderExisting {
 		// Adopting is reading: the kubeconfig step checks it answers.
 		return engine.Status{Done: true, Reason: "existing cluster, adopted as it is"}, nil
@@ -201,6 +205,9 @@ func (r *Run) checkCluster(ctx context.Context) (engine.Status, error) {
 }
 
 func (r *Run) applyCluster(ctx context.Context) error {
+	if r.env().Cluster.Remote() {
+		return r.applyRemoteCluster(ctx)
+	}
 	c, err := r.kindCluster(ctx)
 	if err != nil {
 		return err
@@ -219,6 +226,12 @@ func Kubeconfig(env *spec.Environment, stateDir string) (path, kubeContext strin
 }
 
 func (r *Run) checkKubeconfig(ctx context.Context) (engine.Status, error) {
+	if r.env().Cluster.Remote() {
+		// From the module's outputs, on every run: an EKS token expires.
+		if err := r.writeRemoteKubeconfig(ctx); err != nil {
+			return engine.Status{}, err
+		}
+	}
 	path, kctx := Kubeconfig(r.env(), r.opts.StateDir)
 	c, err := kube.Connect(path, kctx)
 	if err != nil {

@@ -30,7 +30,11 @@ func NewCmdDown(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "down FILE",
 		Short: "Delete what up created",
-		Long: `Delete what up created. A kind cluster is deleted. An existing cluster is not
+		Long: `Delete what up created. A kind cluster is deleted. An eks, gke or aks cluster
+is destroyed with terraform destroy, in the Terraform state (the state block's
+backend, or the local state in the state directory) and workspace up used,
+with everything its module created (network, node pools, identities); an s3
+state bucket groundwork created stays. An existing cluster is not
 groundwork's, so it is left alone unless --uninstall is given: then the
 reconciler is detached (its objects lose their finalizers first, so that what
 it applied stays) and its Helm release and groundwork's Secrets are removed.

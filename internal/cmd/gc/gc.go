@@ -29,8 +29,12 @@ func NewCmdGC(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 ephemeral block) through their state directories, read the expiry each one's
 cluster records (ConfigMap groundwork-system/groundwork-expiry), and delete the
 expired ones as down --uninstall --purge-repo would: the kind cluster, or the
-reconciler from an existing cluster, the instance's folder in the repository,
-and its state. Instances whose expiry cannot be read are kept and listed.`,
+reconciler from an existing cluster, the cloud cluster through terraform
+destroy, the instance's folder in the repository, and its state. Instances of
+ephemeral eks environments are also found by the tags on their EKS clusters
+(groundwork-environment, groundwork-expires), even when their state directory
+is gone, and destroyed through Terraform when the environment has a state
+block. Instances whose expiry cannot be read are kept and listed.`,
 		Example: `  groundwork gc environments/ci.hcl --dry-run
   groundwork gc environments/*.hcl --output json`,
 		Args: cmdutil.MinArgs(1),

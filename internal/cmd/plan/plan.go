@@ -1,13 +1,18 @@
 package plan
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/groundwork-dev/groundwork/internal/cluster/remote"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
 	"github.com/groundwork-dev/groundwork/internal/engine"
 	"github.com/groundwork-dev/groundwork/internal/plan"
+	"github.com/groundwork-dev/groundwork/internal/spec"
+	"github.com/groundwork-dev/groundwork/internal/terraform"
 )
 
 // Options are plan's inputs.
@@ -15,6 +20,8 @@ type Options struct {
 	F                *cmdutil.Factory
 	File             string
 	DetailedExitCode bool
+	// Terraform runs terraform plan for an eks, gke or aks cluster.
+	Terraform bool
 }
 
 // NewCmdPlan returns the plan command; runF replaces the behaviour in tests
@@ -30,27 +37,38 @@ sync objects, expiry, health wait), each with what it will create, read or wait
 for. plan reads the environment file and the journal of the last run in the
 state directory; it contacts no cluster, repository or cloud.
 
+With --terraform, an eks, gke or aks environment's cluster step also shows
+what terraform plan would change: groundwork renders the root module into the
+state directory, runs terraform init (which reads the state backend, with your
+cloud credentials) and terraform plan, and lists the resources to add, change
+and destroy. It still changes nothing in the cloud.
+
 A step the last run completed with the same inputs is marked done: up will
 only check it. With --detailed-exitcode, plan exits 0 when nothing is left to
 do and 3 when steps are pending, like terraform plan.`,
 		Example: `  groundwork plan environments/dev.hcl
   groundwork plan environments/eks.hcl --var region=eu-west-1 --output json
-  groundwork plan environments/dev.hcl --detailed-exitcode`,
+  groundwork plan environments/dev.hcl --detailed-exitcode
+  groundwork plan environments/eks.hcl --terraform`,
 		Args: cmdutil.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
 			if runF != nil {
 				return runF(opts)
 			}
-			return Run(opts)
+			return RunContext(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.DetailedExitCode, "detailed-exitcode", false, "exit 3 when steps are pending, 0 when none")
+	cmd.Flags().BoolVar(&opts.Terraform, "terraform", false, "for an eks, gke or aks cluster, run terraform plan and show its changes (reads the state backend)")
 	return cmd
 }
 
 // Run prints the plan.
-func Run(opts *Options) error {
+func Run(opts *Options) error { return RunContext(context.Background(), opts) }
+
+// RunContext prints the plan; ctx bounds terraform plan.
+func RunContext(ctx context.Context, opts *Options) error {
 	f := opts.F
 	res := f.LoadSpec(opts.File)
 	if err := f.ReportSpec(res); err != nil {
@@ -62,6 +80,18 @@ func Run(opts *Options) error {
 		return err
 	}
 	p := plan.Build(res.Env, plan.Options{StateDir: stateDir})
+	if opts.Terraform {
+		if !res.Env.Cluster.Remote() {
+			return cmdutil.UsageError("--terraform: a %s cluster is not provisioned through Terraform; only eks, gke and aks are", res.Env.Cluster.Provider)
+		}
+		var expires time.Time
+		if s, ok := journal.Output(plan.StepCluster, "expires"); ok {
+			expires, _ = time.Parse(time.RFC3339, s)
+		}
+		if p.Terraform, err = terraformPlan(ctx, f, res.Env, stateDir, expires); err != nil {
+			return err
+		}
+	}
 	if f.Globals.JSON() {
 		err = p.WriteJSON(f.IO.Out, journal)
 	} else {
@@ -74,4 +104,20 @@ func Run(opts *Options) error {
 		return &cmdutil.ExitError{Code: cmdutil.ExitChanges, Reported: true, Err: fmt.Errorf("%d step(s) pending", n)}
 	}
 	return nil
+}
+
+// terraformPlan renders and initialises the environment's Terraform working
+// directory and plans, progress on stderr.
+func terraformPlan(ctx context.Context, f *cmdutil.Factory, env *spec.Environment, stateDir string, expires time.Time) (*terraform.Summary, error) {
+	logf := func(format string, args ...any) { fmt.Fprintf(f.IO.ErrOut, " • "+format+"\n", args...) }
+	progress := func(line string) {
+		if f.Globals.Verbose {
+			fmt.Fprintf(f.IO.ErrOut, "   terraform: %s\n", line)
+		}
+	}
+	d, err := remote.Prepare(ctx, env, remote.PrepareOptions{StateDir: stateDir, Expires: expires, Find: terraform.FindOptions{Logf: logf}, Progress: progress})
+	if err != nil {
+		return nil, err
+	}
+	return d.Plan(ctx, false)
 }

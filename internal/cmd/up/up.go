@@ -130,6 +130,10 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 		return err
 	}
+	// Terraform's progress (each resource created, and how long it took)
+	// under the cluster step's line, verbose or not: creating a cloud
+	// cluster takes minutes.
+	run.UseTerraform(up.TerraformOptions{Progress: func(line string) { rep.Printf("   %s", line) }})
 	lock, err := Acquire(ctx, stateDir, "up", opts.LockTimeout, rep)
 	if err != nil {
 		return err

@@ -1,0 +1,243 @@
+package gc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/hashicorp/go-version"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/groundwork-dev/groundwork/internal/cluster/remote"
+	"github.com/groundwork-dev/groundwork/internal/gitrepo"
+	"github.com/groundwork-dev/groundwork/internal/spec"
+	"github.com/groundwork-dev/groundwork/internal/terraform"
+)
+
+type noInstall struct{}
+
+func (noInstall) Install(context.Context, *version.Version, string) (string, error) {
+	return "", errors.New("tests do not download terraform")
+}
+
+// fakeEKS stands in for the EKS API (REST JSON), which tests cannot reach:
+// GET /clusters and GET /clusters/{name}, with the clusters' tags.
+func fakeEKS(t *testing.T, tags map[string]map[string]string) remote.EKSAPI {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/clusters" {
+			var names []string
+			for n := range tags {
+				names = append(names, n)
+			}
+			_ = json.NewEncoder(w).Encode(map[string]any{"clusters": names})
+			return
+		}
+		name := strings.TrimPrefix(r.URL.Path, "/clusters/")
+		tg, ok := tags[name]
+		if !ok {
+			w.Header().Set("X-Amzn-ErrorType", "ResourceNotFoundException")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"message":"No cluster found"}`))
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"cluster": map[string]any{"name": name, "status": "ACTIVE", "tags": tg}})
+	}))
+	t.Cleanup(ts.Close)
+	return eks.New(eks.Options{Region: "eu-west-1", BaseEndpoint: aws.String(ts.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
+}
+
+const envFile = `environment "ci" {
+  cluster "eks" { region = "eu-west-1" }
+  state "s3" {
+    bucket                      = "acme-state"
+    key                         = "ci.tfstate"
+    region                      = "eu-west-1"
+    use_path_style              = "true"
+    use_lockfile                = "true"
+    skip_credentials_validation = "true"
+    skip_requesting_account_id  = "true"
+    skip_region_validation      = "true"
+    skip_metadata_api_check     = "true"
+    skip_s3_checksum            = "true"
+  }
+  gitops {
+    repository { url = "REPO" }
+  }
+  ephemeral { ttl = "1h" }
+}
+`
+
+// TestExpiredEKSInstanceByTags: a CI runner made instance ci-run1 (its
+// Terraform state in S3) and is gone with its state directory. gc finds
+// the cluster by its tags (a local EKS API), destroys it through Terraform
+// from a fresh state directory (the real terraform, the s3 backend on
+// gofakes3, the fake module standing in for modules/eks) and removes its
+// folder from the repository.
+func TestExpiredEKSInstanceByTags(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs terraform")
+	}
+	for _, bin := range []string{"terraform", "git"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skip(bin + " is not on PATH")
+		}
+	}
+	ctx := context.Background()
+	s3srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	defer s3srv.Close()
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_ENDPOINT_URL_S3", s3srv.URL) // read by Terraform's s3 backend and aws-sdk-go-v2
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	s3c, err := terraform.NewS3Client(ctx, terraform.S3ClientOptions{Region: "eu-west-1", PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (EnsureS3Bucket is tested in package terraform; gofakes3 alone lacks
+	// the public access block it sets.)
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("acme-state")}); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "fleet.git")
+	if out, err := exec.Command("git", "init", "--bare", "-b", "main", repo).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v\n%s", err, out)
+	}
+	git := &gitrepo.Client{URL: "file://" + repo, Branch: "main"}
+	git.Author.Name, git.Author.Email = "test", "test@example.test"
+	if _, err := git.Apply(ctx, gitrepo.Change{Root: "clusters/ci-run1", Message: "seed",
+		Files: []gitrepo.File{{Path: "clusters/ci-run1/apps/README.md", Data: []byte("apps\n")}}}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "ci.hcl")
+	if err := os.WriteFile(file, []byte(strings.Replace(envFile, "REPO", "file://"+repo, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	load := func() *spec.Environment {
+		res := spec.Load(file, spec.Options{Home: dir, ConfigDir: dir})
+		if res.Diags.HasErrors() {
+			t.Fatal(res.Diags)
+		}
+		return res.Env
+	}
+
+	// The runner's up of instance ci-run1, expired at 10:00.
+	module := os.DirFS(filepath.Join("..", "cluster", "remote", "testdata", "fake-eks"))
+	find := terraform.FindOptions{CacheDir: t.TempDir(), Installer: noInstall{}}
+	expires := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	inst := load()
+	if err := inst.Instance("run1"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := remote.Prepare(ctx, inst, remote.PrepareOptions{StateDir: filepath.Join(t.TempDir(), "runner"), Expires: expires, Module: module, Find: find})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := d.Output(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := remote.DecodeOutputs(spec.ProviderEKS, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stateKey := "env:/ci-run1/ci.tfstate" // the instance's workspace
+	if !stateHolds(t, s3c, stateKey, "terraform_data") {
+		t.Fatal("the instance's state is not in the bucket")
+	}
+
+	// EKS answers with the tags the module put on the cluster, and another
+	// instance that has not expired.
+	api := fakeEKS(t, map[string]map[string]string{
+		"ci-run1": out.Tags,
+		"ci-run2": {remote.TagEnvironment: "ci-run2", remote.TagManagedBy: "groundwork", remote.TagExpires: fmt.Sprint(expires.Add(4 * time.Hour).Unix())},
+	})
+	now := func() time.Time { return expires.Add(time.Hour) }
+	var logged []string
+	o := Options{Envs: []Root{{Env: load(), StateRoot: filepath.Join(dir, ".groundwork")}}, Now: now, DryRun: true,
+		EKS:       func(context.Context, string) (remote.EKSAPI, error) { return api, nil },
+		Terraform: find, Module: module,
+		Logf: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }}
+	got := Run(ctx, o)
+	if len(got) != 1 || got[0].Name != "ci-run1" || got[0].Action != "would delete" || !got[0].Expires.Equal(expires) {
+		t.Fatalf("dry run: %+v", got)
+	}
+	o.DryRun = false
+	got = Run(ctx, o)
+	if len(got) != 1 || got[0].Action != "deleted" {
+		t.Fatalf("gc: %+v\n%s", got, strings.Join(logged, "\n"))
+	}
+	if stateHolds(t, s3c, stateKey, "terraform_data") {
+		t.Error("the instance's state still holds resources after gc")
+	}
+	snap, err := git.Read(ctx, "clusters/ci-run1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Files) != 0 {
+		t.Errorf("the instance's folder is still in the repository: %v", snap.Files)
+	}
+}
+
+func stateHolds(t *testing.T, c *s3.Client, key, what string) bool {
+	t.Helper()
+	obj, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("acme-state"), Key: aws.String(key)})
+	if err != nil {
+		t.Fatalf("state object %s: %v", key, err)
+	}
+	defer obj.Body.Close()
+	b, _ := io.ReadAll(obj.Body)
+	return strings.Contains(string(b), what)
+}
+
+// TestExpiredEKSInstanceWithLocalState: without a state block the state
+// died with the runner; gc keeps the cluster and says what to do.
+func TestExpiredEKSInstanceWithLocalState(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "ci.hcl")
+	src := `environment "ci" {
+  cluster "eks" { region = "eu-west-1" }
+  gitops {
+    repository { url = "https://github.com/acme/fleet.git" }
+  }
+  ephemeral { ttl = "1h" }
+}`
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := spec.Load(file, spec.Options{Home: dir, ConfigDir: dir})
+	if res.Diags.HasErrors() {
+		t.Fatal(res.Diags)
+	}
+	api := fakeEKS(t, map[string]map[string]string{
+		"ci-abc": {remote.TagEnvironment: "ci-abc", remote.TagManagedBy: "groundwork", remote.TagExpires: "1767261600"},
+	})
+	got := Run(context.Background(), Options{Envs: []Root{{Env: res.Env, StateRoot: dir}},
+		Now: func() time.Time { return time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC) },
+		EKS: func(context.Context, string) (remote.EKSAPI, error) { return api, nil }})
+	if len(got) != 1 || !strings.HasPrefix(got[0].Action, "kept: found by its tags") || !strings.Contains(got[0].Action, "state block") {
+		t.Fatalf("gc: %+v", got)
+	}
+}

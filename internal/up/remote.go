@@ -1,0 +1,214 @@
+package up
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/groundwork-dev/groundwork/internal/cluster/remote"
+	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/plan"
+	"github.com/groundwork-dev/groundwork/internal/spec"
+	"github.com/groundwork-dev/groundwork/internal/terraform"
+)
+
+// The steps of a cloud cluster (eks, gke, aks): state, cluster and
+// kubeconfig go through Terraform and the modules under modules/.
+
+// TerraformOptions tune how a run drives Terraform.
+type TerraformOptions struct {
+	// Progress gets Terraform's progress lines; nil means Logf.
+	Progress func(line string)
+	// Find configures finding (or installing) terraform; its CacheDir
+	// defaults to the parent of Options.CacheDir.
+	Find terraform.FindOptions
+	// Module replaces the embedded modules/<provider> (a fork; tests use
+	// modules that need no cloud).
+	Module fs.FS
+	// Kubeconfig replaces how the kubeconfig authenticates (nil: the aws
+	// CLI's exec plugin, or a presigned token without it, on EKS).
+	Kubeconfig *remote.KubeconfigOptions
+}
+
+// terraformOpts holds each Run's TerraformOptions.
+var terraformOpts sync.Map // *Run -> TerraformOptions
+
+// UseTerraform sets how the run drives Terraform.
+func (r *Run) UseTerraform(o TerraformOptions) { terraformOpts.Store(r, o) }
+
+func (r *Run) tfOptions() TerraformOptions {
+	o, _ := terraformOpts.Load(r)
+	to, _ := o.(TerraformOptions)
+	if to.Progress == nil {
+		to.Progress = func(line string) { r.opts.Logf("terraform: %s", line) }
+	}
+	if to.Find.CacheDir == "" {
+		to.Find.CacheDir = filepath.Dir(r.opts.CacheDir)
+	}
+	if to.Find.Logf == nil {
+		to.Find.Logf = r.opts.Logf
+	}
+	return to
+}
+
+// checkState: only an s3 bucket with create = true is groundwork's to make;
+// every other backend's storage must exist, which terraform init checks.
+func (r *Run) checkState(ctx context.Context) (engine.Status, error) {
+	st := r.env().State
+	switch {
+	case st == nil:
+		return engine.Status{Done: true, Reason: "local Terraform state in " + remote.WorkDir(r.opts.StateDir)}, nil
+	case !st.Create:
+		return engine.Status{Done: true, Reason: "Terraform backend " + st.Backend + ", storage managed by you"}, nil
+	}
+	return engine.Status{}, nil
+}
+
+func (r *Run) applyState(ctx context.Context) error {
+	st := r.env().State
+	c, err := terraform.NewS3Client(ctx, terraform.S3ClientOptions{Region: st.Config["region"], Endpoint: st.Config["endpoint"],
+		PathStyle: st.Config["use_path_style"] == "true" || st.Config["force_path_style"] == "true"})
+	if err != nil {
+		return err
+	}
+	created, err := terraform.EnsureS3Bucket(ctx, c, st.Config["bucket"], st.Config["region"])
+	if err != nil {
+		return err
+	}
+	if !created {
+		return engine.NoChange
+	}
+	r.opts.Logf("created the state bucket %s in %s (versioning, encryption, public access blocked)", st.Config["bucket"], st.Config["region"])
+	return nil
+}
+
+// remoteExpires is an ephemeral instance's expiry, fixed by its first run
+// so that its tags do not change on every up.
+func (r *Run) remoteExpires() time.Time {
+	if r.env().Ephemeral == nil {
+		return time.Time{}
+	}
+	if r.opts.Journal != nil {
+		if s, ok := r.opts.Journal.Output(plan.StepCluster, "expires"); ok {
+			if t, err := time.Parse(time.RFC3339, s); err == nil {
+				return t
+			}
+		}
+	}
+	t := r.opts.Now().Add(r.env().Ephemeral.TTL).UTC().Truncate(time.Second)
+	r.output(plan.StepCluster, "expires", t.Format(time.RFC3339))
+	return t
+}
+
+// remoteDriver returns a driver of the environment's working directory;
+// prepare (re)writes the root module and runs terraform init first.
+func (r *Run) remoteDriver(ctx context.Context, prepare bool) (*terraform.Driver, error) {
+	to := r.tfOptions()
+	if prepare {
+		return remote.Prepare(ctx, r.env(), remote.PrepareOptions{StateDir: r.opts.StateDir, Expires: r.remoteExpires(),
+			Find: to.Find, Progress: to.Progress, Module: to.Module})
+	}
+	bin, err := terraform.Find(ctx, to.Find)
+	if err != nil {
+		return nil, err
+	}
+	return terraform.New(bin, terraform.Options{Dir: remote.WorkDir(r.opts.StateDir), Progress: to.Progress})
+}
+
+// checkRemoteCluster renders the root module, initialises Terraform and
+// plans: the cluster step is done when the plan is empty. The plan is
+// saved for applyRemoteCluster, which applies exactly it.
+func (r *Run) checkRemoteCluster(ctx context.Context) (engine.Status, error) {
+	d, err := r.remoteDriver(ctx, true)
+	if err != nil {
+		return engine.Status{}, err
+	}
+	r.opts.Logf("terraform: %s, working directory %s", d.Binary(), d.Dir)
+	sum, err := d.Plan(ctx, false)
+	if err != nil {
+		return engine.Status{}, err
+	}
+	if sum.Empty() {
+		return engine.Status{Done: true, Reason: "Terraform: no changes"}, nil
+	}
+	r.opts.Logf("terraform plan: %s", sum)
+	for _, c := range sum.Changes {
+		r.opts.Logf("  %s %s", strings.Join(c.Actions, ","), c.Address)
+	}
+	return engine.Status{}, nil
+}
+
+func (r *Run) applyRemoteCluster(ctx context.Context) error {
+	d, err := r.remoteDriver(ctx, false)
+	if err != nil {
+		return err
+	}
+	return d.Apply(ctx)
+}
+
+// writeRemoteKubeconfig writes the kubeconfig of the cluster Terraform
+// made, from the module's outputs, into the state directory (0600).
+func (r *Run) writeRemoteKubeconfig(ctx context.Context) error {
+	d, err := r.remoteDriver(ctx, false)
+	if err != nil {
+		return err
+	}
+	raw, err := d.Output(ctx)
+	if err != nil {
+		return err
+	}
+	out, err := remote.DecodeOutputs(r.env().Cluster.Provider, raw)
+	if err != nil {
+		return fmt.Errorf("the outputs of modules/%s: %w", r.env().Cluster.Provider, err)
+	}
+	var ko remote.KubeconfigOptions
+	if k := r.tfOptions().Kubeconfig; k != nil {
+		ko = *k
+	} else if out.Provider == spec.ProviderEKS {
+		if _, err := exec.LookPath("aws"); err != nil {
+			tok, err := eksToken(ctx, out)
+			if err != nil {
+				return err
+			}
+			ko.Token = tok
+			r.opts.Logf("the aws CLI is not on PATH: the kubeconfig holds a token valid until %s; groundwork writes a new one on every run", tok.Expiry.Format(time.Kitchen))
+		} else {
+			ko.AWSProfile = os.Getenv("AWS_PROFILE")
+		}
+	}
+	cfg, err := remote.Kubeconfig(out, ko)
+	if err != nil {
+		return err
+	}
+	path, _ := Kubeconfig(r.env(), r.opts.StateDir)
+	if err := remote.WriteKubeconfig(path, cfg); err != nil {
+		return err
+	}
+	r.output(plan.StepCluster, "name", out.ClusterName)
+	if out.ExternalSecretsIdentity != "" {
+		r.output(plan.StepCluster, "external_secrets_identity", out.ExternalSecretsIdentity)
+	}
+	if t := out.Expires(); !t.IsZero() {
+		r.output(plan.StepCluster, "expires_tag", strconv.FormatInt(t.Unix(), 10))
+	}
+	return nil
+}
+
+// eksToken presigns an EKS token with the default AWS credential chain.
+func eksToken(ctx context.Context, out *remote.Outputs) (*remote.Token, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(out.Region))
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration for the EKS token: %w", err)
+	}
+	return remote.EKSToken(ctx, sts.NewPresignClient(sts.NewFromConfig(cfg)), out.ClusterName, time.Now())
+}
