@@ -246,15 +246,21 @@ func (i *Installer) Fetch(ctx context.Context, r Release) (*chart.Chart, error) 
 	return ch, ctx.Err()
 }
 
-// findInRepo is repo.FindChartInRepoURL with the index downloaded into
+// findInRepo is repo.FindChartInRepoURL with the index downloaded under
 // cacheDir: the Helm function keeps it in $HELM_CACHE_HOME (~/.cache/helm),
-// outside Installer.CacheDir and possibly not writable.
+// outside Installer.CacheDir and possibly not writable. Each call gets a
+// folder of its own, since the index is downloaded afresh every time and
+// Helm writes it in place: two groundwork runs at once (parallel CI jobs)
+// would otherwise read each other's half-written index.
 func findInRepo(cacheDir, repoURL, name, version string, getters getter.Providers) (string, error) {
 	cr, err := repo.NewChartRepository(&repo.Entry{Name: "groundwork-" + hash(repoURL), URL: repoURL}, getters)
 	if err != nil {
 		return "", err
 	}
-	cr.CachePath = cacheDir
+	if cr.CachePath, err = os.MkdirTemp(cacheDir, "index-"); err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(cr.CachePath)
 	idxPath, err := cr.DownloadIndexFile()
 	if err != nil {
 		return "", fmt.Errorf("%q is not a valid chart repository or cannot be reached: %w", repoURL, err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -278,6 +279,32 @@ func TestInstaller(t *testing.T) {
 		e.ensure(ctx, t, r, helm.Upgraded)
 		if rel := e.deployed(ctx, t, "web"); rel.Version != 2 {
 			t.Fatalf("revision %d after repairing the failed install, want 2", rel.Version)
+		}
+	})
+
+	// Two groundwork runs at once (parallel CI jobs on one runner) share
+	// the chart cache: neither may read the other's half-written index.
+	t.Run("concurrent-fetch-shared-cache", func(t *testing.T) {
+		t.Parallel()
+		cache := t.TempDir()
+		var wg sync.WaitGroup
+		errs := make(chan error, 16*4)
+		for w := 0; w < 16; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				inst := &helm.Installer{CacheDir: cache}
+				for i := 0; i < 4; i++ {
+					if _, err := inst.Fetch(ctx, helm.Release{Name: "web", Chart: httpChart, Version: "0.2.0"}); err != nil {
+						errs <- err
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
 		}
 	})
 
