@@ -152,7 +152,10 @@ type Waiter struct {
 	// Poll is the interval between looks; 0 means 250ms.
 	Poll time.Duration
 	// Nudge is how long a requested reconciliation may go unanswered
-	// before it is requested again; 0 means 10s.
+	// before it is requested again; 0 means 10s. A request Flux has
+	// answered (status.lastHandledReconcileAt) while the object is still
+	// not ready is repeated after a second instead: Flux would otherwise
+	// retry on its own interval (30s for a dependency that was not ready).
 	Nudge time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -160,7 +163,7 @@ type Waiter struct {
 	// one count: another writer pushed meanwhile, and Flux applied both.
 	IsAncestor func(ctx context.Context, ancestor, descendant string) (bool, error)
 
-	requested map[string]time.Time
+	requested map[string]reconcileRequest
 	later     map[string]bool
 }
 
@@ -208,9 +211,22 @@ func (w *Waiter) Status(ctx context.Context) ([]Object, bool, error) {
 	return l.objs, l.ok, nil
 }
 
+// reconcileRequest is a reconciliation groundwork asked for: when, and
+// the annotation value Flux echoes in status.lastHandledReconcileAt once it
+// handled it.
+type reconcileRequest struct {
+	at    time.Time
+	token string
+}
+
+// answeredNudge is how soon a request Flux answered without getting ready
+// is repeated.
+const answeredNudge = time.Second
+
 type look struct {
 	repo, ks dynamic.ResourceInterface
 	src      Object
+	srcObj   *unstructured.Unstructured
 	byName   map[string]*unstructured.Unstructured
 	objs     []Object
 	ok       bool
@@ -227,7 +243,9 @@ func (w *Waiter) look(ctx context.Context, revision string, required []string) (
 	}
 	var objs []Object
 	src := Object{Kind: "GitRepository", Name: SyncName, Missing: true}
+	var srcObj *unstructured.Unstructured
 	if u, err := repo.Get(ctx, SyncName, metav1.GetOptions{}); err == nil {
+		srcObj = u
 		src = state(u, "GitRepository")
 		src.Revision, _, _ = unstructured.NestedString(u.Object, "status", "artifact", "revision")
 		if revision == "" {
@@ -273,7 +291,7 @@ func (w *Waiter) look(ctx context.Context, revision string, required []string) (
 	for _, o := range objs {
 		all = all && o.Ready
 	}
-	return &look{repo: repo, ks: ks, src: src, byName: byName, objs: objs, ok: all}, nil
+	return &look{repo: repo, ks: ks, src: src, srcObj: srcObj, byName: byName, objs: objs, ok: all}, nil
 }
 
 // Wait looks until everything is ready at revision or ctx ends; then it
@@ -318,7 +336,7 @@ func (w *Waiter) Wait(ctx context.Context, revision string, required []string) e
 // whose dependency was not ready only after its requeue interval (30s).
 func (w *Waiter) nudge(ctx context.Context, l *look) {
 	if !l.src.Missing && !l.src.Ready {
-		w.request(ctx, l.repo, "GitRepository/"+SyncName, SyncName)
+		w.request(ctx, l.repo, "GitRepository/"+SyncName, l.srcObj)
 		return
 	}
 	objs, byName := l.objs, l.byName
@@ -344,28 +362,35 @@ func (w *Waiter) nudge(ctx context.Context, l *look) {
 			blocked = blocked || !ready[name]
 		}
 		if !blocked {
-			w.request(ctx, l.ks, "Kustomization/"+o.Name, o.Name)
+			w.request(ctx, l.ks, "Kustomization/"+o.Name, u)
 		}
 	}
 }
 
-func (w *Waiter) request(ctx context.Context, ri dynamic.ResourceInterface, key, name string) {
+// request asks Flux to reconcile u now, unless groundwork asked already
+// and Flux has neither answered nor had Nudge to do so.
+func (w *Waiter) request(ctx context.Context, ri dynamic.ResourceInterface, key string, u *unstructured.Unstructured) {
 	now := w.now()()
 	nudge := w.Nudge
 	if nudge == 0 {
 		nudge = 10 * time.Second
 	}
 	if w.requested == nil {
-		w.requested = map[string]time.Time{}
+		w.requested = map[string]reconcileRequest{}
 	}
-	if t, ok := w.requested[key]; ok && now.Sub(t) < nudge {
-		return
+	if last, ok := w.requested[key]; ok {
+		handled, _, _ := unstructured.NestedString(u.Object, "status", "lastHandledReconcileAt")
+		since := now.Sub(last.at)
+		if since < nudge && (handled != last.token || since < answeredNudge) {
+			return
+		}
 	}
-	w.requested[key] = now
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, ReconcileAnnotation, now.Format(time.RFC3339Nano))
+	token := now.Format(time.RFC3339Nano)
+	w.requested[key] = reconcileRequest{at: now, token: token}
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, ReconcileAnnotation, token)
 	// A failed nudge only costs time: the controllers reconcile on their
 	// own interval anyway.
-	_, _ = ri.Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: kube.FieldManager})
+	_, _ = ri.Patch(ctx, u.GetName(), types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: kube.FieldManager})
 }
 
 // RequestReconcile asks Flux to reconcile the sync GitRepository now.
