@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,20 +22,11 @@ func TestEphemeralInstancesAndGC(t *testing.T) {
 	skipIfShort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	charts := harness.StartChartRepo(t)
-	charts.Add(t, harness.BuildFluxChart(t))
-	gitSrv := harness.StartGitHTTPServer(t, harness.GitHTTPOptions{Username: "git", Password: "t0ken"})
-	repoURL := gitSrv.CreateRepo(t, "fleet")
-	dir := t.TempDir()
-	file := filepath.Join(dir, "harness.hcl")
-	if err := os.WriteFile(file, []byte(upEnv), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	w := startFluxWorld(t)
+	gitSrv, repoURL, dir, file := w.gitSrv, w.repoURL, w.dir, w.file
 	clusters := map[string]*harness.ControlPlane{}
 	for _, s := range []string{"a", "b"} {
-		cp := harness.StartControlPlane(t)
-		harness.StartFlux(t, cp)
-		clusters[s] = cp
+		clusters[s] = startFluxCluster(t)
 	}
 
 	var wg sync.WaitGroup
@@ -47,9 +37,7 @@ func TestEphemeralInstancesAndGC(t *testing.T) {
 		wg.Add(1)
 		go func(s string, cp *harness.ControlPlane) {
 			defer wg.Done()
-			g := &groundwork{t: t, file: file,
-				vars:    []string{"--var", "kubeconfig=" + cp.AdminKubeconfig(), "--var", "charts=" + charts.URL(), "--var", "repo=" + repoURL},
-				environ: []string{"GIT_TOKEN=t0ken", "HOME=" + dir}}
+			g := w.groundwork(t, cp.AdminKubeconfig())
 			code, doc, errOut := g.up(ctx, "--ephemeral", "--ttl", "15s", "--name-suffix", s)
 			mu.Lock()
 			defer mu.Unlock()
@@ -81,8 +69,7 @@ func TestEphemeralInstancesAndGC(t *testing.T) {
 		}
 	}
 
-	g := &groundwork{t: t, file: file, vars: []string{"--var", "kubeconfig=unused", "--var", "charts=" + charts.URL(), "--var", "repo=" + repoURL},
-		environ: []string{"GIT_TOKEN=t0ken", "HOME=" + dir}}
+	g := w.groundwork(t, "unused")
 	code, out, errOut := g.run(ctx, "gc", file, "--dry-run")
 	if code != 0 || strings.Count(out, "kept: expires") != 2 {
 		t.Fatalf("gc before the expiry: exit %d\n%s%s", code, out, errOut)

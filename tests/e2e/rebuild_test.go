@@ -28,20 +28,10 @@ func TestRebuildAfterWipe(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 
-	cp := harness.StartControlPlane(t)
-	harness.StartFlux(t, cp)
-	charts := harness.StartChartRepo(t)
-	charts.Add(t, harness.BuildFluxChart(t))
-	gitSrv := harness.StartGitHTTPServer(t, harness.GitHTTPOptions{Username: "git", Password: "t0ken"})
-	repoURL := gitSrv.CreateRepo(t, "fleet")
-	dir := t.TempDir()
-	file := filepath.Join(dir, "harness.hcl")
-	if err := os.WriteFile(file, []byte(upEnv), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	g := &groundwork{t: t, file: file,
-		vars:    []string{"--var", "kubeconfig=" + cp.AdminKubeconfig(), "--var", "charts=" + charts.URL(), "--var", "repo=" + repoURL},
-		environ: []string{"GIT_TOKEN=t0ken", "HOME=" + dir}}
+	cp := startFluxCluster(t)
+	w := startFluxWorld(t)
+	gitSrv, repoURL, dir, file := w.gitSrv, w.repoURL, w.dir, w.file
+	g := w.groundwork(t, cp.AdminKubeconfig())
 	var outputs strings.Builder // everything groundwork printed, for the leak scan
 	const password, apiKey = "correct-horse-battery", "k3y-from-stdin-42"
 

@@ -83,6 +83,47 @@ func (g *groundwork) run(ctx context.Context, args ...string) (code int, stdout,
 	return code, out.String(), errOut.String()
 }
 
+// fluxWorld is what the up, rebuild and ephemeral tests share: the flux2
+// chart in the harness's Helm repository, an HTTP Git server (token auth)
+// with an empty repository "fleet", and upEnv in a fresh folder.
+type fluxWorld struct {
+	charts  *harness.ChartRepo
+	gitSrv  *harness.GitHTTPServer
+	repoURL string
+	dir     string
+	file    string
+}
+
+func startFluxWorld(t *testing.T) *fluxWorld {
+	t.Helper()
+	w := &fluxWorld{charts: harness.StartChartRepo(t), dir: t.TempDir()}
+	w.charts.Add(t, harness.BuildFluxChart(t))
+	w.gitSrv = harness.StartGitHTTPServer(t, harness.GitHTTPOptions{Username: "git", Password: "t0ken"})
+	w.repoURL = w.gitSrv.CreateRepo(t, "fleet")
+	w.file = filepath.Join(w.dir, "harness.hcl")
+	if err := os.WriteFile(w.file, []byte(upEnv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// startFluxCluster starts a control plane with the harness's Flux
+// "kubelet", so that the flux2 chart's controllers run once installed.
+func startFluxCluster(t *testing.T) *harness.ControlPlane {
+	t.Helper()
+	cp := harness.StartControlPlane(t)
+	harness.StartFlux(t, cp)
+	return cp
+}
+
+// groundwork is the CLI on w's environment file, pointed at the cluster
+// whose kubeconfig is given.
+func (w *fluxWorld) groundwork(t *testing.T, kubeconfig string) *groundwork {
+	return &groundwork{t: t, file: w.file,
+		vars:    []string{"--var", "kubeconfig=" + kubeconfig, "--var", "charts=" + w.charts.URL(), "--var", "repo=" + w.repoURL},
+		environ: []string{"GIT_TOKEN=t0ken", "HOME=" + w.dir}}
+}
+
 // up runs "up --output json" and decodes its document.
 func (g *groundwork) up(ctx context.Context, extra ...string) (int, cmdup.Document, string) {
 	g.t.Helper()
@@ -105,21 +146,10 @@ func TestUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 
-	cp := harness.StartControlPlane(t)
-	harness.StartFlux(t, cp)
-	charts := harness.StartChartRepo(t)
-	charts.Add(t, harness.BuildFluxChart(t))
-	gitSrv := harness.StartGitHTTPServer(t, harness.GitHTTPOptions{Username: "git", Password: "t0ken"})
-	repoURL := gitSrv.CreateRepo(t, "fleet")
-
-	dir := t.TempDir()
-	file := filepath.Join(dir, "harness.hcl")
-	if err := os.WriteFile(file, []byte(upEnv), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	g := &groundwork{t: t, file: file,
-		vars:    []string{"--var", "kubeconfig=" + cp.AdminKubeconfig(), "--var", "charts=" + charts.URL(), "--var", "repo=" + repoURL},
-		environ: []string{"GIT_TOKEN=t0ken", "HOME=" + dir}}
+	cp := startFluxCluster(t)
+	w := startFluxWorld(t)
+	charts, gitSrv, repoURL, dir := w.charts, w.gitSrv, w.repoURL, w.dir
+	g := w.groundwork(t, cp.AdminKubeconfig())
 	stateDir := filepath.Join(dir, ".groundwork", "harness")
 
 	t.Run("interrupted at each step, then resumed", func(t *testing.T) {
