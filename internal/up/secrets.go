@@ -10,6 +10,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/engine"
 	"github.com/groundwork-dev/groundwork/internal/helm"
+	"github.com/groundwork-dev/groundwork/internal/plan"
 	"github.com/groundwork-dev/groundwork/internal/sealing"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 )
@@ -22,8 +23,12 @@ const (
 )
 
 // SecretsRelease is the Helm release of the Sealed Secrets or External
-// Secrets controller, with groundwork's values under the spec's.
-func SecretsRelease(env *spec.Environment) helm.Release {
+// Secrets controller, with groundwork's values under the spec's. identity
+// is the cloud identity the cluster's Terraform module created for External
+// Secrets Operator (empty when there is none): the controller's
+// ServiceAccount is bound to it as the cloud expects, unless the spec names
+// a role_arn of its own.
+func SecretsRelease(env *spec.Environment, identity string) helm.Release {
 	s := env.Secrets
 	vals := map[string]any{}
 	switch s.Provider {
@@ -32,14 +37,43 @@ func SecretsRelease(env *spec.Environment) helm.Release {
 	case spec.SecretsExternalSecrets:
 		vals["installCRDs"] = true
 		if x := s.ExternalStore; x != nil && x.RoleARN != "" {
-			// IRSA: the controller's ServiceAccount assumes the role.
-			vals["serviceAccount"] = map[string]any{"annotations": map[string]any{"eks.amazonaws.com/role-arn": x.RoleARN}}
+			identity = x.RoleARN
 		}
+		workloadIdentity(vals, env.Cluster.Provider, identity)
 	}
 	for k, v := range s.Values {
 		vals[k] = v
 	}
 	return helm.Release{Name: s.Chart.Name, Namespace: s.Namespace, Chart: s.Chart, Version: s.Version, Values: vals, CreateNamespace: true}
+}
+
+// workloadIdentity binds the controller's ServiceAccount to a cloud
+// identity: IRSA on EKS (a role ARN), Workload Identity on GKE (a Google
+// service account) and Azure Workload Identity on AKS (a client id, and the
+// pod label its webhook looks for).
+func workloadIdentity(vals map[string]any, provider, identity string) {
+	if identity == "" {
+		return
+	}
+	key := "eks.amazonaws.com/role-arn" // a role_arn of the spec's, on any cluster
+	switch provider {
+	case spec.ProviderGKE:
+		key = "iam.gke.io/gcp-service-account"
+	case spec.ProviderAKS:
+		key = "azure.workload.identity/client-id"
+		vals["podLabels"] = map[string]any{"azure.workload.identity/use": "true"}
+	}
+	vals["serviceAccount"] = map[string]any{"annotations": map[string]any{key: identity}}
+}
+
+// externalSecretsIdentity is the identity the cluster step read from the
+// module's outputs (recorded in the journal), if any.
+func (r *Run) externalSecretsIdentity() string {
+	if r.opts.Journal == nil {
+		return ""
+	}
+	v, _ := r.opts.Journal.Output(plan.StepCluster, "external_secrets_identity")
+	return v
 }
 
 // sealingKey loads the sealing key pair, creating it in the store on up
@@ -82,7 +116,7 @@ func (r *Run) applySealedSecrets(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := r.ensureRelease(ctx, SecretsRelease(r.env()))
+	out, err := r.ensureRelease(ctx, SecretsRelease(r.env(), ""))
 	if err != nil {
 		return err
 	}
@@ -95,7 +129,7 @@ func (r *Run) applySealedSecrets(ctx context.Context) error {
 // applyExternalSecrets installs External Secrets Operator and the cluster
 // secret store it reads from.
 func (r *Run) applyExternalSecrets(ctx context.Context) error {
-	out, err := r.ensureRelease(ctx, SecretsRelease(r.env()))
+	out, err := r.ensureRelease(ctx, SecretsRelease(r.env(), r.externalSecretsIdentity()))
 	if err != nil {
 		return err
 	}
