@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -174,7 +175,11 @@ func waves(addons []spec.Addon) map[string]int {
 
 var funcs = template.FuncMap{
 	"quote": strconv.Quote,
-	"join":  strings.Join,
+	// duration formats a spec duration as the spec writes it (Argo CD
+	// sync windows take Go durations).
+	"duration": spec.FormatDuration,
+	"seconds":  func(d time.Duration) int64 { return int64(d.Seconds()) },
+	"join":     strings.Join,
 	// chartRepo is a chart source as Argo CD wants it: OCI registries
 	// without their scheme.
 	"chartRepo": func(c spec.Chart) string { return strings.TrimPrefix(c.Repository, "oci://") },

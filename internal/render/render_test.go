@@ -140,7 +140,8 @@ func TestArgoCDAddons(t *testing.T) {
 	}
 	var all bytes.Buffer
 	for _, f := range files {
-		if strings.Contains(f.Path, "/applications/") && f.Path != env.GitOps.Repository.Path+"/applications/apps.yaml" {
+		if strings.Contains(f.Path, "/applications/") && f.Path != env.GitOps.Repository.Path+"/applications/apps.yaml" &&
+			f.Path != env.GitOps.Repository.Path+"/applications/project.yaml" {
 			var app struct {
 				Kind string
 				Spec struct {
@@ -154,4 +155,42 @@ func TestArgoCDAddons(t *testing.T) {
 		fmt.Fprintf(&all, "==> %s (seed only: %t)\n%s", f.Path, f.SeedOnly, f.Data)
 	}
 	golden.Assert(t, "testdata/argocd-addons.golden", all.Bytes())
+}
+
+// TestArgoCDSyncPolicy renders an Argo CD environment with manual sync and
+// sync windows: no Application is automated, and the windows are on the
+// environment's AppProject, which every Application belongs to.
+func TestArgoCDSyncPolicy(t *testing.T) {
+	env := load(t, "../spec/testdata/valid-argocd-sync-policy.hcl")
+	files, err := Render(env, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all bytes.Buffer
+	for _, f := range files {
+		if strings.Contains(string(f.Data), "automated") && !strings.Contains(string(f.Data), "automated:\n") ||
+			strings.Contains(string(f.Data), "selfHeal") {
+			t.Errorf("%s is automated although the spec asks for manual sync", f.Path)
+		}
+		if strings.HasSuffix(f.Path, ".yaml") {
+			var v map[string]any
+			if err := yaml.Unmarshal(f.Data, &v); err != nil {
+				t.Errorf("%s is not YAML: %v", f.Path, err)
+			}
+			if spec, _ := v["spec"].(map[string]any); v["kind"] == "Application" {
+				if spec["project"] != env.Name {
+					t.Errorf("%s: project %v, want %s", f.Path, spec["project"], env.Name)
+				}
+				// A null syncPolicy is refused by the CRD; automated
+				// sync is off with enabled: false.
+				sp, _ := spec["syncPolicy"].(map[string]any)
+				auto, _ := sp["automated"].(map[string]any)
+				if auto["enabled"] != false {
+					t.Errorf("%s: syncPolicy %v, want automated.enabled false", f.Path, spec["syncPolicy"])
+				}
+			}
+		}
+		fmt.Fprintf(&all, "==> %s (seed only: %t)\n%s", f.Path, f.SeedOnly, f.Data)
+	}
+	golden.Assert(t, "testdata/argocd-sync-policy.golden", all.Bytes())
 }

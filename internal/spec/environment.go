@@ -373,7 +373,13 @@ var (
 		{Name: "ssh_key_file"}, {Name: "known_hosts_file"}, {Name: "token_env"}, {Name: "username"},
 	}}
 	commitSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "author_name"}, {Name: "author_email"}, {Name: "message"}}}
-	syncSchema   = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "interval"}, {Name: "prune"}, {Name: "timeout"}}}
+	syncSchema   = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "interval"}, {Name: "prune"}, {Name: "timeout"}, {Name: "manual"}},
+		Blocks:     []hcl.BlockHeaderSchema{{Type: "window", LabelNames: []string{"kind"}}},
+	}
+	windowSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "schedule", Required: true}, {Name: "duration", Required: true}, {Name: "time_zone"}, {Name: "manual_sync"},
+	}}
 )
 
 func (d *decoder) decodeGitOps(block *hcl.Block, envName string, paths envPaths) GitOps {
@@ -426,6 +432,7 @@ func (d *decoder) decodeGitOps(block *hcl.Block, envName string, paths envPaths)
 			d.duration(sc.Attributes, "interval", &g.Sync.Interval)
 			d.boolean(sc.Attributes, "prune", &g.Sync.Prune)
 			d.duration(sc.Attributes, "timeout", &g.Sync.Timeout)
+			d.decodeSyncPolicy(sc, &g)
 		}
 	}
 	return g

@@ -219,6 +219,33 @@ type Sync struct {
 	Interval time.Duration
 	Prune    bool
 	Timeout  time.Duration // how long up waits for the reconciler to apply
+	// Manual (Argo CD only) renders the Applications without automated
+	// sync: Argo CD shows what Git changed and waits for someone to sync
+	// (groundwork up syncs what it bootstraps). The default is automated
+	// sync with prune and self-heal.
+	Manual bool `json:",omitempty"`
+	// Windows (Argo CD only) are sync windows on the environment's
+	// AppProject, in file order.
+	Windows []SyncWindow `json:",omitempty"`
+}
+
+// Sync window kinds.
+const (
+	WindowAllow = "allow"
+	WindowDeny  = "deny"
+)
+
+// SyncWindow is an Argo CD sync window: from each time the cron schedule
+// matches, for Duration, syncs are allowed (allow) or held (deny).
+type SyncWindow struct {
+	Kind     string
+	Schedule string // five-field cron expression
+	Duration time.Duration
+	TimeZone string `json:",omitempty"`
+	// ManualSync lets people sync by hand while the window holds
+	// automated syncs.
+	ManualSync bool      `json:",omitempty"`
+	DeclRange  hcl.Range `json:"-"`
 }
 
 // Secrets configures the secrets integration.

@@ -72,8 +72,8 @@ func (r *Run) Preflight(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := snap.Files[path.Join(p, flux.SyncFile)]; !ok {
-		return fmt.Errorf("%s has no %s/%s on branch %s: there is nothing to rebuild from; run groundwork up to create the environment", r.env().GitOps.Repository.URL, p, flux.SyncFile, r.env().GitOps.Repository.Branch)
+	if _, ok := snap.Files[path.Join(p, r.syncFile())]; !ok { // syncFile: argocd.go
+		return fmt.Errorf("%s has no %s/%s on branch %s: there is nothing to rebuild from; run groundwork up to create the environment", r.env().GitOps.Repository.URL, p, r.syncFile(), r.env().GitOps.Repository.Branch)
 	}
 	r.snapshot, r.Revision = snap, snap.Revision
 	return nil
@@ -94,7 +94,7 @@ func (r *Run) RebuildSteps() []engine.Step {
 	d(StepRestoreSeed, "Restore missing files groundwork owns in the repository",
 		engine.Action{Op: engine.OpCreate, Resource: g.Repository.Path + "/", Detail: "only files groundwork manages that are missing; nothing users changed is touched, and no commit when nothing is missing"})
 	rd := r.descs[plan.StepReconciler]
-	rd.Title = "Reinstall Flux with Helm at the version Git declares"
+	rd.Title = "Reinstall " + r.engineTitle() + " with Helm at the version Git declares" // engineTitle: argocd.go
 	r.descs["rebuild-"+plan.StepReconciler] = rd
 	sd := r.descs[plan.StepSync]
 	sd.Title = "Point the reconciler at the repository, as Git declares it"
@@ -143,6 +143,10 @@ func (r *Run) applyRestoreKeys(ctx context.Context) error {
 // HelmRelease and HelmRepository in Git, so that a version bumped in Git
 // after bootstrap is the one reinstalled.
 func (r *Run) declaredChart() {
+	if r.argoCD() { // argocd engine: see argocd.go
+		r.argoCDDeclaredChart()
+		return
+	}
 	g := &r.opts.Env.GitOps
 	b := r.snapshot.Files[path.Join(g.Repository.Path, "flux-system", "flux.yaml")]
 	objs, err := kube.Decode(b)
@@ -196,6 +200,9 @@ func (r *Run) applyRestoreSeed(ctx context.Context) error {
 // applyGitSync applies the sync objects as the repository declares them
 // now (users may have changed them since up).
 func (r *Run) applyGitSync(ctx context.Context) error {
+	if r.argoCD() { // argocd engine: see argocd.go
+		return r.applyArgoCDGitSync(ctx)
+	}
 	g := r.env().GitOps
 	objs, err := kube.Decode(r.snapshot.Files[path.Join(g.Repository.Path, flux.SyncFile)])
 	if err != nil {
@@ -217,10 +224,16 @@ func (r *Run) applyGitSync(ctx context.Context) error {
 // Declared lists the Kustomizations the repository declares under the
 // environment's path.
 func (r *Run) Declared() []string {
+	if r.argoCD() { // argocd engine: the Applications (argocd.go)
+		return r.argoCDDeclared()
+	}
 	return flux.DeclaredKustomizations(r.snapshot.Files, r.env().GitOps.Namespace)
 }
 
 func (r *Run) applyGitWait(ctx context.Context) error {
+	if r.argoCD() { // argocd engine: see argocd.go
+		return r.applyArgoCDGitWait(ctx)
+	}
 	if err := flux.RequestReconcile(ctx, r.kube, r.env().GitOps.Namespace, r.opts.Now()); err != nil {
 		r.opts.Logf("request reconciliation: %v", err)
 	}

@@ -88,8 +88,6 @@ type Run struct {
 func New(opts Options) (*Run, error) {
 	env := opts.Env
 	switch {
-	case env.GitOps.Engine != spec.EngineFlux:
-		return nil, &UnsupportedError{What: "Bootstrapping Argo CD", Meanwhile: "Use engine = \"flux\" meanwhile."}
 	case env.Secrets.Provider == spec.SecretsSealedSecrets && env.Secrets.KeyStore.Type != spec.KeyStoreFile:
 		return nil, &UnsupportedError{What: "Keeping the sealing key in a " + env.Secrets.KeyStore.Type + " key store", Meanwhile: "Use key_store \"file\" with sealed-secrets meanwhile."}
 	case env.Secrets.KeyStore.Type == spec.KeyStoreAWSSecretsManager:
@@ -436,6 +434,9 @@ func (r *Run) applySeed(ctx context.Context) error {
 // --- sync -----------------------------------------------------------------------
 
 func (r *Run) applySync(ctx context.Context) error {
+	if r.argoCD() { // argocd engine: see argocd.go
+		return r.applyArgoCDSync(ctx)
+	}
 	files, err := r.Render()
 	if err != nil {
 		return err
@@ -512,6 +513,9 @@ func (r *Run) checkWait(ctx context.Context) (engine.Status, error) {
 	if r.Revision == "" {
 		return engine.Status{}, errors.New("no seeded revision to wait for")
 	}
+	if r.argoCD() { // argocd engine: see argocd.go
+		return r.checkArgoCDWait(ctx)
+	}
 	req, err := r.required()
 	if err != nil {
 		return engine.Status{}, err
@@ -524,6 +528,9 @@ func (r *Run) checkWait(ctx context.Context) (engine.Status, error) {
 }
 
 func (r *Run) applyWait(ctx context.Context) error {
+	if r.argoCD() { // argocd engine: see argocd.go
+		return r.applyArgoCDWait(ctx)
+	}
 	req, err := r.required()
 	if err != nil {
 		return err

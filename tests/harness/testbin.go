@@ -103,6 +103,33 @@ var Components = []Component{
 		},
 		Binaries: []string{"sops", "age-keygen"},
 	},
+	{
+		// Argo CD's multi-call binary; the harness links it as
+		// argocd-application-controller and argocd-repo-server (it acts by
+		// the name it is run as). The module carries Argo CD's replace block.
+		Name:     "argocd",
+		Version:  "v3.2.11",
+		Packages: []string{"github.com/argoproj/argo-cd/v3/cmd"},
+		Binaries: []string{"cmd"},
+		LDFlags:  "-X github.com/argoproj/argo-cd/v3/common.version=3.2.11",
+	},
+	{
+		// The helm binary Argo CD's repo-server runs to render Helm sources
+		// (the version Argo CD v3.2 ships with).
+		Name:     "helm",
+		Version:  "v3.18.4",
+		Packages: []string{"helm.sh/helm/v3/cmd/helm"},
+		Binaries: []string{"helm"},
+		LDFlags:  "-X helm.sh/helm/v3/internal/version.version=v3.18.4",
+	},
+	{
+		// The kustomize binary Argo CD's repo-server runs to render
+		// Kustomize sources.
+		Name:     "kustomize",
+		Version:  "v5.7.1",
+		Packages: []string{"sigs.k8s.io/kustomize/kustomize/v5"},
+		Binaries: []string{"kustomize"},
+	},
 }
 
 // BuildError is returned when building a tools module fails. It carries the

@@ -1,0 +1,551 @@
+package argocd
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/groundwork-dev/groundwork/internal/gitrepo"
+	"github.com/groundwork-dev/groundwork/internal/kube"
+	"github.com/groundwork-dev/groundwork/internal/render"
+)
+
+// Files and annotations groundwork relies on.
+const (
+	// RootFile is the root Application, relative to the environment's
+	// folder in the repository.
+	RootFile = "applications/root.yaml"
+	// SelfFile is the Application by which Argo CD manages itself.
+	SelfFile = "applications/argocd.yaml"
+	// AppsDir holds one folder per app; each becomes an Application.
+	AppsDir = "apps"
+	// RefreshAnnotation asks the application controller to compare an
+	// Application with Git now (the value is the kind of refresh).
+	RefreshAnnotation = "argocd.argoproj.io/refresh"
+	// SecretTypeLabel marks Secrets Argo CD reads as repositories.
+	SecretTypeLabel = "argocd.argoproj.io/secret-type"
+	// DefaultProject is the AppProject groundwork's Applications use.
+	DefaultProject = "default"
+)
+
+// API kinds.
+var (
+	ApplicationKind    = schema.GroupVersionKind{Group: "argoproj.io", Version: "v1alpha1", Kind: "Application"}
+	ApplicationSetKind = schema.GroupVersionKind{Group: "argoproj.io", Version: "v1alpha1", Kind: "ApplicationSet"}
+	AppProjectKind     = schema.GroupVersionKind{Group: "argoproj.io", Version: "v1alpha1", Kind: "AppProject"}
+)
+
+// RepositorySecretName is the name of the repository credentials Secret of
+// an environment.
+func RepositorySecretName(env string) string { return "repo-" + env }
+
+// RepositorySecret is the Secret Argo CD reads the repository's URL and
+// credentials from (a "repository" Secret: token auth as username and
+// password, or an SSH private key).
+func RepositorySecret(namespace, env, url string, c *gitrepo.Credentials) *unstructured.Unstructured {
+	data := map[string]string{"type": "git", "url": url, "name": env}
+	switch {
+	case c == nil:
+	case c.Token != "":
+		user := c.Username
+		if user == "" {
+			user = "git"
+		}
+		data["username"], data["password"] = user, c.Token
+	default:
+		data["sshPrivateKey"] = string(c.SSHKey)
+	}
+	enc := map[string]any{}
+	for k, v := range data {
+		enc[k] = base64.StdEncoding.EncodeToString([]byte(v))
+	}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Secret",
+		"metadata": map[string]any{
+			"name": RepositorySecretName(env), "namespace": namespace,
+			"labels": map[string]any{SecretTypeLabel: "repository", "app.kubernetes.io/managed-by": "groundwork"},
+		},
+		"type": "Opaque",
+		"data": enc,
+	}}
+}
+
+// DefaultAppProject is the "default" AppProject as argocd-server creates it
+// at startup (any source, any destination). up creates it when missing,
+// for installations that run without argocd-server, and never changes an
+// existing one.
+func DefaultAppProject(namespace string) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
+		"metadata": map[string]any{"name": DefaultProject, "namespace": namespace},
+		"spec": map[string]any{
+			"sourceRepos":              []any{"*"},
+			"destinations":             []any{map[string]any{"server": "*", "namespace": "*"}},
+			"clusterResourceWhitelist": []any{map[string]any{"group": "*", "kind": "*"}},
+		},
+	}}
+}
+
+// EnsureDefaultProject creates the default AppProject if it is missing.
+// It reports whether it created it.
+func EnsureDefaultProject(ctx context.Context, c *kube.Client, namespace string) (bool, error) {
+	ri, err := c.Resource(AppProjectKind, namespace)
+	if err != nil {
+		return false, fmt.Errorf("the AppProject API is not served (is Argo CD installed?): %w", err)
+	}
+	if _, err := ri.Get(ctx, DefaultProject, metav1.GetOptions{}); err == nil {
+		return false, nil
+	} else if !apierrors.IsNotFound(err) {
+		return false, err
+	}
+	_, err = ri.Create(ctx, DefaultAppProject(namespace), metav1.CreateOptions{FieldManager: kube.FieldManager})
+	if apierrors.IsAlreadyExists(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// RootObjects decodes the root Application from the repository's files
+// (rendered or read from Git), keyed by path.
+func RootObjects(files map[string][]byte, repoPath string) ([]*unstructured.Unstructured, error) {
+	p := path.Join(repoPath, RootFile)
+	b, ok := files[p]
+	if !ok {
+		return nil, fmt.Errorf("the repository has no %s", p)
+	}
+	objs, err := kube.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return objs, nil
+}
+
+// FileMap keys rendered files by path.
+func FileMap(files []render.File) map[string][]byte {
+	m := make(map[string][]byte, len(files))
+	for _, f := range files {
+		m[f.Path] = f.Data
+	}
+	return m
+}
+
+// Expected is what the wait requires: every Application the files under
+// repoPath declare (in applications/) and one per folder under apps/ (the
+// ApplicationSet's git directory generator makes them).
+func Expected(files map[string][]byte, repoPath, namespace string) []string {
+	seen := map[string]bool{}
+	appsRoot := path.Join(repoPath, AppsDir) + "/"
+	for p, b := range files {
+		if rest, ok := strings.CutPrefix(p, appsRoot); ok {
+			if i := strings.IndexByte(rest, '/'); i > 0 {
+				seen[rest[:i]] = true
+			}
+			continue
+		}
+		if path.Dir(p) != path.Join(repoPath, "applications") || !strings.HasSuffix(p, ".yaml") {
+			continue
+		}
+		objs, err := kube.Decode(b)
+		if err != nil {
+			continue
+		}
+		for _, o := range objs {
+			if o.GroupVersionKind() == ApplicationKind && (o.GetNamespace() == "" || o.GetNamespace() == namespace) {
+				seen[o.GetName()] = true
+			}
+		}
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// App is the state of one Application as the wait saw it.
+type App struct {
+	Name     string `json:"name"`
+	Ready    bool   `json:"ready"`
+	Missing  bool   `json:"missing,omitempty"`
+	Sync     string `json:"sync,omitempty"`
+	Health   string `json:"health,omitempty"`
+	Revision string `json:"revision,omitempty"`
+	// Stale is set when the Application is synced, but to an older
+	// revision of the environment's repository than the awaited one, or
+	// Argo CD has not compared it since its spec changed.
+	Stale bool `json:"stale,omitempty"`
+	// Operation is the phase and message of the last sync operation.
+	Operation string `json:"operation,omitempty"`
+	// Conditions are the Application's conditions (errors, warnings).
+	Conditions []string `json:"conditions,omitempty"`
+	// Resources are the managed resources that are not synced or healthy.
+	Resources []string `json:"resources,omitempty"`
+	// HealthMessage is the Application's health message, if any.
+	HealthMessage string `json:"healthMessage,omitempty"`
+}
+
+func (a App) String() string {
+	if a.Missing {
+		return fmt.Sprintf("Application %s does not exist yet", a.Name)
+	}
+	if a.Ready {
+		return fmt.Sprintf("Application %s: Synced and Healthy at %s", a.Name, a.Revision)
+	}
+	s := fmt.Sprintf("Application %s: %s, %s", a.Name, orUnknown(a.Sync), orUnknown(a.Health))
+	if a.HealthMessage != "" {
+		s += " (" + a.HealthMessage + ")"
+	}
+	if a.Revision != "" {
+		s += " at " + a.Revision
+	}
+	if a.Stale {
+		s += ", not yet compared at the awaited revision and spec"
+	}
+	for _, c := range a.Conditions {
+		s += "\n      condition " + c
+	}
+	if a.Operation != "" {
+		s += "\n      last sync " + a.Operation
+	}
+	for _, r := range a.Resources {
+		s += "\n      resource " + r
+	}
+	return s
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "Unknown"
+	}
+	return s
+}
+
+// NotReadyError names the Applications that were not Synced and Healthy
+// when the wait ended, and why.
+type NotReadyError struct {
+	Namespace, Revision string
+	Waited              time.Duration
+	Apps                []App
+	Err                 error
+}
+
+func (e *NotReadyError) Error() string {
+	lines := make([]string, len(e.Apps))
+	for i, a := range e.Apps {
+		lines[i] = "  " + a.String()
+	}
+	return fmt.Sprintf("Argo CD had not synced %s after %s (%v); not Synced and Healthy:\n%s\nThe controller's logs say more: kubectl -n %s logs deploy/argocd-application-controller",
+		e.Revision, e.Waited.Round(time.Second), e.Err, strings.Join(lines, "\n"), e.Namespace)
+}
+
+func (e *NotReadyError) Unwrap() error { return e.Err }
+
+// Waiter waits until Argo CD has synced a revision of the environment's
+// repository: every required Application (and every other in the
+// namespace) Synced and Healthy, those that follow the repository at the
+// revision or a later one.
+type Waiter struct {
+	Client    *kube.Client
+	Namespace string
+	// RepoURL is the environment's repository: Applications sourced from
+	// it must be at the awaited revision.
+	RepoURL string
+	// Poll is the interval between looks; 0 means 500ms.
+	Poll time.Duration
+	// Refresh is how often an Application that is behind is asked to
+	// compare with Git again; 0 means 10s.
+	Refresh time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// IsAncestor, when set, lets a revision that came after the awaited
+	// one count.
+	IsAncestor func(ctx context.Context, ancestor, descendant string) (bool, error)
+
+	requested map[string]time.Time
+	later     map[string]bool
+}
+
+func (w *Waiter) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
+}
+
+func (w *Waiter) atLeast(ctx context.Context, awaited, applied string) bool {
+	// Revisions may be given as "main@sha1:<hash>".
+	awaited = awaited[strings.LastIndex(awaited, ":")+1:]
+	if applied == awaited || awaited == "" {
+		return true
+	}
+	if w.IsAncestor == nil || applied == "" {
+		return false
+	}
+	if ok, seen := w.later[applied]; seen {
+		return ok
+	}
+	ok, err := w.IsAncestor(ctx, awaited, applied)
+	if err != nil {
+		return false
+	}
+	if w.later == nil {
+		w.later = map[string]bool{}
+	}
+	w.later[applied] = ok
+	return ok
+}
+
+// Look reports the state of every required Application and every other one
+// in the namespace, and whether all are Synced and Healthy (at revision,
+// for those that follow the repository).
+func (w *Waiter) Look(ctx context.Context, revision string, required []string) ([]App, bool, error) {
+	ri, err := w.Client.Resource(ApplicationKind, w.Namespace)
+	if err != nil {
+		return nil, false, err
+	}
+	list, err := ri.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, false, err
+	}
+	byName := map[string]*unstructured.Unstructured{}
+	for i := range list.Items {
+		byName[list.Items[i].GetName()] = &list.Items[i]
+	}
+	names := append([]string{}, required...)
+	isRequired := map[string]bool{}
+	for _, n := range required {
+		isRequired[n] = true
+	}
+	for n, u := range byName {
+		// An Application Git no longer declares and that is being
+		// deleted (its finalizer waits for a running operation) is on
+		// its way out, not part of what is awaited.
+		if u.GetDeletionTimestamp() != nil && !isRequired[n] {
+			continue
+		}
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var apps []App
+	ok := true
+	for i, n := range names {
+		if i > 0 && names[i-1] == n {
+			continue
+		}
+		u := byName[n]
+		if u == nil {
+			apps = append(apps, App{Name: n, Missing: true})
+			ok = false
+			continue
+		}
+		a := w.state(ctx, u, revision)
+		ok = ok && a.Ready
+		apps = append(apps, a)
+	}
+	return apps, ok, nil
+}
+
+// state reads an Application's sync and health status.
+func (w *Waiter) state(ctx context.Context, u *unstructured.Unstructured, revision string) App {
+	a := App{Name: u.GetName()}
+	a.Sync, _, _ = unstructured.NestedString(u.Object, "status", "sync", "status")
+	a.Health, _, _ = unstructured.NestedString(u.Object, "status", "health", "status")
+	a.HealthMessage, _, _ = unstructured.NestedString(u.Object, "status", "health", "message")
+	a.Revision, _, _ = unstructured.NestedString(u.Object, "status", "sync", "revision")
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		a.Conditions = append(a.Conditions, fmt.Sprintf("%v: %v", m["type"], strings.TrimSpace(fmt.Sprint(m["message"]))))
+	}
+	if phase, _, _ := unstructured.NestedString(u.Object, "status", "operationState", "phase"); phase != "" {
+		msg, _, _ := unstructured.NestedString(u.Object, "status", "operationState", "message")
+		a.Operation = strings.TrimSpace(phase + ": " + msg)
+		results, _, _ := unstructured.NestedSlice(u.Object, "status", "operationState", "syncResult", "resources")
+		for _, r := range results {
+			m, _ := r.(map[string]any)
+			if st, _ := m["status"].(string); st != "" && st != "Synced" && st != "Pruned" && st != "PruneSkipped" {
+				a.Resources = append(a.Resources, fmt.Sprintf("%s (sync %s: %v)", resourceName(m), st, m["message"]))
+			}
+		}
+	}
+	res, _, _ := unstructured.NestedSlice(u.Object, "status", "resources")
+	for _, r := range res {
+		m, _ := r.(map[string]any)
+		st, _ := m["status"].(string)
+		h, _ := m["health"].(map[string]any)
+		hs, _ := h["status"].(string)
+		if st != "OutOfSync" && (hs == "" || hs == "Healthy") {
+			continue
+		}
+		s := resourceName(m) + ": " + orUnknown(st)
+		if hs != "" {
+			s += ", " + hs
+		}
+		if hm, _ := h["message"].(string); hm != "" {
+			s += " (" + hm + ")"
+		}
+		a.Resources = append(a.Resources, s)
+	}
+	a.Ready = a.Sync == "Synced" && a.Health == "Healthy"
+	if a.Ready && (!compared(u) || w.followsRepo(u) && !w.atLeast(ctx, revision, a.Revision)) {
+		a.Ready, a.Stale = false, true
+	}
+	if a.Ready {
+		if phase, _, _ := unstructured.NestedString(u.Object, "status", "operationState", "phase"); phase == "Running" {
+			a.Ready = false
+		}
+	}
+	return a
+}
+
+// compared reports whether the sync status describes the Application's
+// current spec: Argo CD records the source(s) and destination it compared
+// (a chart version bumped in Git is Synced only once compared).
+func compared(u *unstructured.Unstructured) bool {
+	spec, _, _ := unstructured.NestedMap(u.Object, "spec")
+	to, _, _ := unstructured.NestedMap(u.Object, "status", "sync", "comparedTo")
+	for _, k := range []string{"source", "sources", "destination"} {
+		if !equality.Semantic.DeepEqual(spec[k], to[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+func resourceName(m map[string]any) string {
+	s := fmt.Sprint(m["kind"])
+	if ns, _ := m["namespace"].(string); ns != "" {
+		return s + " " + ns + "/" + fmt.Sprint(m["name"])
+	}
+	return s + " " + fmt.Sprint(m["name"])
+}
+
+// followsRepo reports whether the Application's source is the
+// environment's repository.
+func (w *Waiter) followsRepo(u *unstructured.Unstructured) bool {
+	url, _, _ := unstructured.NestedString(u.Object, "spec", "source", "repoURL")
+	return w.RepoURL != "" && normalise(url) == normalise(w.RepoURL)
+}
+
+func normalise(u string) string { return strings.TrimSuffix(strings.TrimSuffix(u, "/"), ".git") }
+
+// Wait looks until every Application is Synced and Healthy or ctx ends; it
+// asks the controller to refresh Applications that are behind, so a new
+// commit is seen without waiting for the reconciliation timeout. On timeout
+// it returns a *NotReadyError.
+func (w *Waiter) Wait(ctx context.Context, revision string, required []string) error {
+	start := w.now()
+	poll := w.Poll
+	if poll == 0 {
+		poll = 500 * time.Millisecond
+	}
+	var last []App
+	var lastErr error
+	for {
+		apps, ok, err := w.Look(ctx, revision, required)
+		if err == nil {
+			if ok {
+				return nil
+			}
+			last = apps
+			w.nudge(ctx, apps)
+		} else {
+			lastErr = err
+		}
+		select {
+		case <-ctx.Done():
+			var bad []App
+			for _, a := range last {
+				if !a.Ready {
+					bad = append(bad, a)
+				}
+			}
+			err := ctx.Err()
+			if lastErr != nil && last == nil {
+				err = fmt.Errorf("%w (last error: %v)", err, lastErr)
+			}
+			return &NotReadyError{Namespace: w.Namespace, Revision: revision, Waited: w.now().Sub(start), Apps: bad, Err: err}
+		case <-time.After(poll):
+		}
+	}
+}
+
+func (w *Waiter) nudge(ctx context.Context, apps []App) {
+	every := w.Refresh
+	if every == 0 {
+		every = 10 * time.Second
+	}
+	if w.requested == nil {
+		w.requested = map[string]time.Time{}
+	}
+	now := w.now()
+	for _, a := range apps {
+		if a.Missing {
+			// The ApplicationSet looks for new app folders on its own
+			// interval: ask it to look now.
+			if t, ok := w.requested["/applicationsets"]; !ok || now.Sub(t) >= every {
+				w.requested["/applicationsets"] = now
+				_ = RequestApplicationSetRefresh(ctx, w.Client, w.Namespace)
+			}
+			continue
+		}
+		if a.Ready {
+			continue
+		}
+		if t, ok := w.requested[a.Name]; ok && now.Sub(t) < every {
+			continue
+		}
+		w.requested[a.Name] = now
+		// A failed refresh only costs time: the controller compares on
+		// its own schedule anyway.
+		_ = RequestRefresh(ctx, w.Client, w.Namespace, a.Name)
+	}
+}
+
+// ApplicationSetRefreshAnnotation asks the ApplicationSet controller to
+// run an ApplicationSet's generators now.
+const ApplicationSetRefreshAnnotation = "argocd.argoproj.io/application-set-refresh"
+
+// RequestApplicationSetRefresh asks for every ApplicationSet in the
+// namespace to be generated again now.
+func RequestApplicationSetRefresh(ctx context.Context, c *kube.Client, namespace string) error {
+	ri, err := c.Resource(ApplicationSetKind, namespace)
+	if err != nil {
+		return err
+	}
+	list, err := ri.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"true"}}}`, ApplicationSetRefreshAnnotation)
+	for _, s := range list.Items {
+		if _, err := ri.Patch(ctx, s.GetName(), types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: kube.FieldManager}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RequestRefresh asks the application controller to compare an Application
+// with Git now, as `argocd app get --refresh` does.
+func RequestRefresh(ctx context.Context, c *kube.Client, namespace, name string) error {
+	ri, err := c.Resource(ApplicationKind, namespace)
+	if err != nil {
+		return err
+	}
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"normal"}}}`, RefreshAnnotation)
+	_, err = ri.Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: kube.FieldManager})
+	return err
+}
