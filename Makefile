@@ -4,7 +4,8 @@ BIN     ?= bin/groundwork
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/groundwork-dev/groundwork/internal/buildinfo.version=$(VERSION)
 # The harness's first run builds kube-apiserver, etcd, kwok and the Flux
-# controllers (about 15 minutes on 2 cores); later runs reuse the cache.
+# controllers, Argo CD, helm and kustomize (about 30 minutes on 2 cores);
+# later runs reuse the cache.
 TEST_TIMEOUT ?= 75m
 
 .PHONY: all build install test unit lint testbin bench fuzz clean
@@ -32,6 +33,9 @@ lint:
 
 ## testbin: prebuild the harness's binaries into the cache (~/.cache/groundwork/testbin).
 testbin:
+	@command -v redis-server >/dev/null || { echo "testbin: installing redis-server (the Argo CD harness runs it)"; \
+		apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; } || \
+		{ echo "testbin: install redis-server (Debian: apt-get install -y redis-server)"; exit 1; }
 	$(GO) run ./tests/harness/cmd/testbin
 
 ## bench: parse + validate + plan of a 100-addon spec.
