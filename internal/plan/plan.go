@@ -164,6 +164,10 @@ func (b *builder) kubeconfigActions() []engine.Action {
 	c := b.env.Cluster
 	switch c.Provider {
 	case spec.ProviderExisting:
+		if a := c.Existing.EKS; a != nil {
+			return []engine.Action{{Op: engine.OpCreate, Resource: "file " + b.stateDir("kubeconfig"),
+				Detail: "from EKS DescribeCluster of " + a.Name + " in " + a.Region + ", authenticated with short-lived tokens from AWS STS, mode 0600"}}
+		}
 		return []engine.Action{{Op: engine.OpRead, Resource: "kubeconfig " + c.Existing.Kubeconfig, Detail: "context " + orCurrent(c.Existing.Context)}}
 	case spec.ProviderKind:
 		return []engine.Action{{Op: engine.OpCreate, Resource: "file " + b.stateDir("kubeconfig"), Detail: "exported from kind, mode 0600"}}
@@ -315,6 +319,9 @@ func pools(ps []spec.NodePool) string {
 }
 
 func contextName(e *spec.ExistingCluster) string {
+	if e.EKS != nil {
+		return "EKS cluster " + e.EKS.Name + " in " + e.EKS.Region
+	}
 	return fmt.Sprintf("context %s in %s", orCurrent(e.Context), e.Kubeconfig)
 }
 

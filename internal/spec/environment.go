@@ -130,6 +130,10 @@ var (
 	}
 	existingSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{{Name: "kubeconfig"}, {Name: "context"}},
+		Blocks:     []hcl.BlockHeaderSchema{{Type: "eks"}},
+	}
+	eksAdoptionSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "name", Required: true}, {Name: "region", Required: true}},
 	}
 )
 
@@ -182,6 +186,7 @@ func (d *decoder) decodeCluster(block *hcl.Block, envName string, paths envPaths
 		if c != nil {
 			d.nonEmpty(c.Attributes, "kubeconfig", &cl.Existing.Kubeconfig)
 			d.nonEmpty(c.Attributes, "context", &cl.Existing.Context)
+			cl.Existing.EKS = d.decodeEKSAdoption(c)
 		}
 		cl.Existing.Kubeconfig = expandPath(cl.Existing.Kubeconfig, paths.base, paths.home)
 	default:
@@ -189,6 +194,31 @@ func (d *decoder) decodeCluster(block *hcl.Block, envName string, paths envPaths
 			"%q is not a cluster provider.%s Valid providers: %s.", cl.Provider, didYouMean(cl.Provider, Providers), quoteList(Providers))
 	}
 	return cl
+}
+
+// decodeEKSAdoption reads an existing cluster's eks { name, region } block:
+// the cluster is found by name, and its kubeconfig written by groundwork, so
+// kubeconfig and context cannot go with it.
+func (d *decoder) decodeEKSAdoption(c *hcl.BodyContent) *EKSAdoption {
+	var a *EKSAdoption
+	for _, b := range c.Blocks {
+		if a != nil {
+			d.errorf(b.DefRange.Ptr(), "Duplicate eks block", "An existing cluster adopts one EKS cluster; remove this block.")
+			continue
+		}
+		a = &EKSAdoption{}
+		if ec := d.content(b.Body, eksAdoptionSchema); ec != nil {
+			d.nonEmpty(ec.Attributes, "name", &a.Name)
+			d.nonEmpty(ec.Attributes, "region", &a.Region)
+		}
+		for _, name := range []string{"kubeconfig", "context"} {
+			if attr, ok := c.Attributes[name]; ok {
+				d.errorf(attr.Range.Ptr(), "Conflicting cluster settings",
+					"%s and an eks block both say how to reach the cluster: with eks { name, region } groundwork finds the cluster with DescribeCluster and writes its kubeconfig itself. Remove %s, or the eks block.", name, name)
+			}
+		}
+	}
+	return a
 }
 
 var kindVersion = regexp.MustCompile(`^v?\d+\.\d+\.\d+$`)

@@ -144,6 +144,15 @@ type AKSCluster struct {
 type ExistingCluster struct {
 	Kubeconfig string // absolute, ~ expanded
 	Context    string // empty: the kubeconfig's current context
+	// EKS adopts an EKS cluster by name instead: groundwork writes its
+	// kubeconfig from DescribeCluster; Terraform never owns it.
+	EKS *EKSAdoption `json:",omitempty"`
+}
+
+// EKSAdoption names an existing EKS cluster.
+type EKSAdoption struct {
+	Name   string
+	Region string
 }
 
 // State is the Terraform backend of a remote cluster.

@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/groundwork-dev/groundwork/internal/cluster/remote"
@@ -40,15 +40,11 @@ type TerraformOptions struct {
 	Kubeconfig *remote.KubeconfigOptions
 }
 
-// terraformOpts holds each Run's TerraformOptions.
-var terraformOpts sync.Map // *Run -> TerraformOptions
-
 // UseTerraform sets how the run drives Terraform.
-func (r *Run) UseTerraform(o TerraformOptions) { terraformOpts.Store(r, o) }
+func (r *Run) UseTerraform(o TerraformOptions) { r.tf = o }
 
 func (r *Run) tfOptions() TerraformOptions {
-	o, _ := terraformOpts.Load(r)
-	to, _ := o.(TerraformOptions)
+	to := r.tf
 	if to.Progress == nil {
 		to.Progress = func(line string) { r.opts.Logf("terraform: %s", line) }
 	}
@@ -171,20 +167,9 @@ func (r *Run) writeRemoteKubeconfig(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("the outputs of modules/%s: %w", r.env().Cluster.Provider, err)
 	}
-	var ko remote.KubeconfigOptions
-	if k := r.tfOptions().Kubeconfig; k != nil {
-		ko = *k
-	} else if out.Provider == spec.ProviderEKS {
-		if _, err := exec.LookPath("aws"); err != nil {
-			tok, err := eksToken(ctx, out)
-			if err != nil {
-				return err
-			}
-			ko.Token = tok
-			r.opts.Logf("the aws CLI is not on PATH: the kubeconfig holds a token valid until %s; groundwork writes a new one on every run", tok.Expiry.Format(time.Kitchen))
-		} else {
-			ko.AWSProfile = os.Getenv("AWS_PROFILE")
-		}
+	ko, err := r.kubeconfigOptions(ctx, out)
+	if err != nil {
+		return err
 	}
 	cfg, err := remote.Kubeconfig(out, ko)
 	if err != nil {
@@ -201,6 +186,53 @@ func (r *Run) writeRemoteKubeconfig(ctx context.Context) error {
 	if t := out.Expires(); !t.IsZero() {
 		r.output(plan.StepCluster, "expires_tag", strconv.FormatInt(t.Unix(), 10))
 	}
+	return nil
+}
+
+// kubeconfigOptions says how a cloud cluster's kubeconfig authenticates:
+// on EKS through the aws CLI's exec plugin, or, without the aws CLI, a token
+// groundwork presigns itself.
+func (r *Run) kubeconfigOptions(ctx context.Context, out *remote.Outputs) (remote.KubeconfigOptions, error) {
+	var ko remote.KubeconfigOptions
+	if k := r.tfOptions().Kubeconfig; k != nil {
+		return *k, nil
+	}
+	if out.Provider != spec.ProviderEKS {
+		return ko, nil
+	}
+	if _, err := exec.LookPath("aws"); err == nil {
+		ko.AWSProfile = os.Getenv("AWS_PROFILE")
+		return ko, nil
+	}
+	tok, err := eksToken(ctx, out)
+	if err != nil {
+		return ko, err
+	}
+	ko.Token = tok
+	r.opts.Logf("the aws CLI is not on PATH: the kubeconfig holds a token valid until %s; groundwork writes a new one on every run", tok.Expiry.Format(time.Kitchen))
+	return ko, nil
+}
+
+// adoptEKS writes the kubeconfig of the EKS cluster an existing cluster
+// names (eks { name, region }), from DescribeCluster with the default AWS
+// credential chain: groundwork uses it, Terraform does not own it, and down
+// never destroys it.
+func (r *Run) adoptEKS(ctx context.Context) error {
+	a := r.env().Cluster.Existing.EKS
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(a.Region))
+	if err != nil {
+		return fmt.Errorf("AWS configuration to adopt EKS cluster %s: %w", a.Name, err)
+	}
+	ko, err := r.kubeconfigOptions(ctx, &remote.Outputs{Provider: spec.ProviderEKS, ClusterName: a.Name, Region: a.Region})
+	if err != nil {
+		return err
+	}
+	path, _ := Kubeconfig(r.env(), r.opts.StateDir)
+	out, err := remote.AdoptEKS(ctx, eks.NewFromConfig(cfg), a.Name, a.Region, path, ko)
+	if err != nil {
+		return err
+	}
+	r.output(plan.StepKubeconfig, "eks_cluster", out.ClusterName)
 	return nil
 }
 

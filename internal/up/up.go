@@ -76,6 +76,7 @@ type Run struct {
 	files    []render.File
 	snapshot *gitrepo.Snapshot // rebuild: the repository as Preflight read it
 	sealing  *sealing.KeyPair
+	tf       TerraformOptions // how a cloud cluster's steps drive Terraform
 
 	// Outcomes for the caller's report.
 	Kubeconfig    string
@@ -215,18 +216,24 @@ func (r *Run) applyCluster(ctx context.Context) error {
 }
 
 // Kubeconfig is where the environment's kubeconfig is: the spec's for an
-// existing cluster, the state directory's for one groundwork created.
+// existing cluster, the state directory's for one groundwork created or
+// adopted by name (an existing EKS cluster).
 func Kubeconfig(env *spec.Environment, stateDir string) (path, kubeContext string) {
-	if e := env.Cluster.Existing; e != nil {
+	if e := env.Cluster.Existing; e != nil && e.EKS == nil {
 		return e.Kubeconfig, e.Context
 	}
 	return filepath.Join(stateDir, "kubeconfig"), ""
 }
 
 func (r *Run) checkKubeconfig(ctx context.Context) (engine.Status, error) {
-	if r.env().Cluster.Remote() {
+	switch e := r.env().Cluster.Existing; {
+	case r.env().Cluster.Remote():
 		// From the module's outputs, on every run: an EKS token expires.
 		if err := r.writeRemoteKubeconfig(ctx); err != nil {
+			return engine.Status{}, err
+		}
+	case e != nil && e.EKS != nil:
+		if err := r.adoptEKS(ctx); err != nil {
 			return engine.Status{}, err
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -109,12 +108,6 @@ func TestUpEKSClusterSteps(t *testing.T) {
 		}
 		var progress []string
 		r, err := up.New(up.Options{Env: env, StateDir: stateDir, CacheDir: filepath.Join(dir, "cache", "charts"), Journal: journal})
-		var ue *up.UnsupportedError
-		if errors.As(err, &ue) {
-			// Until the dispatch in internal/up/up.go lands (the Terraform
-			// driver's report): from then on this test runs.
-			t.Skipf("up refuses EKS (%v): internal/up/up.go does not dispatch to the Terraform steps yet", err)
-		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -259,10 +252,6 @@ func TestUpEKSOnHarness(t *testing.T) {
 			t.Fatal(err)
 		}
 		r, err := up.New(up.Options{Env: env, StateDir: stateDir, Environ: []string{"GIT_TOKEN=t0ken"}, CacheDir: filepath.Join(dir, "cache", "charts"), Journal: journal})
-		var ue *up.UnsupportedError
-		if errors.As(err, &ue) {
-			t.Skipf("up refuses EKS (%v): internal/up/up.go does not dispatch to the Terraform steps yet", err)
-		}
 		if err != nil {
 			t.Fatal(err)
 		}
