@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/storage/driver"
 
+	"github.com/groundwork-dev/groundwork/internal/argocd"
 	"github.com/groundwork-dev/groundwork/internal/flux"
 	"github.com/groundwork-dev/groundwork/internal/health"
 	"github.com/groundwork-dev/groundwork/internal/helm"
@@ -38,6 +40,9 @@ type Report struct {
 		WantsVersion string   `json:"wanted_version"`
 	} `json:"reconciler"`
 	Sync struct {
+		// Engine is the reconciler: flux (Objects are the GitRepository
+		// and the Kustomizations) or argocd (Objects are the Applications).
+		Engine   string        `json:"engine"`
 		Revision string        `json:"revision,omitempty"`
 		InSync   bool          `json:"in_sync"`
 		Objects  []flux.Object `json:"objects"`
@@ -54,6 +59,7 @@ func Collect(ctx context.Context, env *spec.Environment, stateDir string) *Repor
 	r.Reconciler.Release = rel.Namespace + "/" + rel.Name
 	r.Reconciler.WantsVersion = rel.Version
 	r.Sync.Objects = []flux.Object{}
+	r.Sync.Engine = env.GitOps.Engine
 	c, err := kube.Connect(path, kctx)
 	if err != nil {
 		r.Cluster.Error = err.Error()
@@ -67,18 +73,51 @@ func Collect(ctx context.Context, env *spec.Environment, stateDir string) *Repor
 	}
 	r.Cluster.Reachable, r.Cluster.KubernetesVersion = true, v
 	reconciler(ctx, r, c, rel)
-	w := &flux.Waiter{Client: c, Namespace: env.GitOps.Namespace}
-	objs, ok, err := w.Status(ctx)
-	if err != nil {
-		r.Sync.Error = err.Error()
+	if env.GitOps.Engine == spec.EngineArgoCD {
+		argoCDSync(ctx, r, c, env)
 	} else {
-		r.Sync.Objects, r.Sync.InSync = objs, ok
-		if len(objs) > 0 {
-			r.Sync.Revision = objs[0].Revision
+		w := &flux.Waiter{Client: c, Namespace: env.GitOps.Namespace}
+		objs, ok, err := w.Status(ctx)
+		if err != nil {
+			r.Sync.Error = err.Error()
+		} else {
+			r.Sync.Objects, r.Sync.InSync = objs, ok
+			if len(objs) > 0 {
+				r.Sync.Revision = objs[0].Revision
+			}
 		}
 	}
 	r.Healthy = r.Cluster.Reachable && r.Reconciler.Installed && r.Reconciler.WorkloadsOK && r.Sync.InSync
 	return r
+}
+
+// argoCDSync reports every Application in Argo CD's namespace, Synced and
+// Healthy or not and why; the revision is the root Application's.
+func argoCDSync(ctx context.Context, r *Report, c *kube.Client, env *spec.Environment) {
+	w := &argocd.Waiter{Client: c, Namespace: env.GitOps.Namespace, RepoURL: env.GitOps.Repository.URL}
+	apps, ok, err := w.Look(ctx, "", nil)
+	if err != nil {
+		r.Sync.Error = err.Error()
+		return
+	}
+	r.Sync.InSync = ok && len(apps) > 0
+	for _, a := range apps {
+		o := flux.Object{Kind: "Application", Name: a.Name, Ready: a.Ready, Missing: a.Missing, Revision: a.Revision}
+		if !a.Ready && !a.Missing {
+			o.Reason = a.Sync + ", " + a.Health
+			var why []string
+			for _, m := range append(append([]string{a.HealthMessage, a.Operation}, a.Conditions...), a.Resources...) {
+				if m != "" {
+					why = append(why, m)
+				}
+			}
+			o.Message = strings.Join(why, "; ")
+		}
+		if a.Name == env.Name+"-root" {
+			r.Sync.Revision = a.Revision
+		}
+		r.Sync.Objects = append(r.Sync.Objects, o)
+	}
 }
 
 func reconciler(ctx context.Context, r *Report, c *kube.Client, rel helm.Release) {

@@ -227,6 +227,19 @@ func TestArgoCD(t *testing.T) {
 			t.Errorf("the repository moved from %s to %s", head, h)
 		}
 		t.Logf("FIGURE no-op up with Argo CD: %s", time.Since(start).Round(time.Millisecond))
+
+		code, sdoc, errOut := g.status(ctx)
+		if code != 0 || sdoc["healthy"] != true {
+			t.Fatalf("status: exit %d, %v\n%s", code, sdoc, errOut)
+		}
+		if sync, _ := sdoc["sync"].(map[string]any); sync["engine"] != "argocd" || !strings.HasSuffix(head, fmt.Sprint(sync["revision"])) {
+			t.Errorf("status sync section %v, want engine argocd at %s", sync, head)
+		}
+		_, out, _ := g.run(ctx, "status", g.file)
+		if !strings.Contains(out, "Argo CD Applications Synced and Healthy at "+head) {
+			t.Errorf("status text:\n%s", out)
+		}
+		t.Logf("status:\n%s", out)
 	})
 
 	// A user's working copy, cloned afresh before each commit (up commits
@@ -322,6 +335,10 @@ func TestArgoCD(t *testing.T) {
 			if strings.Contains(errOut, ok) {
 				t.Errorf("up's error lists a healthy Application (%s)", ok)
 			}
+		}
+		code, out, _ := g.run(ctx, "status", g.file)
+		if code != 1 || !strings.Contains(out, "Application broken: not ready (OutOfSync") || !strings.Contains(out, `namespaces "nowhere" not found`) {
+			t.Errorf("status with a failing Application: exit %d\n%s", code, out)
 		}
 		wd = clone(t)
 		wd.Remove(t, "clusters/argo/apps/broken/cm.yaml")

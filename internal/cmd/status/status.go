@@ -11,6 +11,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
 	"github.com/groundwork-dev/groundwork/internal/engine"
 	"github.com/groundwork-dev/groundwork/internal/plan"
+	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/status"
 )
 
@@ -37,8 +38,8 @@ func NewCmdStatus(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 		Short: "Show whether an environment's cluster is reachable, healthy and in sync",
 		Long: `Show whether the cluster answers and which Kubernetes it runs, the reconciler's
 Helm release and whether its workloads are ready, the revision Flux fetched from
-the repository and whether every Kustomization applied it, and what is not
-ready and why. status changes nothing. It exits 0 when the environment is
+the repository and whether every Kustomization applied it (with Argo CD: whether
+every Application is Synced and Healthy), and what is not ready and why. status changes nothing. It exits 0 when the environment is
 healthy and in sync, 1 otherwise.`,
 		Example: `  groundwork status environments/dev.hcl
   groundwork status environments/dev.hcl --output json`,
@@ -122,7 +123,11 @@ func writeText(f *cmdutil.Factory, d Document) {
 					ready++
 				}
 			}
-			fmt.Fprintf(w, "%s sync        %d/%d Flux objects ready at %s\n", mark(s.InSync), ready, len(s.Objects), orNone(s.Revision))
+			what := "Flux objects ready"
+			if s.Engine == spec.EngineArgoCD {
+				what = "Argo CD Applications Synced and Healthy"
+			}
+			fmt.Fprintf(w, "%s sync        %d/%d %s at %s\n", mark(s.InSync), ready, len(s.Objects), what, orNone(s.Revision))
 			for _, o := range s.Objects {
 				if !o.Ready {
 					fmt.Fprintf(w, "    %s\n", o)
