@@ -188,7 +188,6 @@ func (r *Run) syncByHand(ctx context.Context, w *argocd.Waiter, required []strin
 	if err != nil {
 		return err
 	}
-	started := map[string]string{}
 	for {
 		apps, ok, err := w.Look(ctx, r.Revision, required)
 		if err == nil && ok {
@@ -202,8 +201,11 @@ func (r *Run) syncByHand(ctx context.Context, w *argocd.Waiter, required []strin
 			if err != nil || u.Object["operation"] != nil {
 				continue
 			}
-			phase, _, _ := unstructured.NestedString(u.Object, "status", "operationState", "phase")
-			if rev, ok := started[a.Name]; phase == "Running" || ok && rev == a.Revision && phase != "Failed" && phase != "Error" {
+			// A sync still running is waited for; one that finished with
+			// the Application still OutOfSync (something changed the live
+			// objects meanwhile, or the sync failed) is started again, as
+			// a person running `argocd app sync` would.
+			if phase, _, _ := unstructured.NestedString(u.Object, "status", "operationState", "phase"); phase == "Running" || phase == "Terminating" {
 				continue
 			}
 			// As `argocd app sync` does: the Application's sync options
@@ -219,7 +221,6 @@ func (r *Run) syncByHand(ctx context.Context, w *argocd.Waiter, required []strin
 				return err
 			}
 			if _, err := ri.Patch(ctx, a.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: kube.FieldManager}); err == nil {
-				started[a.Name] = a.Revision
 				r.opts.Logf("sync of Application %s started (manual sync policy)", a.Name)
 			}
 		}
