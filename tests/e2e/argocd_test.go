@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	cmdup "github.com/groundwork-dev/groundwork/internal/cmd/up"
 	"github.com/groundwork-dev/groundwork/internal/engine"
@@ -124,6 +125,58 @@ spec:
           image: registry.example/web:1.0
 `
 
+// argoWorld is what the Argo CD tests share: a control plane with the
+// harness's Argo CD "kubelet", the argo-cd, sealed-secrets and hello charts
+// in a Helm repository, an HTTP Git server (token auth) with an empty
+// repository "fleet", and argoEnv in a fresh folder.
+type argoWorld struct {
+	cp      *harness.ControlPlane
+	gitSrv  *harness.GitHTTPServer
+	repoURL string
+	dir     string
+	file    string
+	g       *groundwork
+	dyn     dynamic.Interface
+	cms     corev1client.CoreV1Interface
+}
+
+func startArgoWorld(t *testing.T) *argoWorld {
+	t.Helper()
+	cp := harness.StartControlPlane(t)
+	harness.StartArgoCD(t, cp)
+	charts := harness.StartChartRepo(t)
+	charts.Add(t, harness.BuildArgoCDChart(t))
+	charts.Add(t, upstreamChart(t, "github.com/bitnami-labs/sealed-secrets", "v0.40.0", "helm/sealed-secrets"))
+	charts.Add(t, helloChart("0.1.0"))
+	charts.Add(t, helloChart("0.2.0"))
+	w := &argoWorld{cp: cp, gitSrv: harness.StartGitHTTPServer(t, harness.GitHTTPOptions{Username: "git", Password: "t0ken"}), dir: t.TempDir()}
+	w.repoURL = w.gitSrv.CreateRepo(t, "fleet")
+	w.file = filepath.Join(w.dir, "argo.hcl")
+	if err := os.WriteFile(w.file, []byte(argoEnv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.g = &groundwork{t: t, file: w.file,
+		vars:    []string{"--var", "kubeconfig=" + cp.AdminKubeconfig(), "--var", "charts=" + charts.URL(), "--var", "repo=" + w.repoURL},
+		environ: []string{"GIT_TOKEN=t0ken", "HOME=" + w.dir}}
+	w.dyn = dynamic.NewForConfigOrDie(cp.RESTConfig())
+	w.cms = cp.Client().CoreV1()
+	return w
+}
+
+// configMap checks a ConfigMap's key has the wanted value.
+func (w *argoWorld) configMap(ns, name, key, want string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		cm, err := w.cms.ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if cm.Data[key] != want {
+			return fmt.Errorf("ConfigMap %s/%s: %s=%q, want %q", ns, name, key, cm.Data[key], want)
+		}
+		return nil
+	}
+}
+
 // TestArgoCD proves up with engine = "argocd" on the harness, with the real
 // Argo CD programs (application controller, repo-server, ApplicationSet
 // controller, Redis): seed and converge (app of apps: the root, Argo CD
@@ -136,39 +189,9 @@ func TestArgoCD(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 
-	cp := harness.StartControlPlane(t)
-	harness.StartArgoCD(t, cp)
-	charts := harness.StartChartRepo(t)
-	charts.Add(t, harness.BuildArgoCDChart(t))
-	charts.Add(t, upstreamChart(t, "github.com/bitnami-labs/sealed-secrets", "v0.40.0", "helm/sealed-secrets"))
-	charts.Add(t, helloChart("0.1.0"))
-	charts.Add(t, helloChart("0.2.0"))
-	gitSrv := harness.StartGitHTTPServer(t, harness.GitHTTPOptions{Username: "git", Password: "t0ken"})
-	repoURL := gitSrv.CreateRepo(t, "fleet")
-
-	dir := t.TempDir()
-	file := filepath.Join(dir, "argo.hcl")
-	if err := os.WriteFile(file, []byte(argoEnv), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	g := &groundwork{t: t, file: file,
-		vars:    []string{"--var", "kubeconfig=" + cp.AdminKubeconfig(), "--var", "charts=" + charts.URL(), "--var", "repo=" + repoURL},
-		environ: []string{"GIT_TOKEN=t0ken", "HOME=" + dir}}
-	dyn := dynamic.NewForConfigOrDie(cp.RESTConfig())
-	cms := cp.Client().CoreV1()
-
-	configMap := func(ns, name, key, want string) func(context.Context) error {
-		return func(ctx context.Context) error {
-			cm, err := cms.ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			if cm.Data[key] != want {
-				return fmt.Errorf("ConfigMap %s/%s: %s=%q, want %q", ns, name, key, cm.Data[key], want)
-			}
-			return nil
-		}
-	}
+	w := startArgoWorld(t)
+	cp, gitSrv, repoURL, dir, file, g, dyn, cms := w.cp, w.gitSrv, w.repoURL, w.dir, w.file, w.g, w.dyn, w.cms
+	configMap := w.configMap
 
 	t.Run("seed and converge", func(t *testing.T) {
 		start := time.Now()
@@ -348,48 +371,6 @@ func TestArgoCD(t *testing.T) {
 		}
 	})
 
-	t.Run("manual sync holds a commit until up syncs it", func(t *testing.T) {
-		manual := *g
-		manual.vars = append(append([]string{}, g.vars...), "--var", "manual=true")
-		if code, _, errOut := manual.up(ctx); code != 0 {
-			t.Fatalf("up with manual sync: exit %d\n%s", code, errOut)
-		}
-		g.vars = manual.vars
-		u, err := dyn.Resource(applicationGVR).Namespace(harness.ArgoCDNamespace).Get(ctx, "shop", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if on, found, _ := unstructured.NestedBool(u.Object, "spec", "syncPolicy", "automated", "enabled"); !found || on {
-			t.Fatalf("shop is still automated: %v", u.Object["spec"])
-		}
-		wd := clone(t)
-		wd.WriteFile(t, "clusters/argo/apps/shop/shop.yaml", fmt.Sprintf(shopApp, "amber"))
-		rev := wd.CommitAndPush(t, "shop: amber")
-		waitFor(ctx, t, "Argo CD to see the commit (shop OutOfSync at it)", func(ctx context.Context) error {
-			u, err := dyn.Resource(applicationGVR).Namespace(harness.ArgoCDNamespace).Get(ctx, "shop", metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			st, _, _ := unstructured.NestedString(u.Object, "status", "sync", "status")
-			got, _, _ := unstructured.NestedString(u.Object, "status", "sync", "revision")
-			if st != "OutOfSync" || got != rev {
-				return fmt.Errorf("shop: %s at %s", st, got)
-			}
-			return nil
-		})
-		if err := configMap("shop", "shop", "colour", "teal")(ctx); err != nil {
-			t.Fatalf("with manual sync Argo CD applied the commit by itself: %v", err)
-		}
-		start := time.Now()
-		if code, _, errOut := g.up(ctx); code != 0 {
-			t.Fatalf("up (syncing by hand): exit %d\n%s", code, errOut)
-		}
-		if err := configMap("shop", "shop", "colour", "amber")(ctx); err != nil {
-			t.Error(err)
-		}
-		t.Logf("FIGURE up syncing a held commit by hand (manual sync policy): %s", time.Since(start).Round(time.Millisecond))
-	})
-
 	t.Run("wipe and rebuild", func(t *testing.T) {
 		kp, err := sealing.Load(filepath.Join(dir, "keys", "argo.sealed-secrets.pem"))
 		if err != nil {
@@ -412,7 +393,7 @@ func TestArgoCD(t *testing.T) {
 		}
 		assertApplications(ctx, t, dyn, head, "argo-root", "argocd", "hello", "shop")
 		for _, c := range []func(context.Context) error{
-			configMap("shop", "shop", "colour", "amber"),
+			configMap("shop", "shop", "colour", "teal"),
 			configMap("hello", "hello-hello", "version", "0.2.0"),
 		} {
 			if err := c(ctx); err != nil {
@@ -467,4 +448,62 @@ func applicationReady(ctx context.Context, dyn dynamic.Interface, name, rev stri
 		return fmt.Errorf("Application %s: sync %q, health %q, revision %q (want %q); conditions %v; last operation %q", name, sync, health, got, rev, conds, msg)
 	}
 	return nil
+}
+
+// TestArgoCDManualSync proves the manual sync policy on a cluster of its
+// own: with gitops.sync.manual, up syncs what it bootstraps by hand, Argo CD
+// holds a later commit (the Application OutOfSync at it, the cluster
+// unchanged), and the next up syncs it.
+func TestArgoCDManualSync(t *testing.T) {
+	skipIfShort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+
+	w := startArgoWorld(t)
+	gitSrv, repoURL, g, dyn, configMap := w.gitSrv, w.repoURL, w.g, w.dyn, w.configMap
+	clone := func(t *testing.T) *harness.GitWorkdir { return harness.CloneGitWorkdir(t, repoURL, gitSrv.BasicAuth()) }
+	g.vars = append(g.vars, "--var", "manual=true")
+	if code, _, errOut := g.up(ctx); code != 0 {
+		t.Fatalf("up with manual sync: exit %d\n%s", code, errOut)
+	}
+	wd := clone(t)
+	wd.WriteFile(t, "clusters/argo/apps/shop/kustomization.yaml", "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - shop.yaml\n")
+	wd.WriteFile(t, "clusters/argo/apps/shop/shop.yaml", fmt.Sprintf(shopApp, "teal"))
+	wd.CommitAndPush(t, "shop app")
+	if code, _, errOut := g.up(ctx); code != 0 {
+		t.Fatalf("up syncing the new app by hand: exit %d\n%s", code, errOut)
+	}
+	u, err := dyn.Resource(applicationGVR).Namespace(harness.ArgoCDNamespace).Get(ctx, "shop", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if on, found, _ := unstructured.NestedBool(u.Object, "spec", "syncPolicy", "automated", "enabled"); !found || on {
+		t.Fatalf("shop is still automated: %v", u.Object["spec"])
+	}
+	wd = clone(t)
+	wd.WriteFile(t, "clusters/argo/apps/shop/shop.yaml", fmt.Sprintf(shopApp, "amber"))
+	rev := wd.CommitAndPush(t, "shop: amber")
+	waitFor(ctx, t, "Argo CD to see the commit (shop OutOfSync at it)", func(ctx context.Context) error {
+		u, err := dyn.Resource(applicationGVR).Namespace(harness.ArgoCDNamespace).Get(ctx, "shop", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		st, _, _ := unstructured.NestedString(u.Object, "status", "sync", "status")
+		got, _, _ := unstructured.NestedString(u.Object, "status", "sync", "revision")
+		if st != "OutOfSync" || got != rev {
+			return fmt.Errorf("shop: %s at %s", st, got)
+		}
+		return nil
+	})
+	if err := configMap("shop", "shop", "colour", "teal")(ctx); err != nil {
+		t.Fatalf("with manual sync Argo CD applied the commit by itself: %v", err)
+	}
+	start := time.Now()
+	if code, _, errOut := g.up(ctx); code != 0 {
+		t.Fatalf("up (syncing by hand): exit %d\n%s", code, errOut)
+	}
+	if err := configMap("shop", "shop", "colour", "amber")(ctx); err != nil {
+		t.Error(err)
+	}
+	t.Logf("FIGURE up syncing a held commit by hand (manual sync policy): %s", time.Since(start).Round(time.Millisecond))
 }
