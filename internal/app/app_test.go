@@ -61,6 +61,7 @@ current-context: x
     repository { url = "https://github.com/acme/fleet.git" }
   }
   secrets {
+    provider = "sealed-secrets"
     key_store "aws-secrets-manager" { region = "eu-west-1" }
   }
 }`), 0o644)
@@ -81,7 +82,7 @@ current-context: x
 		{[]string{"version"}, 0, "groundwork ", ""},
 		{[]string{"completion", "bash"}, 0, "bash completion", ""},
 		{[]string{"up", unreachable, "--lock-timeout", "0"}, 1, "", "does not answer"},
-		{[]string{"up", unsupported}, 2, "", "The aws-secrets-manager key store is not implemented yet"},
+		{[]string{"up", unsupported}, 2, "", "Keeping the sealing key in a aws-secrets-manager key store is not implemented yet"},
 		{[]string{"down", good}, 2, "", "delete the kind cluster \"dev\""},
 		{[]string{"down", good}, 2, "", "run it again with --yes"},
 		{[]string{"rebuild", nokey}, 1, "", "the age key of environment gone is missing: no key at " + filepath.Join(dir, "nokey.agekey")},
@@ -114,6 +115,7 @@ func TestJSONErrorDocument(t *testing.T) {
     repository { url = "https://github.com/acme/fleet.git" }
   }
   secrets {
+    provider = "sealed-secrets"
     key_store "aws-secrets-manager" { region = "eu-west-1" }
   }
 }`), 0o644)

@@ -108,7 +108,7 @@ func (r *Run) generation(ctx context.Context, o *unstructured.Unstructured) int6
 
 // applyArgoCDSync is up's sync step for Argo CD.
 func (r *Run) applyArgoCDSync(ctx context.Context) error {
-	files, err := r.Render()
+	files, err := r.Render(ctx)
 	if err != nil {
 		return err
 	}

@@ -55,6 +55,11 @@ func (r *Run) Preflight(ctx context.Context) error {
 		r.identity, err = keys.FileStore{Path: ks.Path}.Load()
 	case ks.Type == spec.KeyStoreEnv:
 		r.identity, err = keys.EnvStore{Variable: ks.Variable, Environ: r.opts.Environ}.Load()
+	case ks.Type == spec.KeyStoreAWSSecretsManager:
+		var s keys.SecretsManagerStore
+		if s, err = keys.NewSecretsManagerStore(ctx, ks.SecretName, ks.Region); err == nil {
+			r.identity, err = s.Load(ctx)
+		}
 	}
 	var nf *keys.NotFoundError
 	if errors.As(err, &nf) {
@@ -114,8 +119,11 @@ func (r *Run) RebuildSteps() []engine.Step {
 }
 
 func keyStoreText(ks spec.KeyStore) string {
-	if ks.Type == spec.KeyStoreEnv {
+	switch ks.Type {
+	case spec.KeyStoreEnv:
 		return "environment variable " + ks.Variable
+	case spec.KeyStoreAWSSecretsManager:
+		return "AWS Secrets Manager secret " + ks.SecretName + " in " + ks.Region
 	}
 	return ks.Type + " " + ks.Path
 }
@@ -169,7 +177,7 @@ func (r *Run) declaredChart() {
 }
 
 func (r *Run) applyRestoreSeed(ctx context.Context) error {
-	files, err := r.Render()
+	files, err := r.Render(ctx)
 	if err != nil {
 		return err
 	}

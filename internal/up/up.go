@@ -91,8 +91,6 @@ func New(opts Options) (*Run, error) {
 	switch {
 	case env.Secrets.Provider == spec.SecretsSealedSecrets && env.Secrets.KeyStore.Type != spec.KeyStoreFile:
 		return nil, &UnsupportedError{What: "Keeping the sealing key in a " + env.Secrets.KeyStore.Type + " key store", Meanwhile: "Use key_store \"file\" with sealed-secrets meanwhile."}
-	case env.Secrets.KeyStore.Type == spec.KeyStoreAWSSecretsManager:
-		return nil, &UnsupportedError{What: "The aws-secrets-manager key store", Meanwhile: "Use key_store \"file\" or \"env\" meanwhile."}
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -306,9 +304,15 @@ func (r *Run) ensureRelease(ctx context.Context, rel helm.Release) (helm.Outcome
 
 // Identity loads the environment's age identity from its key store, creating
 // it in a file store that has none.
-func Identity(env *spec.Environment, environ []string) (id *age.X25519Identity, created bool, err error) {
+func Identity(ctx context.Context, env *spec.Environment, environ []string) (id *age.X25519Identity, created bool, err error) {
 	ks := env.Secrets.KeyStore
 	switch ks.Type {
+	case spec.KeyStoreAWSSecretsManager:
+		s, err := keys.NewSecretsManagerStore(ctx, ks.SecretName, ks.Region)
+		if err != nil {
+			return nil, false, err
+		}
+		return keys.LoadOrCreateSecretsManager(ctx, s)
 	case spec.KeyStoreEnv:
 		id, err = keys.EnvStore{Variable: ks.Variable, Environ: environ}.Load()
 		return id, false, err
@@ -318,16 +322,16 @@ func Identity(env *spec.Environment, environ []string) (id *age.X25519Identity, 
 	return nil, false, fmt.Errorf("key store %s is not supported here", ks.Type)
 }
 
-func (r *Run) ensureIdentity() error {
+func (r *Run) ensureIdentity(ctx context.Context) error {
 	if r.identity != nil {
 		return nil
 	}
-	id, created, err := Identity(r.env(), r.opts.Environ)
+	id, created, err := Identity(ctx, r.env(), r.opts.Environ)
 	if err != nil {
 		return err
 	}
 	if created {
-		r.opts.Logf("created the age key of %s in %s", r.env().Name, r.env().Secrets.KeyStore.Path)
+		r.opts.Logf("created the age key of %s in %s", r.env().Name, keyStoreText(r.env().Secrets.KeyStore))
 	}
 	r.identity = id
 	return nil
@@ -340,7 +344,7 @@ func (r *Run) applySecrets(ctx context.Context) error {
 	case spec.SecretsExternalSecrets:
 		return r.applyExternalSecrets(ctx)
 	}
-	if err := r.ensureIdentity(); err != nil {
+	if err := r.ensureIdentity(ctx); err != nil {
 		return err
 	}
 	s := secret(r.env().GitOps.Namespace, AgeSecret, map[string][]byte{AgeSecretKey: []byte(r.identity.String() + "\n")})
@@ -378,13 +382,13 @@ func toUnstructured(obj runtime.Object) *unstructured.Unstructured {
 // --- seed -----------------------------------------------------------------------
 
 // Render renders the environment's repository files.
-func (r *Run) Render() ([]render.File, error) {
+func (r *Run) Render(ctx context.Context) ([]render.File, error) {
 	if r.files != nil {
 		return r.files, nil
 	}
 	var opts render.Options
 	if r.env().Secrets.Provider == spec.SecretsSOPS {
-		if err := r.ensureIdentity(); err != nil {
+		if err := r.ensureIdentity(ctx); err != nil {
 			return nil, err
 		}
 		opts.AgeRecipient = r.identity.Recipient().String()
@@ -412,7 +416,7 @@ func (r *Run) Git() (*gitrepo.Client, error) {
 }
 
 func (r *Run) applySeed(ctx context.Context) error {
-	files, err := r.Render()
+	files, err := r.Render(ctx)
 	if err != nil {
 		return err
 	}
@@ -444,7 +448,7 @@ func (r *Run) applySync(ctx context.Context) error {
 	if r.argoCD() { // argocd engine: see argocd.go
 		return r.applyArgoCDSync(ctx)
 	}
-	files, err := r.Render()
+	files, err := r.Render(ctx)
 	if err != nil {
 		return err
 	}
@@ -508,8 +512,8 @@ func (r *Run) waiter() *flux.Waiter {
 	return w
 }
 
-func (r *Run) required() ([]string, error) {
-	files, err := r.Render()
+func (r *Run) required(ctx context.Context) ([]string, error) {
+	files, err := r.Render(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -523,7 +527,7 @@ func (r *Run) checkWait(ctx context.Context) (engine.Status, error) {
 	if r.argoCD() { // argocd engine: see argocd.go
 		return r.checkArgoCDWait(ctx)
 	}
-	req, err := r.required()
+	req, err := r.required(ctx)
 	if err != nil {
 		return engine.Status{}, err
 	}
@@ -538,7 +542,7 @@ func (r *Run) applyWait(ctx context.Context) error {
 	if r.argoCD() { // argocd engine: see argocd.go
 		return r.applyArgoCDWait(ctx)
 	}
-	req, err := r.required()
+	req, err := r.required(ctx)
 	if err != nil {
 		return err
 	}
