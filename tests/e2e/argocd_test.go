@@ -94,6 +94,8 @@ data:
 	return ch
 }
 
+// shopApp is an app of the e2e suites: its namespace, a ConfigMap whose
+// colour is the format argument, and a Deployment.
 const shopApp = `apiVersion: v1
 kind: Namespace
 metadata:

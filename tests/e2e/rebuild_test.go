@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,36 +44,7 @@ func TestRebuildAfterWipe(t *testing.T) {
 	}
 	wd := harness.CloneGitWorkdir(t, repoURL, gitSrv.BasicAuth())
 	wd.WriteFile(t, "clusters/harness/apps/kustomization.yaml", "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - shop.yaml\n")
-	wd.WriteFile(t, "clusters/harness/apps/shop.yaml", `apiVersion: v1
-kind: Namespace
-metadata:
-  name: shop
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: shop
-  namespace: shop
-data:
-  colour: teal
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: shop
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: registry.example/web:1.0
-`)
+	wd.WriteFile(t, "clusters/harness/apps/shop.yaml", fmt.Sprintf(shopApp, "teal"))
 	wd.CommitAndPush(t, "shop app")
 	for _, kv := range [][2]string{{"password", password}, {"apikey", apiKey}} {
 		in := *g
