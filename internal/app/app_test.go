@@ -81,7 +81,8 @@ current-context: x
 		{[]string{"plan", good, "--output", "yaml"}, 2, "", "--output must be text or json"},
 		{[]string{"version"}, 0, "groundwork ", ""},
 		{[]string{"completion", "bash"}, 0, "bash completion", ""},
-		{[]string{"up", unreachable, "--lock-timeout", "0"}, 1, "", "does not answer"},
+		// up reads the repository before its first step: unreachable here.
+		{[]string{"up", unreachable, "--lock-timeout", "0"}, 1, "", "cannot read https://github.com/acme/fleet.git"},
 		{[]string{"up", unsupported}, 2, "", "Keeping the sealing key in a aws-secrets-manager key store is not implemented yet"},
 		{[]string{"down", good}, 2, "", "delete the kind cluster \"dev\""},
 		{[]string{"down", good}, 2, "", "run it again with --yes"},

@@ -21,9 +21,21 @@ import (
 
 // Names and kinds of the objects groundwork points Flux with.
 const (
-	SyncName            = "flux-system"
-	SyncFile            = "flux-system/sync.yaml"
+	SyncName = "flux-system"
+	// SyncFile is where the sync objects are, under the environment's path.
+	SyncFile = "groundwork/sync.yaml"
+	// LegacySyncFile is where groundwork before v0.x kept them (its files
+	// were at the environment's root; up moves them into groundwork/).
+	LegacySyncFile      = "flux-system/sync.yaml"
 	ReconcileAnnotation = "reconcile.fluxcd.io/requestedAt"
+	// PruneAnnotation with the value "disabled" keeps an object from being
+	// garbage-collected by the Kustomization that applied it.
+	PruneAnnotation = "kustomize.toolkit.fluxcd.io/prune"
+	// RetiredAnnotation marks a Kustomization of groundwork's that a newer
+	// layout no longer declares: up keeps it from being pruned (which would
+	// delete what it applied) until its successor applied the same
+	// objects, then deletes it without garbage collection.
+	RetiredAnnotation = "groundwork.dev/retired"
 )
 
 // API kinds.
@@ -263,6 +275,9 @@ func (w *Waiter) look(ctx context.Context, revision string, required []string) (
 	seen := map[string]bool{}
 	byName := map[string]*unstructured.Unstructured{}
 	for i := range list.Items {
+		if list.Items[i].GetAnnotations()[RetiredAnnotation] != "" {
+			continue // on its way out: see Retire
+		}
 		byName[list.Items[i].GetName()] = &list.Items[i]
 	}
 	names := append([]string(nil), required...)
@@ -391,6 +406,75 @@ func (w *Waiter) request(ctx context.Context, ri dynamic.ResourceInterface, key 
 	// A failed nudge only costs time: the controllers reconcile on their
 	// own interval anyway.
 	_, _ = ri.Patch(ctx, u.GetName(), types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: kube.FieldManager})
+}
+
+// Retire marks the Kustomizations named (those that exist) as retired and
+// not to be pruned, before the commit that stops declaring them is pushed:
+// the Kustomization that applied them then leaves them, and what they
+// applied, in place. See DeleteRetired.
+func Retire(ctx context.Context, c *kube.Client, namespace string, names []string) ([]string, error) {
+	ri, err := c.Resource(KustomizationKind, namespace)
+	if err != nil {
+		return nil, err
+	}
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"disabled",%q:"true"}}}`, PruneAnnotation, RetiredAnnotation)
+	var done []string
+	for _, n := range names {
+		_, err := ri.Patch(ctx, n, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: kube.FieldManager})
+		switch {
+		case apierrors.IsNotFound(err):
+			continue
+		case err != nil:
+			return done, fmt.Errorf("mark Kustomization %s/%s retired: %w", namespace, n, err)
+		}
+		done = append(done, n)
+	}
+	return done, nil
+}
+
+// DeleteRetired deletes the retired Kustomizations without garbage
+// collection (prune off and suspended first, so that kustomize-controller's
+// finalizer deletes nothing they applied). Call it once their successors
+// applied the revision that no longer declares them.
+func DeleteRetired(ctx context.Context, c *kube.Client, namespace string) ([]string, error) {
+	ri, err := c.Resource(KustomizationKind, namespace)
+	if err != nil {
+		return nil, err
+	}
+	list, err := ri.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var done []string
+	for _, u := range list.Items {
+		if u.GetAnnotations()[RetiredAnnotation] == "" {
+			continue
+		}
+		n := u.GetName()
+		if _, err := ri.Patch(ctx, n, types.MergePatchType, []byte(`{"spec":{"prune":false,"suspend":true}}`), metav1.PatchOptions{FieldManager: kube.FieldManager}); err != nil && !apierrors.IsNotFound(err) {
+			return done, fmt.Errorf("turn off pruning of retired Kustomization %s/%s: %w", namespace, n, err)
+		}
+		if err := ri.Delete(ctx, n, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return done, fmt.Errorf("delete retired Kustomization %s/%s: %w", namespace, n, err)
+		}
+		done = append(done, n)
+	}
+	// Gone when kustomize-controller's finalizer has run (with pruning
+	// off, it deletes nothing else).
+	for _, n := range done {
+		for {
+			_, err := ri.Get(ctx, n, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return done, fmt.Errorf("retired Kustomization %s/%s is still being deleted (its finalizer has not run; is kustomize-controller running?): %w", namespace, n, ctx.Err())
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return done, nil
 }
 
 // RequestReconcile asks Flux to reconcile the sync GitRepository now.

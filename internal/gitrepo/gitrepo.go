@@ -1,11 +1,9 @@
 package gitrepo
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path"
@@ -32,6 +30,13 @@ type File struct {
 	Data []byte
 	// SeedOnly files are written only when missing.
 	SeedOnly bool
+	// Build, when set, computes the file's content from the repository
+	// as it is at the head of each attempt: existing is the file's
+	// content (nil when missing), managed whether it starts with
+	// ManagedMarker, tree every file under the change's Root. A file
+	// with Build is never a conflict: Build decides how to live beside
+	// what is there (an edit of a user's kustomization.yaml).
+	Build func(existing []byte, managed bool, tree map[string][]byte) ([]byte, error)
 }
 
 // Change is what to make the repository hold.
@@ -50,6 +55,9 @@ type Change struct {
 	// head of each attempt, so that a retry after the remote moved edits
 	// the new head (deploy); Edit's files are written AddOnly.
 	Edit func(current map[string][]byte) ([]File, error)
+	// Adopt lists paths the user handed over (up --adopt-file): groundwork
+	// may write over them although they do not carry ManagedMarker.
+	Adopt []string
 }
 
 // Result is the outcome of Apply.
@@ -112,31 +120,21 @@ func (c *Client) try(ctx context.Context, ch Change) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if ch.Edit != nil {
-		current := map[string][]byte{}
-		if err := walk(fs, ch.Root, func(p string) error {
-			f, err := fs.Open(p)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			current[p], err = io.ReadAll(f)
-			return err
-		}); err != nil {
-			return Result{}, err
-		}
-		files, err := ch.Edit(current)
-		if err != nil {
-			return Result{}, err
-		}
-		for _, f := range files {
-			if !inside(ch.Root, f.Path) {
-				return Result{}, fmt.Errorf("refusing to write %s: it is outside the environment's folder %s", f.Path, ch.Root)
-			}
-		}
-		ch.Files, ch.AddOnly = files, true
+	if ch, err = editFiles(fs, ch); err != nil {
+		return Result{}, err
 	}
-	if err := write(fs, wt, ch); err != nil {
+	changes, err := decide(fs, ch)
+	if err != nil {
+		return Result{}, err
+	}
+	if conflicts := Conflicts(changes); len(conflicts) > 0 {
+		res := Result{}
+		if head, err := repo.Head(); err == nil {
+			res = c.result(head.Hash(), false)
+		}
+		return res, &ConflictError{URL: c.URL, Branch: c.Branch, Revision: res.Revision, Conflicts: conflicts}
+	}
+	if err := write(fs, wt, changes); err != nil {
 		return Result{}, err
 	}
 	status, err := wt.Status()
@@ -242,44 +240,27 @@ func describe(url string, err error) error {
 	return fmt.Errorf("cannot read %s: %w", url, err)
 }
 
-// write puts the change's files into the worktree: managed files always,
-// seed files when missing; managed files under Root no longer rendered are
-// removed.
-func write(fs billy.Filesystem, wt *git.Worktree, ch Change) error {
-	want := map[string]bool{}
-	for _, f := range ch.Files {
-		want[f.Path] = true
-		if f.SeedOnly {
-			if _, err := fs.Stat(f.Path); err == nil {
-				continue
-			}
-		}
-		if err := fs.MkdirAll(path.Dir(f.Path), 0o755); err != nil {
-			return err
-		}
-		if err := writeFile(fs, f.Path, f.Data); err != nil {
-			return err
-		}
-		if _, err := wt.Add(f.Path); err != nil {
-			return fmt.Errorf("stage %s: %w", f.Path, err)
-		}
-	}
-	if ch.AddOnly {
-		return nil
-	}
-	return walk(fs, ch.Root, func(p string) error {
-		if want[p] {
-			return nil
-		}
-		if !ch.Purge {
-			managed, err := isManaged(fs, p)
-			if err != nil || !managed {
+// write carries out the decided changes in the worktree.
+func write(fs billy.Filesystem, wt *git.Worktree, changes []FileChange) error {
+	for _, c := range changes {
+		switch c.Action {
+		case ActionAdd, ActionChange, ActionAdopt, ActionEdit:
+			if err := fs.MkdirAll(path.Dir(c.Path), 0o755); err != nil {
 				return err
 			}
+			if err := writeFile(fs, c.Path, c.New); err != nil {
+				return err
+			}
+			if _, err := wt.Add(c.Path); err != nil {
+				return fmt.Errorf("stage %s: %w", c.Path, err)
+			}
+		case ActionRemove:
+			if _, err := wt.Remove(c.Path); err != nil {
+				return fmt.Errorf("remove %s: %w", c.Path, err)
+			}
 		}
-		_, err := wt.Remove(p)
-		return err
-	})
+	}
+	return nil
 }
 
 func writeFile(fs billy.Filesystem, p string, data []byte) error {
@@ -292,20 +273,6 @@ func writeFile(fs billy.Filesystem, p string, data []byte) error {
 		return err
 	}
 	return f.Close()
-}
-
-func isManaged(fs billy.Filesystem, p string) (bool, error) {
-	f, err := fs.Open(p)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	head := make([]byte, len(ManagedMarker))
-	n, err := io.ReadFull(f, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return false, err
-	}
-	return bytes.Equal(head[:n], []byte(ManagedMarker)), nil
 }
 
 func walk(fs billy.Filesystem, dir string, fn func(string) error) error {

@@ -41,6 +41,9 @@ type Plan struct {
 	// (plan --terraform on an eks, gke or aks environment); nil when not
 	// asked.
 	Terraform *terraform.Summary
+	// Repository is what the seed step would do to the repository (read
+	// from the remote); nil when not read.
+	Repository *Repository
 }
 
 // Build describes the steps of up for env. It has no side effects.
@@ -228,16 +231,17 @@ func (b *builder) seedActions() []engine.Action {
 		render("applications/", fmt.Sprintf("the root Application (app of apps, managing itself) and one managing Argo CD itself (chart %s %s)", g.Chart.Name, g.Version))
 		render("apps/", "an ApplicationSet makes one Application per folder here")
 	} else {
-		render("flux-system/", fmt.Sprintf("sync objects and Flux itself (chart %s %s), so Flux upgrades itself from Git", g.Chart.Name, g.Version))
-		render("apps/", "Kustomization for the apps folder")
-		render("secrets/", "Kustomization for the Secrets groundwork secret set commits, encrypted")
+		render("groundwork/", fmt.Sprintf("groundwork's folder: sync objects, Flux itself (chart %s %s, so Flux upgrades itself from Git), and the Kustomizations groundwork-infrastructure, groundwork-secrets and groundwork-apps", g.Chart.Name, g.Version))
+		render("kustomization.yaml", "lists groundwork/ and your entry points beside it; in a kustomization.yaml of yours, groundwork only adds its folder")
+		render("apps/", "your applications (seeded once, then yours)")
+		render("secrets/", "the Secrets groundwork secret set commits, encrypted")
 	}
 	if len(env.Addons) > 0 {
 		kind := "HelmRelease"
 		if g.Engine == spec.EngineArgoCD {
 			kind = "Application"
 		}
-		dir := "infrastructure/"
+		dir := "groundwork/infrastructure/"
 		if g.Engine == spec.EngineArgoCD {
 			dir = "applications/"
 		}

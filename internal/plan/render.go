@@ -73,6 +73,9 @@ func (p *Plan) WriteText(w io.Writer, j *engine.Journal) error {
 			writeTerraform(&b, p.Terraform)
 		}
 	}
+	if p.Repository != nil {
+		writeRepository(&b, p.Repository)
+	}
 	n := len(pending)
 	switch {
 	case n == 0:
@@ -143,6 +146,8 @@ type JSON struct {
 	Pending       int        `json:"pending"`
 	// Terraform is terraform plan's summary (plan --terraform).
 	Terraform *terraform.Summary `json:"terraform,omitempty"`
+	// Repository is the seed step's change to the repository.
+	Repository *Repository `json:"repository,omitempty"`
 }
 
 // JSONStep is a step of the machine-readable plan.
@@ -159,7 +164,7 @@ func (p *Plan) ToJSON(j *engine.Journal) JSON {
 	}
 	out := JSON{FormatVersion: "1", Environment: p.Env.Name, File: p.Env.File, Cluster: p.Env.Cluster.Provider,
 		Engine: p.Env.GitOps.Engine, Secrets: p.Env.Secrets.Provider, Steps: make([]JSONStep, 0, len(p.Steps)), Pending: len(pending),
-		Terraform: p.Terraform}
+		Terraform: p.Terraform, Repository: p.Repository}
 	for _, s := range p.Steps {
 		st := StatusRecorded
 		if pending[s.Name] {

@@ -13,6 +13,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/groundwork-dev/groundwork/internal/kustomization"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/templates"
 )
@@ -24,6 +25,9 @@ type File struct {
 	Data []byte
 	// SeedOnly files are written only when missing: users own them.
 	SeedOnly bool
+	// Build, when set, makes the file's content from the repository as it
+	// is (see gitrepo.File.Build); Data is what it holds in an empty one.
+	Build func(existing []byte, managed bool, tree map[string][]byte) ([]byte, error)
 }
 
 // Options are the facts rendering needs beyond the spec.
@@ -106,7 +110,11 @@ func Render(env *spec.Environment, opts Options) ([]File, error) {
 		if err != nil {
 			return err
 		}
-		files = append(files, File{Path: path.Join(d.Repo.Path, f.Path), Data: f.Data, SeedOnly: seedOnly})
+		f.Path, f.SeedOnly = path.Join(d.Repo.Path, f.Path), seedOnly
+		if out == kustomization.FileName && engine == spec.EngineFlux {
+			f.Build = rootKustomization(d.Repo.Path, f.Data)
+		}
+		files = append(files, f)
 		return nil
 	})
 	if err != nil {
@@ -120,6 +128,61 @@ func Render(env *spec.Environment, opts Options) ([]File, error) {
 	}
 	return files, nil
 }
+
+// ownFolder is the folder of the environment's path that holds everything
+// groundwork declares for Flux; the root kustomization.yaml lists it.
+const ownFolder = "groundwork"
+
+// userFolders are the folders of the environment's path that groundwork
+// seeds for the user and applies through Kustomizations of its own: the
+// root must not list them again.
+var userFolders = []string{ownFolder, "apps", "secrets"}
+
+// rootKustomization builds the environment's root kustomization.yaml from
+// the repository: in a kustomization.yaml the user owns, groundwork's folder
+// is added to their resources and nothing else changes; otherwise (none yet,
+// or groundwork's) it is groundwork's rendered file listing its folder, then
+// every entry at the root that Flux would apply were there no
+// kustomization.yaml (the user's own entry points: files and folders that
+// are not groundwork's).
+func rootKustomization(root string, rendered []byte) func([]byte, bool, map[string][]byte) ([]byte, error) {
+	return func(existing []byte, managed bool, tree map[string][]byte) ([]byte, error) {
+		if existing != nil && !managed {
+			out, err := kustomization.AddResources(existing, []string{ownFolder})
+			if err != nil {
+				return nil, fmt.Errorf("yours, and groundwork must list its folder %s in it: %w; add \"- %s\" to its resources yourself", ownFolder, err, ownFolder)
+			}
+			return out, nil
+		}
+		isGroundworks := func(p string) bool {
+			b, ok := tree[p]
+			if !ok {
+				b, ok = tree[path.Join(p, kustomization.FileName)]
+			}
+			return ok && bytes.HasPrefix(b, []byte(managedMarker))
+		}
+		user := kustomization.Generated(tree, root, func(p string) bool {
+			for _, f := range userFolders {
+				if p == path.Join(root, f) {
+					return true
+				}
+			}
+			return isGroundworks(p)
+		})
+		if len(user) == 0 {
+			return rendered, nil
+		}
+		out := append([]byte{}, rendered...)
+		for _, u := range user {
+			out = append(out, "  - "+u+"\n"...)
+		}
+		return out, nil
+	}
+}
+
+// managedMarker starts the files groundwork writes (gitrepo.ManagedMarker;
+// the templates carry it).
+const managedMarker = "# Managed by groundwork"
 
 // outputPath maps a template's path to the file it renders: without .tmpl,
 // "dot-" for a leading dot, ".once" marking seed files.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/argocd"
 	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/flux"
 	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 )
@@ -272,7 +273,7 @@ func (r *Run) syncFile() string {
 	if r.argoCD() {
 		return argocd.RootFile
 	}
-	return "flux-system/sync.yaml"
+	return flux.SyncFile
 }
 
 // argoCDDeclared lists the Applications the repository declares.

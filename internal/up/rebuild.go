@@ -43,6 +43,40 @@ func (e *MissingKeyError) Error() string {
 // Preflight checks, touching nothing, what rebuild needs before it may
 // touch the cluster: the key in the key store and a seeded repository.
 func (r *Run) Preflight(ctx context.Context) error {
+	err := r.loadKeys(ctx)
+	var nf *keys.NotFoundError
+	if errors.As(err, &nf) {
+		return &MissingKeyError{Environment: r.env().Name, Where: nf.Where}
+	}
+	if err != nil {
+		return err
+	}
+	git, err := r.Git()
+	if err != nil {
+		return err
+	}
+	p := r.env().GitOps.Repository.Path
+	snap, err := git.Read(ctx, p)
+	if err != nil {
+		return err
+	}
+	r.syncPath = path.Join(p, r.syncFile()) // syncFile: argocd.go
+	if _, ok := snap.Files[r.syncPath]; !ok && !r.argoCD() {
+		// A repository seeded by groundwork before its files moved into
+		// groundwork/: rebuild it as it is (up moves it).
+		r.syncPath = path.Join(p, flux.LegacySyncFile)
+		r.legacyLayout = true
+	}
+	if _, ok := snap.Files[r.syncPath]; !ok {
+		return fmt.Errorf("%s has no %s/%s on branch %s: there is nothing to rebuild from; run groundwork up to create the environment", r.env().GitOps.Repository.URL, p, r.syncFile(), r.env().GitOps.Repository.Branch)
+	}
+	r.snapshot, r.Revision = snap, snap.Revision
+	return nil
+}
+
+// loadKeys loads the environment's keys from its key store, creating
+// nothing: a missing key is a *keys.NotFoundError.
+func (r *Run) loadKeys(ctx context.Context) error {
 	s := r.env().Secrets
 	ks := s.KeyStore
 	var err error
@@ -61,27 +95,7 @@ func (r *Run) Preflight(ctx context.Context) error {
 			r.identity, err = s.Load(ctx)
 		}
 	}
-	var nf *keys.NotFoundError
-	if errors.As(err, &nf) {
-		return &MissingKeyError{Environment: r.env().Name, Where: nf.Where}
-	}
-	if err != nil {
-		return err
-	}
-	git, err := r.Git()
-	if err != nil {
-		return err
-	}
-	p := r.env().GitOps.Repository.Path
-	snap, err := git.Read(ctx, p)
-	if err != nil {
-		return err
-	}
-	if _, ok := snap.Files[path.Join(p, r.syncFile())]; !ok { // syncFile: argocd.go
-		return fmt.Errorf("%s has no %s/%s on branch %s: there is nothing to rebuild from; run groundwork up to create the environment", r.env().GitOps.Repository.URL, p, r.syncFile(), r.env().GitOps.Repository.Branch)
-	}
-	r.snapshot, r.Revision = snap, snap.Revision
-	return nil
+	return err
 }
 
 // RebuildSteps are rebuild's steps in order: the cluster, the keys before
@@ -156,7 +170,7 @@ func (r *Run) declaredChart() {
 		return
 	}
 	g := &r.opts.Env.GitOps
-	b := r.snapshot.Files[path.Join(g.Repository.Path, "flux-system", "flux.yaml")]
+	b := r.snapshot.Files[path.Join(path.Dir(r.syncPath), "flux.yaml")] // beside the sync objects
 	objs, err := kube.Decode(b)
 	if err != nil {
 		return
@@ -177,6 +191,12 @@ func (r *Run) declaredChart() {
 }
 
 func (r *Run) applyRestoreSeed(ctx context.Context) error {
+	if r.legacyLayout {
+		// Its files are where an older groundwork put them: restoring the
+		// current layout beside them would declare everything twice.
+		r.opts.Logf("the repository has the layout of an older groundwork: no files restored (up moves them into %s/groundwork/)", r.env().GitOps.Repository.Path)
+		return engine.NoChange
+	}
 	files, err := r.Render(ctx)
 	if err != nil {
 		return err
@@ -212,9 +232,9 @@ func (r *Run) applyGitSync(ctx context.Context) error {
 		return r.applyArgoCDGitSync(ctx)
 	}
 	g := r.env().GitOps
-	objs, err := kube.Decode(r.snapshot.Files[path.Join(g.Repository.Path, flux.SyncFile)])
+	objs, err := kube.Decode(r.snapshot.Files[r.syncPath])
 	if err != nil {
-		return fmt.Errorf("%s in Git: %w", flux.SyncFile, err)
+		return fmt.Errorf("%s in Git: %w", r.syncPath, err)
 	}
 	if r.creds != nil {
 		objs = append([]*unstructured.Unstructured{secret(g.Namespace, CredentialsSecret, r.creds.SecretData())}, objs...)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 
 	"filippo.io/age"
@@ -63,6 +65,9 @@ type Options struct {
 	Now func() time.Time
 	// ChartPlainHTTP allows an oci:// chart source served without TLS.
 	ChartPlainHTTP bool
+	// Adopt lists repository paths the user hands over to groundwork (up
+	// --adopt-file): written over although they lack the managed header.
+	Adopt []string
 }
 
 // Run is one run of up: its steps and what they learn.
@@ -75,8 +80,14 @@ type Run struct {
 	identity *age.X25519Identity
 	files    []render.File
 	snapshot *gitrepo.Snapshot // rebuild: the repository as Preflight read it
-	sealing  *sealing.KeyPair
-	tf       TerraformOptions // how a cloud cluster's steps drive Terraform
+	// syncPath is the sync objects' file rebuild applies; legacyLayout
+	// says it is where groundwork kept it before its files moved into
+	// groundwork/.
+	syncPath     string
+	legacyLayout bool
+	repo         *RepositoryCheck // what CheckRepository found
+	sealing      *sealing.KeyPair
+	tf           TerraformOptions // how a cloud cluster's steps drive Terraform
 
 	// Outcomes for the caller's report.
 	Kubeconfig    string
@@ -425,11 +436,27 @@ func (r *Run) applySeed(ctx context.Context) error {
 		return err
 	}
 	g := r.env().GitOps
-	ch := gitrepo.Change{Root: g.Repository.Path, Message: g.Commit.Message}
-	for _, f := range files {
-		ch.Files = append(ch.Files, gitrepo.File{Path: f.Path, Data: f.Data, SeedOnly: f.SeedOnly})
+	if r.repo == nil || r.repo.KeyPending {
+		if _, err := r.CheckRepository(ctx); err != nil {
+			return err
+		}
 	}
-	res, err := git.Apply(ctx, ch)
+	if len(r.repo.Retiring) > 0 {
+		// Before the push: the Kustomization that applied them must not
+		// prune them, nor they what they applied.
+		done, err := flux.Retire(ctx, r.kube, g.Namespace, r.repo.Retiring)
+		if err != nil {
+			return err
+		}
+		if len(done) > 0 {
+			r.opts.Logf("retiring Kustomizations %s (an older groundwork's names): what they applied stays, taken over by groundwork-*", strings.Join(done, ", "))
+		}
+	}
+	res, err := git.Apply(ctx, r.seedChange(files))
+	var ce *gitrepo.ConflictError
+	if errors.As(err, &ce) {
+		return &ConflictError{URL: g.Repository.URL, Branch: g.Repository.Branch, Files: ce.Conflicts}
+	}
 	if err != nil {
 		return err
 	}
@@ -512,12 +539,45 @@ func (r *Run) waiter() *flux.Waiter {
 	return w
 }
 
+// required are the Kustomizations the wait step waits for: groundwork's and
+// every other the repository declares for the environment.
 func (r *Run) required(ctx context.Context) ([]string, error) {
 	files, err := r.Render(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return flux.Kustomizations(files)
+	names, err := flux.Kustomizations(files)
+	if err != nil {
+		return nil, err
+	}
+	if r.repo == nil {
+		if _, err := r.CheckRepository(ctx); err != nil {
+			return nil, err
+		}
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		seen[n] = true
+	}
+	for _, n := range r.repo.UserKustomizations {
+		if !seen[n] {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// deleteRetired deletes, once the revision is applied, the Kustomizations
+// the seed step retired.
+func (r *Run) deleteRetired(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, r.env().GitOps.Sync.Timeout)
+	defer cancel()
+	done, err := flux.DeleteRetired(ctx, r.kube, r.env().GitOps.Namespace)
+	if len(done) > 0 {
+		r.opts.Logf("deleted retired Kustomizations %s without pruning what they applied", strings.Join(done, ", "))
+	}
+	return err
 }
 
 func (r *Run) checkWait(ctx context.Context) (engine.Status, error) {
@@ -533,6 +593,9 @@ func (r *Run) checkWait(ctx context.Context) (engine.Status, error) {
 	}
 	_, ok, err := r.waiter().Ready(ctx, r.Revision, req)
 	if err != nil || !ok {
+		return engine.Status{}, err
+	}
+	if err := r.deleteRetired(ctx); err != nil {
 		return engine.Status{}, err
 	}
 	return engine.Status{Done: true, Reason: "every Kustomization applied " + r.Revision}, nil
@@ -551,5 +614,8 @@ func (r *Run) applyWait(ctx context.Context) error {
 	}
 	wctx, cancel := context.WithTimeout(ctx, r.env().GitOps.Sync.Timeout)
 	defer cancel()
-	return r.waiter().Wait(wctx, r.Revision, req)
+	if err := r.waiter().Wait(wctx, r.Revision, req); err != nil {
+		return err
+	}
+	return r.deleteRetired(ctx)
 }

@@ -60,7 +60,7 @@ func TestEphemeralInstancesAndGC(t *testing.T) {
 	}
 	files := snapshotFiles(t, repoURL, gitSrv)
 	for s, cp := range clusters {
-		if !strings.Contains(files, "clusters/harness-"+s+"/flux-system/sync.yaml") {
+		if !strings.Contains(files, "clusters/harness-"+s+"/groundwork/sync.yaml") {
 			t.Errorf("no folder for instance %s:\n%s", s, files)
 		}
 		cm, err := cp.Client().CoreV1().ConfigMaps(up.ExpiryNamespace).Get(ctx, up.ExpiryConfigMap, metav1.GetOptions{})

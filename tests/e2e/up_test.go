@@ -467,19 +467,15 @@ func assertFluxApplied(ctx context.Context, t *testing.T, cp *harness.ControlPla
 	if got := nested(gr.Object, "status", "artifact", "revision"); got != revision {
 		t.Errorf("GitRepository at %q, want %q", got, revision)
 	}
-	list, err := dyn.Resource(kustomizationGVR).Namespace(harness.FluxNamespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var names []string
-	for _, k := range list.Items {
+	for _, k := range listKustomizations(ctx, t, cp) {
 		names = append(names, k.GetName())
 		if got := nested(k.Object, "status", "lastAppliedRevision"); got != revision {
 			t.Errorf("Kustomization %s applied %q, want %q", k.GetName(), got, revision)
 		}
 	}
 	sort.Strings(names)
-	if strings.Join(names, ",") != "apps,flux-system,infrastructure,secrets" {
+	if strings.Join(names, ",") != "flux-system,groundwork-apps,groundwork-infrastructure,groundwork-secrets" {
 		t.Errorf("Kustomizations %v", names)
 	}
 }

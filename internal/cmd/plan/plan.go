@@ -13,6 +13,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/plan"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/terraform"
+	"github.com/groundwork-dev/groundwork/internal/up"
 )
 
 // Options are plan's inputs.
@@ -22,6 +23,10 @@ type Options struct {
 	DetailedExitCode bool
 	// Terraform runs terraform plan for an eks, gke or aks cluster.
 	Terraform bool
+	// Offline leaves the GitOps repository unread.
+	Offline bool
+	// AdoptFiles are the files up --adopt-file would be given.
+	AdoptFiles []string
 }
 
 // NewCmdPlan returns the plan command; runF replaces the behaviour in tests
@@ -35,7 +40,14 @@ func NewCmdPlan(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 backend, cluster, kubeconfig, reconciler, secrets integration, repository seed,
 sync objects, expiry, health wait), each with what it will create, read or wait
 for. plan reads the environment file and the journal of the last run in the
-state directory; it contacts no cluster, repository or cloud.
+state directory, and the GitOps repository's branch; it writes nowhere and
+contacts no cluster or cloud.
+
+From the repository it shows the seed step's change file by file, as
+terraform plan shows resources: + added, ~ changed (with a unified diff under
+-v), - removed, and ! conflicts: files of yours groundwork would have to write
+over, and objects your repository declares that groundwork declares too; up
+stops on those before its first change. --offline skips the repository.
 
 With --terraform, an eks, gke or aks environment's cluster step also shows
 what terraform plan would change: groundwork renders the root module into the
@@ -49,7 +61,8 @@ do and 3 when steps are pending, like terraform plan.`,
 		Example: `  groundwork plan environments/dev.hcl
   groundwork plan environments/eks.hcl --var region=eu-west-1 --output json
   groundwork plan environments/dev.hcl --detailed-exitcode
-  groundwork plan environments/eks.hcl --terraform`,
+  groundwork plan environments/eks.hcl --terraform
+  groundwork plan environments/dev.hcl -v --adopt-file clusters/dev/apps.yaml`,
 		Args: cmdutil.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
@@ -61,6 +74,8 @@ do and 3 when steps are pending, like terraform plan.`,
 	}
 	cmd.Flags().BoolVar(&opts.DetailedExitCode, "detailed-exitcode", false, "exit 3 when steps are pending, 0 when none")
 	cmd.Flags().BoolVar(&opts.Terraform, "terraform", false, "for an eks, gke or aks cluster, run terraform plan and show its changes (reads the state backend)")
+	cmd.Flags().BoolVar(&opts.Offline, "offline", false, "do not read the GitOps repository (no file-by-file change)")
+	cmd.Flags().StringArrayVar(&opts.AdoptFiles, "adopt-file", nil, "plan as up --adopt-file would run: this file of yours handed over to groundwork (repeatable)")
 	return cmd
 }
 
@@ -92,6 +107,9 @@ func RunContext(ctx context.Context, opts *Options) error {
 			return err
 		}
 	}
+	if !opts.Offline {
+		p.Repository = repositoryPlan(ctx, f, res.Env, stateDir, opts.AdoptFiles)
+	}
 	if f.Globals.JSON() {
 		err = p.WriteJSON(f.IO.Out, journal)
 	} else {
@@ -120,4 +138,29 @@ func terraformPlan(ctx context.Context, f *cmdutil.Factory, env *spec.Environmen
 		return nil, err
 	}
 	return d.Plan(ctx, false)
+}
+
+// repositoryReadTimeout bounds plan's read of the repository.
+const repositoryReadTimeout = 30 * time.Second
+
+// repositoryPlan reads what up's seed step would do to the repository; a
+// repository that cannot be read is said so, and plan goes on.
+func repositoryPlan(ctx context.Context, f *cmdutil.Factory, env *spec.Environment, stateDir string, adopt []string) *plan.Repository {
+	r := env.GitOps.Repository
+	out := &plan.Repository{URL: r.URL, Branch: r.Branch, Files: []plan.RepositoryFile{}}
+	run, err := up.New(up.Options{Env: env, StateDir: stateDir, Environ: f.Environ(), Adopt: adopt})
+	if err != nil {
+		out.Error = err.Error()
+		return out
+	}
+	ctx, cancel := context.WithTimeout(ctx, repositoryReadTimeout)
+	defer cancel()
+	check, err := run.CheckRepository(ctx)
+	if err != nil {
+		out.Error = err.Error()
+		return out
+	}
+	out = plan.NewRepository(r.URL, r.Branch, check.Preview, check.Collisions, f.Globals.Verbose)
+	out.KeyPending = check.KeyPending
+	return out
 }

@@ -52,7 +52,7 @@ func writeSpec(t *testing.T) string {
 func TestDetailedExitCode(t *testing.T) {
 	path := writeSpec(t)
 	f, s := cmdtest.NewFactory()
-	err := Run(&Options{F: f, File: path, DetailedExitCode: true})
+	err := Run(&Options{F: f, Offline: true, File: path, DetailedExitCode: true})
 	if cmdutil.ExitCode(err) != cmdutil.ExitChanges {
 		t.Fatalf("fresh environment: %v, want exit 3", err)
 	}
@@ -74,7 +74,7 @@ func TestDetailedExitCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	f, s = cmdtest.NewFactory()
-	if err := Run(&Options{F: f, File: path, DetailedExitCode: true}); err != nil {
+	if err := Run(&Options{F: f, Offline: true, File: path, DetailedExitCode: true}); err != nil {
 		t.Fatalf("converged environment: %v, want exit 0", err)
 	}
 	if !strings.Contains(s.Out.String(), "up will only check them") {
@@ -87,7 +87,7 @@ func TestJSONOutput(t *testing.T) {
 	f, s := cmdtest.NewFactory()
 	f.Globals.Output = cmdutil.OutputJSON
 	f.Globals.StateDir = t.TempDir()
-	if err := Run(&Options{F: f, File: path}); err != nil {
+	if err := Run(&Options{F: f, Offline: true, File: path}); err != nil {
 		t.Fatal(err)
 	}
 	var doc plan.JSON
@@ -109,7 +109,7 @@ func TestSpecErrors(t *testing.T) {
 }`), 0o644)
 
 	f, s := cmdtest.NewFactory()
-	err := Run(&Options{F: f, File: path})
+	err := Run(&Options{F: f, Offline: true, File: path})
 	var ee *cmdutil.ExitError
 	if !errors.As(err, &ee) || ee.Code != cmdutil.ExitUsage || !ee.Reported {
 		t.Fatalf("want a reported usage error, got %v", err)
@@ -123,7 +123,7 @@ func TestSpecErrors(t *testing.T) {
 
 	f, s = cmdtest.NewFactory()
 	f.Globals.Output = cmdutil.OutputJSON
-	Run(&Options{F: f, File: path})
+	Run(&Options{F: f, Offline: true, File: path})
 	var doc cmdutil.SpecErrorDocument
 	if err := json.Unmarshal(s.Out.Bytes(), &doc); err != nil || doc.Valid || len(doc.Diagnostics) != 1 || doc.Diagnostics[0].Range.Start.Line != 4 {
 		t.Fatalf("JSON error document: %v %+v", err, doc)

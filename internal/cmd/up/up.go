@@ -30,6 +30,9 @@ type Options struct {
 	// ephemeral block would.
 	Ephemeral bool
 	TTL       time.Duration
+	// AdoptFiles are repository paths handed over to groundwork: written
+	// over although they lack the managed header.
+	AdoptFiles []string
 }
 
 // NewCmdUp returns the up command; runF replaces the behaviour in tests of
@@ -49,7 +52,15 @@ Every step is idempotent: up on a converged environment changes nothing (no
 commit, no Helm upgrade), and after an interruption (Ctrl-C, a crash, a
 timeout) running up again resumes and converges. Two runs on the same
 environment exclude each other: the second waits for the first up to
---lock-timeout, then fails saying who holds the lock.`,
+--lock-timeout, then fails saying who holds the lock.
+
+Before its first change, up reads the GitOps repository: groundwork writes
+only files it owns (they start with "# Managed by groundwork"), its own
+folder groundwork/ under the environment's path, and one entry in your
+kustomization.yaml there. A file it would have to write over, or an object
+your repository declares that groundwork declares too, stops up with the
+list and the ways out, before anything is changed. --adopt-file hands a
+file over to groundwork explicitly.`,
 		Example: `  groundwork up environments/dev.hcl
   groundwork up environments/ci.hcl --output json --timeout 20m`,
 		Args: cmdutil.ExactArgs(1),
@@ -65,6 +76,7 @@ environment exclude each other: the second waits for the first up to
 	cmd.Flags().BoolVar(&opts.PlainHTTPCharts, "plain-http-charts", false, "fetch oci:// charts over plain HTTP (a registry mirror without TLS)")
 	cmd.Flags().BoolVar(&opts.Ephemeral, "ephemeral", false, "make a short-lived instance (as an ephemeral block does): a unique name and repository folder, and an expiry gc acts on")
 	cmd.Flags().DurationVar(&opts.TTL, "ttl", 2*time.Hour, "with --ephemeral: how long the instance lives")
+	cmd.Flags().StringArrayVar(&opts.AdoptFiles, "adopt-file", nil, "hand a file of the repository over to groundwork: it may replace its content although it lacks the managed header (repeatable; path from the repository root)")
 	return cmd
 }
 
@@ -117,7 +129,7 @@ func Run(ctx context.Context, opts *Options) error {
 	env := res.Env
 	stateDir := f.StateDir(env)
 	rep := progress.New(f.IO.ErrOut, f.IO.ErrTTY, f.Globals.Verbose)
-	run, err := up.New(up.Options{Env: env, StateDir: stateDir, Environ: f.Environ(), ChartPlainHTTP: opts.PlainHTTPCharts,
+	run, err := up.New(up.Options{Env: env, StateDir: stateDir, Environ: f.Environ(), ChartPlainHTTP: opts.PlainHTTPCharts, Adopt: opts.AdoptFiles,
 		Logf: func(format string, args ...any) {
 			if f.Globals.Verbose {
 				rep.Printf("   "+format, args...)
@@ -147,6 +159,34 @@ func Run(ctx context.Context, opts *Options) error {
 		rep.Printf("The last %s run on %s did not finish; resuming.", journal.Run.Command, env.Name)
 	}
 	run.UseJournal(journal)
+	// The repository before anything: what up would take from the user
+	// stops it here, with nothing changed.
+	check, err := run.CheckRepository(ctx)
+	if err == nil {
+		err = check.Err()
+	}
+	if err != nil {
+		var ce *up.ConflictError
+		if f.Globals.JSON() {
+			if werr := f.WriteJSON(NewDocument(env, run, nil, err)); werr != nil {
+				return werr
+			}
+		}
+		fmt.Fprintf(f.IO.ErrOut, "Error: %v\n", err)
+		if !errors.As(err, &ce) {
+			fmt.Fprintf(f.IO.ErrOut, "groundwork reads the GitOps repository before its first change; nothing was changed.\n")
+		}
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: err, Reported: true}
+	}
+	for _, a := range opts.AdoptFiles {
+		adopted := false
+		for _, c := range check.Preview.Changes {
+			adopted = adopted || c.Path == a
+		}
+		if !adopted {
+			rep.Printf("--adopt-file %s: groundwork writes no such file; nothing to hand over (paths are from the repository root)", a)
+		}
+	}
 	runner := &engine.Runner{Command: "up", Journal: journal, Reporter: rep}
 	result, runErr := runner.Run(ctx, run.Steps())
 	doc := NewDocument(env, run, result, runErr)

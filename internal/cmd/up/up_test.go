@@ -1,6 +1,7 @@
 package up
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -23,5 +24,29 @@ func TestFlagsToOptions(t *testing.T) {
 	cmd.SetArgs([]string{"dev.hcl"})
 	if err := cmd.Execute(); err != nil || got.LockTimeout != 10*time.Minute || got.PlainHTTPCharts {
 		t.Fatalf("defaults: %+v %v", got, err)
+	}
+}
+
+func TestAdoptFileFlag(t *testing.T) {
+	cases := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"dev.hcl"}, nil},
+		{[]string{"dev.hcl", "--adopt-file", "a", "--adopt-file", "b"}, []string{"a", "b"}},
+		// One path a flag: a comma is part of the path, not a separator.
+		{[]string{"dev.hcl", "--adopt-file=clusters/dev/a,b.yaml"}, []string{"clusters/dev/a,b.yaml"}},
+	}
+	for _, c := range cases {
+		f, _ := cmdtest.NewFactory()
+		var got *Options
+		cmd := NewCmdUp(f, func(o *Options) error { got = o; return nil })
+		cmd.SetArgs(c.args)
+		if err := cmd.Execute(); err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		if !reflect.DeepEqual(got.AdoptFiles, c.want) {
+			t.Errorf("%v: AdoptFiles %q, want %q", c.args, got.AdoptFiles, c.want)
+		}
 	}
 }

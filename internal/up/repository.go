@@ -1,0 +1,214 @@
+package up
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/groundwork-dev/groundwork/internal/declared"
+	"github.com/groundwork-dev/groundwork/internal/flux"
+	"github.com/groundwork-dev/groundwork/internal/gitrepo"
+	"github.com/groundwork-dev/groundwork/internal/keys"
+	"github.com/groundwork-dev/groundwork/internal/render"
+	"github.com/groundwork-dev/groundwork/internal/spec"
+)
+
+// RepositoryCheck is what up will do to the environment's repository, read
+// from the branch head before anything changes.
+type RepositoryCheck struct {
+	URL, Branch, Path string
+	// Preview is the change file by file (conflicts included).
+	Preview *gitrepo.Preview
+	// Collisions are objects the repository declares that groundwork
+	// declares too.
+	Collisions []declared.Collision
+	// UserKustomizations are the Flux Kustomizations the repository
+	// declares for the environment, in the reconciler's namespace, that
+	// are not groundwork's: the wait step waits for them too.
+	UserKustomizations []string
+	// Retiring are Kustomizations groundwork declared that the change
+	// stops declaring (the layout of an older groundwork): up keeps them
+	// from pruning what they applied (flux.Retire).
+	Retiring []string
+	// KeyPending is true when the environment's age key does not exist
+	// yet: up creates it, and .sops.yaml shows a placeholder recipient.
+	KeyPending bool
+}
+
+// Err is the *ConflictError of the check, or nil.
+func (c *RepositoryCheck) Err() error {
+	files := gitrepo.Conflicts(c.Preview.Changes)
+	if len(files) == 0 && len(c.Collisions) == 0 {
+		return nil
+	}
+	return &ConflictError{URL: c.URL, Branch: c.Branch, Files: files, Objects: c.Collisions, BeforeAnyChange: true}
+}
+
+// ConflictError stops up where going on would mean writing over files, or
+// taking objects, that are the user's.
+type ConflictError struct {
+	URL, Branch string
+	Files       []gitrepo.FileChange
+	Objects     []declared.Collision
+	// BeforeAnyChange is true when up stopped before its first change.
+	BeforeAnyChange bool
+}
+
+func (e *ConflictError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the repository %s (branch %s) holds what groundwork would have to take from you:\n", e.URL, e.Branch)
+	if len(e.Files) > 0 {
+		fmt.Fprintf(&b, "Files groundwork wants to write that are yours (they do not start with %q):\n", gitrepo.ManagedMarker)
+		for _, f := range e.Files {
+			fmt.Fprintf(&b, "  %s: %s\n", f.Path, f.Reason)
+		}
+	}
+	bootstrap := ""
+	if len(e.Objects) > 0 {
+		b.WriteString("Objects your repository declares that groundwork declares too (two owners would fight over them, and pruning by one deletes the other's):\n")
+		for _, c := range e.Objects {
+			fmt.Fprintf(&b, "  %s, in %s (groundwork's is in %s)\n", c.Object, c.Object.File, c.Ours.File)
+			if base := path.Base(c.Object.File); base == "gotk-sync.yaml" || base == "gotk-components.yaml" {
+				bootstrap = path.Dir(c.Object.File)
+			}
+		}
+	}
+	if bootstrap != "" {
+		fmt.Fprintf(&b, "%s was made by flux bootstrap. groundwork does not take over a Flux installed by bootstrap yet: it would declare the same GitRepository and Kustomization as gotk-sync.yaml.\n", bootstrap)
+	}
+	b.WriteString("Ways out:\n")
+	if len(e.Files) > 0 {
+		fmt.Fprintf(&b, "  - for a file: move or rename yours, or hand it over with --adopt-file PATH (groundwork replaces its content), or make %q its first line;\n", gitrepo.ManagedMarker)
+	}
+	if len(e.Objects) > 0 {
+		b.WriteString("  - for an object: rename or remove your declaration of it;\n")
+	}
+	b.WriteString("  - or give groundwork a folder of its own: set gitops.repository.path to a new folder.\n")
+	if e.BeforeAnyChange {
+		b.WriteString("Nothing was committed or pushed, and nothing was changed in the cluster.")
+	} else {
+		b.WriteString("Nothing was committed or pushed.")
+	}
+	return b.String()
+}
+
+// placeholderRecipient stands for the age recipient up creates, in a
+// check made before the key exists.
+const placeholderRecipient = "<the age recipient up creates>"
+
+// CheckRepository reads the environment's repository and works out, without
+// changing anything anywhere (not even the key store), what up's seed step
+// will do to it: the file changes, conflicts with the user's files, objects
+// both declare, the user's Kustomizations. up runs it before its first
+// step and stops on a conflict (RepositoryCheck.Err); plan shows it.
+func (r *Run) CheckRepository(ctx context.Context) (*RepositoryCheck, error) {
+	files, keyPending, err := r.renderForCheck(ctx)
+	if err != nil {
+		return nil, err
+	}
+	git, err := r.Git()
+	if err != nil {
+		return nil, err
+	}
+	g := r.env().GitOps
+	p, err := git.Preview(ctx, r.seedChange(files))
+	if err != nil {
+		return nil, err
+	}
+	c := &RepositoryCheck{URL: g.Repository.URL, Branch: g.Repository.Branch, Path: g.Repository.Path, Preview: p, KeyPending: keyPending}
+	rendered := map[string]bool{}
+	var ours []declared.Object
+	for _, f := range files {
+		rendered[f.Path] = true
+		if !f.SeedOnly {
+			ours = append(ours, declared.Decode(f.Path, f.Data)...)
+		}
+	}
+	// The repository as the change leaves it, so that what groundwork's
+	// own Kustomizations reach (the apps/ folder) counts too.
+	after := make(map[string][]byte, len(p.Tree))
+	for f, b := range p.Tree {
+		after[f] = b
+	}
+	for _, ch := range p.Changes {
+		switch ch.Action {
+		case gitrepo.ActionRemove:
+			delete(after, ch.Path)
+		case gitrepo.ActionConflict:
+		default:
+			after[ch.Path] = ch.New
+		}
+	}
+	theirs := declared.Reachable(after, g.Repository.Path, flux.SyncName, func(file string) bool {
+		return rendered[file] || bytes.HasPrefix(after[file], []byte(gitrepo.ManagedMarker))
+	})
+	c.Collisions = declared.Collisions(ours, theirs)
+	if g.Engine == spec.EngineFlux {
+		c.UserKustomizations = declared.Kustomizations(theirs, g.Namespace)
+		c.Retiring = retiring(p.Changes, ours, g.Namespace)
+	}
+	r.repo = c
+	return c, nil
+}
+
+// retiring lists the Kustomizations that files the change removes declare
+// and that groundwork's new files do not.
+func retiring(changes []gitrepo.FileChange, ours []declared.Object, namespace string) []string {
+	keep := map[string]bool{}
+	for _, n := range declared.Kustomizations(ours, namespace) {
+		keep[n] = true
+	}
+	var old []declared.Object
+	for _, c := range changes {
+		if c.Action == gitrepo.ActionRemove {
+			old = append(old, declared.Decode(c.Path, c.Old)...)
+		}
+	}
+	var out []string
+	for _, n := range declared.Kustomizations(old, namespace) {
+		if !keep[n] {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// renderForCheck renders the repository files with the keys as they are:
+// a missing age key is not created here (up's secrets step does that) but
+// stands as a placeholder recipient.
+func (r *Run) renderForCheck(ctx context.Context) ([]render.File, bool, error) {
+	if r.files != nil || r.env().Secrets.Provider != spec.SecretsSOPS || r.identity != nil {
+		files, err := r.Render(ctx)
+		return files, false, err
+	}
+	err := r.loadKeys(ctx)
+	var nf *keys.NotFoundError
+	if errors.As(err, &nf) {
+		opts := render.Options{AgeRecipient: placeholderRecipient}
+		if r.creds != nil {
+			opts.CredentialsSecret = CredentialsSecret
+		}
+		files, err := render.Render(r.env(), opts)
+		return files, true, err
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	files, err := r.Render(ctx)
+	return files, false, err
+}
+
+// seedChange is the repository change of the seed step.
+func (r *Run) seedChange(files []render.File) gitrepo.Change {
+	g := r.env().GitOps
+	ch := gitrepo.Change{Root: g.Repository.Path, Message: g.Commit.Message, Adopt: r.opts.Adopt}
+	for _, f := range files {
+		ch.Files = append(ch.Files, gitrepo.File{Path: f.Path, Data: f.Data, SeedOnly: f.SeedOnly, Build: f.Build})
+	}
+	return ch
+}
