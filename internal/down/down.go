@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +27,8 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/helm"
 	"github.com/groundwork-dev/groundwork/internal/kube"
+	"github.com/groundwork-dev/groundwork/internal/kustomization"
+	"github.com/groundwork-dev/groundwork/internal/render"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/terraform"
 	"github.com/groundwork-dev/groundwork/internal/up"
@@ -37,7 +42,8 @@ type Options struct {
 	// Uninstall removes the reconciler from an existing cluster, leaving
 	// what it applied in place.
 	Uninstall bool
-	// PurgeRepo removes the environment's folder from the repository.
+	// PurgeRepo removes the environment's files from the repository
+	// (groundwork's and the folders it seeded; the user's stay).
 	PurgeRepo bool
 	// Logf reports each thing done.
 	Logf func(format string, args ...any)
@@ -71,7 +77,7 @@ func Plan(o Options) []string {
 	}
 	if o.PurgeRepo {
 		r := env.GitOps.Repository
-		out = append(out, fmt.Sprintf("remove %s/ from %s (branch %s) in a commit", r.Path, r.URL, r.Branch))
+		out = append(out, fmt.Sprintf("remove the environment's files under %s/ from %s (branch %s) in a commit; files of yours beside them stay", r.Path, r.URL, r.Branch))
 	}
 	return append(out, "remove the state in "+o.StateDir+" (the age key stays in its key store)")
 }
@@ -232,12 +238,37 @@ func purge(ctx context.Context, o Options) error {
 	g := o.Env.GitOps
 	git := &gitrepo.Client{URL: r.URL, Branch: r.Branch, Auth: auth}
 	git.Author.Name, git.Author.Email = g.Commit.AuthorName, g.Commit.AuthorEmail
-	res, err := git.Apply(ctx, gitrepo.Change{Root: r.Path, Purge: true, Message: fmt.Sprintf("groundwork: remove environment %s", o.Env.Name)})
+	kept := map[string]bool{}
+	res, err := git.Apply(ctx, gitrepo.Change{Root: r.Path, Purge: true, Message: fmt.Sprintf("groundwork: remove environment %s", o.Env.Name),
+		// The environment's files go: groundwork's, and the folders it
+		// seeded (apps/, secrets/). Entry points of the user's beside
+		// them stay, and a kustomization.yaml of theirs only loses the
+		// entry groundwork added.
+		Keep: func(p string, _ []byte) bool {
+			top, _, _ := strings.Cut(strings.TrimPrefix(p, r.Path+"/"), "/")
+			if slices.Contains(render.SeededFolders, top) || top == render.OwnFolder {
+				return false
+			}
+			kept[p] = true
+			return true
+		},
+		Files: []gitrepo.File{{Path: path.Join(r.Path, kustomization.FileName), Build: func(existing []byte, managed bool, _ map[string][]byte) ([]byte, error) {
+			if existing == nil || managed {
+				return nil, nil
+			}
+			delete(kept, path.Join(r.Path, kustomization.FileName))
+			return kustomization.RemoveResources(existing, []string{render.OwnFolder})
+		}}},
+	})
 	if err != nil {
 		return err
 	}
 	if res.Changed {
-		o.Logf("removed %s/ from %s at %s", r.Path, r.URL, res.Revision)
+		o.Logf("removed the environment's files under %s/ from %s at %s", r.Path, r.URL, res.Revision)
+	}
+	if len(kept) > 0 {
+		names := slices.Sorted(maps.Keys(kept))
+		o.Logf("left %d file(s) of yours beside them: %s", len(names), strings.Join(names, ", "))
 	}
 	return nil
 }

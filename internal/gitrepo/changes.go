@@ -159,12 +159,17 @@ func decide(fs billy.Filesystem, ch Change) ([]FileChange, error) {
 		case f.SeedOnly && exists:
 			fc.Action, fc.New = ActionUnchanged, old
 		case f.Build != nil:
+			// A nil result: no file (removed if there is one).
 			data, err := f.Build(old, managed, tree)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", f.Path, err)
 			}
 			fc.New = data
 			switch {
+			case data == nil && !exists:
+				continue // Build wants no such file
+			case data == nil:
+				fc.Action = ActionRemove
 			case !exists:
 				fc.Action = ActionAdd
 			case bytes.Equal(old, data):
@@ -191,7 +196,8 @@ func decide(fs billy.Filesystem, ch Change) ([]FileChange, error) {
 	if !ch.AddOnly {
 		var gone []string
 		for p, b := range tree {
-			if !want[p] && (ch.Purge || bytes.HasPrefix(b, []byte(ManagedMarker))) {
+			managed := bytes.HasPrefix(b, []byte(ManagedMarker))
+			if !want[p] && (managed || ch.Purge && (ch.Keep == nil || !ch.Keep(p, b))) {
 				gone = append(gone, p)
 			}
 		}

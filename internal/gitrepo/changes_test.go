@@ -512,3 +512,37 @@ func TestPreviewOfAnEditChange(t *testing.T) {
 		t.Errorf("preview: %v, want %v (what Apply does)", got, want)
 	}
 }
+
+// TestPurgeKeepsWhatKeepKeeps: down --purge-repo removes the environment's
+// files but the ones Keep keeps, and a Build that returns nil removes its
+// file (groundwork's) or leaves no file (none there).
+func TestPurgeKeepsWhatKeepKeeps(t *testing.T) {
+	dir, url := bare(t)
+	userCommit(t, dir, "main", map[string]string{
+		"clusters/dev/entry.yaml":               "kind: Kustomization\n",
+		"clusters/dev/apps/app.yaml":            "kind: ConfigMap\n",
+		"clusters/dev/groundwork/sync.yaml":     ManagedMarker + "\n",
+		"clusters/dev/kustomization.yaml":       ManagedMarker + "\nresources: [groundwork]\n",
+		"clusters/prod/groundwork/sync.yaml":    ManagedMarker + "\n",
+		"clusters/prod/kustomization.yaml":      "resources: [groundwork]\n",
+		"clusters/prod/apps/kustomization.yaml": "resources: []\n",
+	})
+	gone := func(existing []byte, managed bool, _ map[string][]byte) ([]byte, error) { return nil, nil }
+	ch := Change{Root: "clusters/dev", Purge: true, Message: "remove dev",
+		Keep:  func(p string, _ []byte) bool { return p == "clusters/dev/entry.yaml" },
+		Files: []File{{Path: "clusters/dev/kustomization.yaml", Build: gone}, {Path: "clusters/dev/missing.yaml", Build: gone}}}
+	if _, err := client(url).Apply(context.Background(), ch); err != nil {
+		t.Fatal(err)
+	}
+	files := tracked(t, dir, "main")
+	for _, want := range []string{"clusters/dev/entry.yaml", "clusters/prod/groundwork/sync.yaml", "clusters/prod/kustomization.yaml"} {
+		if !files[want] {
+			t.Errorf("%s must stay: %v", want, files)
+		}
+	}
+	for _, gone := range []string{"clusters/dev/apps/app.yaml", "clusters/dev/groundwork/sync.yaml", "clusters/dev/kustomization.yaml", "clusters/dev/missing.yaml"} {
+		if files[gone] {
+			t.Errorf("%s must be gone: %v", gone, files)
+		}
+	}
+}

@@ -46,8 +46,11 @@ type Change struct {
 	Files   []File
 	Message string
 	// Purge removes every file under Root, groundwork's or not, except
-	// Files (down --purge-repo).
+	// Files and what Keep keeps (down --purge-repo).
 	Purge bool
+	// Keep, with Purge, keeps a file that is not groundwork's (the user's
+	// entry points beside groundwork's folder).
+	Keep func(path string, data []byte) bool
 	// AddOnly writes Files and removes nothing (secret set, rebuild's
 	// restoring of missing files).
 	AddOnly bool
@@ -208,7 +211,7 @@ func (c *Client) checkout(ctx context.Context) (*git.Repository, *git.Worktree, 
 		fs = memfs.New()
 		repo, err = git.CloneContext(ctx, memory.NewStorage(), fs, &git.CloneOptions{URL: c.URL, Auth: c.Auth})
 		if err != nil {
-			return nil, nil, nil, describe(c.URL, err)
+			return nil, nil, nil, describe(c.URL, c.Auth != nil, err)
 		}
 		wt, err := repo.Worktree()
 		if err != nil {
@@ -219,7 +222,7 @@ func (c *Client) checkout(ctx context.Context) (*git.Repository, *git.Worktree, 
 		}
 		return repo, wt, fs, nil
 	default:
-		return nil, nil, nil, describe(c.URL, err)
+		return nil, nil, nil, describe(c.URL, c.Auth != nil, err)
 	}
 }
 
@@ -228,8 +231,10 @@ func isMissingRef(err error) bool {
 }
 
 // describe turns go-git's transport errors into what a user can act on.
-func describe(url string, err error) error {
+func describe(url string, withCredentials bool, err error) error {
 	switch {
+	case errors.Is(err, transport.ErrAuthenticationRequired) && withCredentials:
+		return fmt.Errorf("cannot read %s: the credentials were refused; check the token or key and its access to the repository: %w", url, err)
 	case errors.Is(err, transport.ErrAuthenticationRequired):
 		return fmt.Errorf("cannot read %s: the server asks for credentials; set gitops.repository.auth (token_env or ssh_key_file): %w", url, err)
 	case errors.Is(err, transport.ErrAuthorizationFailed):

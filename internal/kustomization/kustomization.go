@@ -109,6 +109,55 @@ func AddResources(existing []byte, add []string) ([]byte, error) {
 	return []byte(out), nil
 }
 
+// RemoveResources returns the kustomization without the resources entries
+// named in remove (compared as clean paths), each removed with its line;
+// the rest of the file is left as it is. A file that lists none of them is
+// returned unchanged.
+func RemoveResources(existing []byte, remove []string) ([]byte, error) {
+	drop := map[string]bool{}
+	for _, r := range remove {
+		drop[path.Clean(r)] = true
+	}
+	node, err := yaml.Parse(string(existing))
+	if err != nil {
+		return nil, fmt.Errorf("not a kustomization groundwork can read: %w", err)
+	}
+	res := node.Field("resources")
+	if res == nil || res.Value.YNode().Kind != yaml.SequenceNode {
+		return existing, nil
+	}
+	seq := res.Value.YNode()
+	var gone []*yaml.Node
+	var keep []*yaml.Node
+	for _, item := range seq.Content {
+		if item.Kind == yaml.ScalarNode && drop[path.Clean(item.Value)] {
+			gone = append(gone, item)
+		} else {
+			keep = append(keep, item)
+		}
+	}
+	if len(gone) == 0 {
+		return existing, nil
+	}
+	if seq.Style&yaml.FlowStyle != 0 {
+		seq.Content = keep
+		out, err := node.String()
+		return []byte(out), err
+	}
+	lines := strings.SplitAfter(string(existing), "\n")
+	skip := map[int]bool{}
+	for _, g := range gone {
+		skip[g.Line-1] = true
+	}
+	var b strings.Builder
+	for i, l := range lines {
+		if !skip[i] {
+			b.WriteString(l)
+		}
+	}
+	return []byte(b.String()), nil
+}
+
 func stripComments(b []byte) []byte {
 	var out []byte
 	for _, l := range bytes.Split(b, []byte("\n")) {

@@ -2,6 +2,7 @@ package kustomization
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -70,5 +71,25 @@ func TestGeneratedIsWhatFluxWouldApply(t *testing.T) {
 	want := []string{"apps.yaml", "flux-system", "infra.yml", "loose/deeper/y.yaml", "loose/x.yaml"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+func TestRemoveResourcesUndoesAdd(t *testing.T) {
+	user := "# ours\nkind: Kustomization\nresources:\n  - apps.yaml # first\n  - infrastructure.yaml\n"
+	added, err := AddResources([]byte(user), []string{"groundwork"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := RemoveResources(added, []string{"./groundwork"})
+	if err != nil || string(back) != user {
+		t.Fatalf("remove after add: %v\n%s", err, back)
+	}
+	same, err := RemoveResources([]byte(user), []string{"groundwork"})
+	if err != nil || string(same) != user {
+		t.Fatalf("nothing to remove must change nothing: %v\n%s", err, same)
+	}
+	flow, err := RemoveResources([]byte("resources: [a.yaml, groundwork]\n"), []string{"groundwork"})
+	if err != nil || !strings.Contains(string(flow), "a.yaml") || strings.Contains(string(flow), "groundwork") {
+		t.Fatalf("flow list: %v\n%s", err, flow)
 	}
 }

@@ -129,14 +129,17 @@ func Render(env *spec.Environment, opts Options) ([]File, error) {
 	return files, nil
 }
 
-// ownFolder is the folder of the environment's path that holds everything
+// OwnFolder is the folder of the environment's path that holds everything
 // groundwork declares for Flux; the root kustomization.yaml lists it.
-const ownFolder = "groundwork"
+const OwnFolder = "groundwork"
 
-// userFolders are the folders of the environment's path that groundwork
-// seeds for the user and applies through Kustomizations of its own: the
-// root must not list them again.
-var userFolders = []string{ownFolder, "apps", "secrets"}
+// SeededFolders are the folders of the environment's path that groundwork
+// seeds and applies through Kustomizations of its own (the user's
+// applications, the Secrets secret set writes): the root must not list
+// them again, and down --purge-repo removes them with the environment.
+var SeededFolders = []string{"apps", "secrets"}
+
+var userFolders = append([]string{OwnFolder}, SeededFolders...)
 
 // rootKustomization builds the environment's root kustomization.yaml from
 // the repository: in a kustomization.yaml the user owns, groundwork's folder
@@ -148,9 +151,9 @@ var userFolders = []string{ownFolder, "apps", "secrets"}
 func rootKustomization(root string, rendered []byte) func([]byte, bool, map[string][]byte) ([]byte, error) {
 	return func(existing []byte, managed bool, tree map[string][]byte) ([]byte, error) {
 		if existing != nil && !managed {
-			out, err := kustomization.AddResources(existing, []string{ownFolder})
+			out, err := kustomization.AddResources(existing, []string{OwnFolder})
 			if err != nil {
-				return nil, fmt.Errorf("yours, and groundwork must list its folder %s in it: %w; add \"- %s\" to its resources yourself", ownFolder, err, ownFolder)
+				return nil, fmt.Errorf("yours, and groundwork must list its folder %s in it: %w; add \"- %s\" to its resources yourself", OwnFolder, err, OwnFolder)
 			}
 			return out, nil
 		}

@@ -302,6 +302,22 @@ resources:
 	if code, doc, errOut := g.up(ctx); code != 0 || doc.Changed || headOf(t, w.gitSrv) != head {
 		t.Fatalf("a second up must change nothing: exit %d, changed %t\n%s", code, doc.Changed, errOut)
 	}
+
+	// down --purge-repo takes the environment's files (groundwork's folder
+	// and the folders it seeded) and leaves the user's entry points, their
+	// kustomization.yaml as they wrote it.
+	code, out, errOut := g.run(ctx, "down", w.file, "--purge-repo", "--yes", "-v")
+	if code != 0 {
+		t.Fatalf("down --purge-repo: exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "left 1 file(s) of yours beside them: clusters/harness/infrastructure.yaml") {
+		t.Errorf("down must say which files of the user's it left:\n%s", errOut)
+	}
+	left := with(files, map[string]string{"clusters/harness/apps/apps.yaml": "", "clusters/harness/apps/kustomization.yaml": "", "clusters/harness/secrets/README.md": ""})
+	assertUserFiles(t, w, left)
+	if names := snapshotFiles(t, w.repoURL, w.gitSrv); strings.Contains(names, "clusters/harness/groundwork/") || strings.Contains(names, "clusters/harness/apps/") {
+		t.Errorf("the environment's files are still there:\n%s", names)
+	}
 }
 
 // TestAdoptConflictsStopUpFirst: a file of the user's where groundwork

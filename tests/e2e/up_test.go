@@ -174,10 +174,12 @@ func TestUp(t *testing.T) {
 		}{
 			{"missing chart version", []string{"--var", "flux_version=9.9.9"}, nil, "reconciler",
 				[]string{"flux2 9.9.9", charts.URL()}},
-			{"wrong token", nil, []string{"GIT_TOKEN=wrong"}, "seed",
-				[]string{repoURL, "authentication"}},
-			{"unreachable Git", []string{"--var", "repo=http://127.0.0.1:1/fleet.git"}, nil, "seed",
-				[]string{"127.0.0.1:1", "connection refused"}},
+			// The repository is read before the first step: these stop
+			// up before it changes anything.
+			{"wrong token", nil, []string{"GIT_TOKEN=wrong"}, "",
+				[]string{repoURL, "credentials were refused", "nothing was changed"}},
+			{"unreachable Git", []string{"--var", "repo=http://127.0.0.1:1/fleet.git"}, nil, "",
+				[]string{"127.0.0.1:1", "connection refused", "nothing was changed"}},
 			{"no token", nil, []string{"GIT_TOKEN="}, "",
 				[]string{"GIT_TOKEN (token_env) is not set"}},
 		}

@@ -39,7 +39,9 @@ groundwork's, so it is left alone unless --uninstall is given: then the
 reconciler is detached (its objects lose their finalizers first, so that what
 it applied stays) and its Helm release and groundwork's Secrets are removed.
 The GitOps repository is left alone unless --purge-repo is given: then the
-environment's folder is removed in a commit. The local state goes; the age key
+environment's files are removed in a commit (groundwork's, and the apps/ and
+secrets/ folders it seeded); entry points of yours beside them stay, and a
+kustomization.yaml of yours only loses the "- groundwork" entry. The local state goes; the age key
 stays in its key store, since the repository's secrets need it.
 
 down prints what it will delete and does it only with --yes.`,
@@ -55,7 +57,7 @@ down prints what it will delete and does it only with --yes.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Uninstall, "uninstall", false, "on an existing cluster, remove the reconciler (what it applied stays)")
-	cmd.Flags().BoolVar(&opts.PurgeRepo, "purge-repo", false, "remove the environment's folder from the GitOps repository")
+	cmd.Flags().BoolVar(&opts.PurgeRepo, "purge-repo", false, "remove the environment's files from the GitOps repository (yours beside them stay)")
 	return cmd
 }
 

@@ -38,7 +38,7 @@ func TestAsksForYes(t *testing.T) {
 	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "--yes") {
 		t.Fatalf("err %v", err)
 	}
-	for _, w := range []string{`delete the kind cluster "dev"`, "remove clusters/dev/ from https://github.com/acme/fleet.git (branch main)", "the age key stays"} {
+	for _, w := range []string{`delete the kind cluster "dev"`, "remove the environment's files under clusters/dev/ from https://github.com/acme/fleet.git (branch main)", "the age key stays"} {
 		if !strings.Contains(s.ErrOut.String(), w) {
 			t.Errorf("the list lacks %q:\n%s", w, s.ErrOut)
 		}

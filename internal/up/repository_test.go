@@ -1,0 +1,207 @@
+package up
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/groundwork-dev/groundwork/internal/gitrepo"
+	"github.com/groundwork-dev/groundwork/internal/spec"
+)
+
+// These tests read real bare repositories made with the real git binary.
+
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=user", "GIT_AUTHOR_EMAIL=user@example.com",
+		"GIT_COMMITTER_NAME=user", "GIT_COMMITTER_EMAIL=user@example.com", "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// userRepo is a bare repository holding files, committed as a user would.
+func userRepo(t *testing.T, files map[string]string) (bare, url string) {
+	t.Helper()
+	bare = filepath.Join(t.TempDir(), "fleet.git")
+	git(t, t.TempDir(), "init", "-q", "--bare", "-b", "main", bare)
+	work := t.TempDir()
+	git(t, work, "clone", "-q", bare, ".")
+	for p, c := range files {
+		os.MkdirAll(filepath.Join(work, filepath.Dir(p)), 0o755)
+		os.WriteFile(filepath.Join(work, p), []byte(c), 0o644)
+	}
+	git(t, work, "add", "-A")
+	git(t, work, "commit", "-q", "-m", "the user's fleet")
+	git(t, work, "push", "-q", "origin", "main")
+	return bare, "file://" + bare
+}
+
+func envOn(t *testing.T, url, engine string) *spec.Environment {
+	t.Helper()
+	src := `environment "dev" {
+  cluster "existing" { kubeconfig = "kubeconfig" }
+  gitops {
+    engine = "` + engine + `"
+    repository {
+      url  = "` + url + `"
+      path = "clusters/dev"
+    }
+  }
+  secrets {
+    key_store "file" { path = "` + filepath.Join(t.TempDir(), "dev.agekey") + `" }
+  }
+}
+`
+	if engine == spec.EngineArgoCD {
+		src = strings.Replace(src, `key_store "file" {`, `provider = "sealed-secrets"
+    key_store "file" {`, 1)
+		src = strings.Replace(src, "dev.agekey", "dev.pem", 1)
+	}
+	res := spec.Parse(filepath.Join(t.TempDir(), "dev.hcl"), []byte(src), spec.Options{})
+	if res.Diags.HasErrors() {
+		t.Fatal(res.Diags)
+	}
+	return res.Env
+}
+
+func check(t *testing.T, env *spec.Environment, adopt ...string) *RepositoryCheck {
+	t.Helper()
+	r, err := New(Options{Env: env, StateDir: t.TempDir(), Adopt: adopt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := r.CheckRepository(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestCheckRepositoryFlux: a user's .sops.yaml is a conflict (not once the
+// file is handed over), a user's Kustomizations are found for the wait, and
+// a HelmRepository the user declares under the name of an addon's collides.
+// The check creates no key.
+func TestCheckRepositoryFlux(t *testing.T) {
+	bare, url := userRepo(t, map[string]string{
+		"clusters/dev/.sops.yaml": "creation_rules: []\n",
+		"clusters/dev/apps.yaml": `apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: apps
+  namespace: flux-system
+spec:
+  path: ./apps/dev
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+`,
+		"apps/dev/kustomization.yaml": "resources:\n  - repo.yaml\n",
+		"apps/dev/repo.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata:
+  name: flux2
+  namespace: flux-system
+spec:
+  url: https://example.invalid/charts
+`,
+	})
+	head := git(t, bare, "rev-parse", "main")
+	env := envOn(t, url, spec.EngineFlux)
+	c := check(t, env)
+	if !c.KeyPending {
+		t.Error("the key does not exist: the check must say so")
+	}
+	if _, err := os.Stat(env.Secrets.KeyStore.Path); !os.IsNotExist(err) {
+		t.Errorf("the check created the age key: %v", err)
+	}
+	var ce *ConflictError
+	if err := c.Err(); !errors.As(err, &ce) {
+		t.Fatalf("want a *ConflictError, got %v", err)
+	}
+	if len(ce.Files) != 1 || ce.Files[0].Path != "clusters/dev/.sops.yaml" {
+		t.Errorf("file conflicts: %+v", ce.Files)
+	}
+	if len(ce.Objects) != 1 || ce.Objects[0].Object.String() != "HelmRepository flux-system/flux2" || ce.Objects[0].Object.File != "apps/dev/repo.yaml" {
+		t.Errorf("collisions: %+v", ce.Objects)
+	}
+	msg := ce.Error()
+	for _, want := range []string{"clusters/dev/.sops.yaml", "--adopt-file", "HelmRepository flux-system/flux2, in apps/dev/repo.yaml", "nothing was changed in the cluster"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the message lacks %q:\n%s", want, msg)
+		}
+	}
+	if !reflect.DeepEqual(c.UserKustomizations, []string{"apps"}) {
+		t.Errorf("user Kustomizations: %v", c.UserKustomizations)
+	}
+	if len(c.Retiring) != 0 {
+		t.Errorf("nothing to retire in a new environment: %v", c.Retiring)
+	}
+	adopted := check(t, env, "clusters/dev/.sops.yaml")
+	for _, ch := range adopted.Preview.Changes {
+		if ch.Path == "clusters/dev/.sops.yaml" && ch.Action != gitrepo.ActionAdopt {
+			t.Errorf("handed over: %s", ch.Action)
+		}
+	}
+	if got := git(t, bare, "rev-parse", "main"); got != head {
+		t.Errorf("the check moved the branch")
+	}
+}
+
+// TestCheckRepositoryRetiring: files of an older groundwork that the change
+// removes declare Kustomizations it no longer declares.
+func TestCheckRepositoryRetiring(t *testing.T) {
+	k := func(name string) string {
+		return "# Managed by groundwork\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: " + name + "\n  namespace: flux-system\nspec:\n  path: ./clusters/dev/" + name + "\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n"
+	}
+	_, url := userRepo(t, map[string]string{
+		"clusters/dev/apps.yaml":           k("apps"),
+		"clusters/dev/infrastructure.yaml": k("infrastructure"),
+		"clusters/dev/kustomization.yaml":  "# Managed by groundwork\nresources:\n  - apps.yaml\n  - infrastructure.yaml\n",
+	})
+	c := check(t, envOn(t, url, spec.EngineFlux))
+	if err := c.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.Retiring, []string{"apps", "infrastructure"}) {
+		t.Errorf("retiring: %v", c.Retiring)
+	}
+	if len(c.UserKustomizations) != 0 {
+		t.Errorf("groundwork's own files are not the user's: %v", c.UserKustomizations)
+	}
+}
+
+// TestCheckRepositoryArgoCD: under Argo CD, a user's file in applications/
+// and an Application named like groundwork's root stop up the same way.
+func TestCheckRepositoryArgoCD(t *testing.T) {
+	_, url := userRepo(t, map[string]string{
+		"clusters/dev/applications/root.yaml": "kind: Application # ours\n",
+		"clusters/dev/apps/team/app.yaml": `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: dev-root
+  namespace: argocd
+spec: {}
+`,
+	})
+	c := check(t, envOn(t, url, spec.EngineArgoCD))
+	var ce *ConflictError
+	if err := c.Err(); !errors.As(err, &ce) {
+		t.Fatalf("want a *ConflictError, got %v", err)
+	}
+	if len(ce.Files) != 1 || ce.Files[0].Path != "clusters/dev/applications/root.yaml" {
+		t.Errorf("file conflicts: %+v", ce.Files)
+	}
+	if len(ce.Objects) != 1 || ce.Objects[0].Object.String() != "Application argocd/dev-root" {
+		t.Errorf("collisions: %+v", ce.Objects)
+	}
+}
