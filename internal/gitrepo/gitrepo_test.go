@@ -3,7 +3,6 @@ package gitrepo
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/groundwork-dev/groundwork/internal/spec"
+	"github.com/groundwork-dev/groundwork/internal/testutil/gittest"
 )
 
 // These tests run against real bare repositories made and inspected with the
@@ -18,40 +18,15 @@ import (
 
 func gitCLI(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=user", "GIT_AUTHOR_EMAIL=user@example.com",
-		"GIT_COMMITTER_NAME=user", "GIT_COMMITTER_EMAIL=user@example.com", "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return gittest.Git(t, dir, args...)
 }
 
-func bare(t *testing.T) (dir, url string) {
-	dir = filepath.Join(t.TempDir(), "fleet.git")
-	gitCLI(t, t.TempDir(), "init", "-q", "--bare", "-b", "main", dir)
-	return dir, "file://" + dir
-}
+func bare(t *testing.T) (dir, url string) { return gittest.Bare(t) }
 
 // userCommit commits files to branch of the bare repo as a user would.
 func userCommit(t *testing.T, bareDir, branch string, files map[string]string) {
 	t.Helper()
-	work := t.TempDir()
-	gitCLI(t, work, "clone", "-q", bareDir, ".")
-	if out := gitCLI(t, work, "branch", "-a"); strings.Contains(out, "origin/"+branch) {
-		gitCLI(t, work, "checkout", "-q", branch)
-	} else {
-		gitCLI(t, work, "checkout", "-q", "-b", branch)
-	}
-	for p, data := range files {
-		os.MkdirAll(filepath.Join(work, filepath.Dir(p)), 0o755)
-		os.WriteFile(filepath.Join(work, p), []byte(data), 0o644)
-	}
-	gitCLI(t, work, "add", "-A")
-	gitCLI(t, work, "commit", "-q", "-m", "user change")
-	gitCLI(t, work, "push", "-q", "origin", branch)
+	gittest.Commit(t, bareDir, branch, files)
 }
 
 func show(t *testing.T, bareDir, rev, p string) string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -12,38 +11,19 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/spec"
+	"github.com/groundwork-dev/groundwork/internal/testutil/gittest"
 )
 
 // These tests read real bare repositories made with the real git binary.
 
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=user", "GIT_AUTHOR_EMAIL=user@example.com",
-		"GIT_COMMITTER_NAME=user", "GIT_COMMITTER_EMAIL=user@example.com", "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
+func git(t *testing.T, dir string, args ...string) string { return gittest.Git(t, dir, args...) }
 
 // userRepo is a bare repository holding files, committed as a user would.
 func userRepo(t *testing.T, files map[string]string) (bare, url string) {
 	t.Helper()
-	bare = filepath.Join(t.TempDir(), "fleet.git")
-	git(t, t.TempDir(), "init", "-q", "--bare", "-b", "main", bare)
-	work := t.TempDir()
-	git(t, work, "clone", "-q", bare, ".")
-	for p, c := range files {
-		os.MkdirAll(filepath.Join(work, filepath.Dir(p)), 0o755)
-		os.WriteFile(filepath.Join(work, p), []byte(c), 0o644)
-	}
-	git(t, work, "add", "-A")
-	git(t, work, "commit", "-q", "-m", "the user's fleet")
-	git(t, work, "push", "-q", "origin", "main")
-	return bare, "file://" + bare
+	bare, url = gittest.Bare(t)
+	gittest.Commit(t, bare, "main", files)
+	return bare, url
 }
 
 func envOn(t *testing.T, url, engine string) *spec.Environment {

@@ -3,7 +3,6 @@ package plan
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/cmd/cmdtest"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
 	"github.com/groundwork-dev/groundwork/internal/plan"
+	"github.com/groundwork-dev/groundwork/internal/testutil/gittest"
 )
 
 // These tests read real bare repositories made and inspected with the real
@@ -19,61 +19,21 @@ import (
 
 func gitCLI(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=user", "GIT_AUTHOR_EMAIL=user@example.com",
-		"GIT_COMMITTER_NAME=user", "GIT_COMMITTER_EMAIL=user@example.com", "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return gittest.Git(t, dir, args...)
 }
 
 // bareRepo makes an empty bare repository with main as its default branch.
-func bareRepo(t *testing.T) (dir, url string) {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("no git binary")
-	}
-	dir = filepath.Join(t.TempDir(), "fleet.git")
-	gitCLI(t, t.TempDir(), "init", "-q", "--bare", "-b", "main", dir)
-	return dir, "file://" + dir
-}
+func bareRepo(t *testing.T) (dir, url string) { return gittest.Bare(t) }
 
 // userCommit commits files to main of the bare repository as a user would.
 func userCommit(t *testing.T, bareDir string, files map[string]string) {
 	t.Helper()
-	work := t.TempDir()
-	gitCLI(t, work, "clone", "-q", bareDir, ".")
-	if out := gitCLI(t, work, "branch", "-a"); strings.Contains(out, "origin/main") {
-		gitCLI(t, work, "checkout", "-q", "main")
-	} else {
-		gitCLI(t, work, "checkout", "-q", "-b", "main")
-	}
-	for p, data := range files {
-		if err := os.MkdirAll(filepath.Join(work, filepath.Dir(p)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(work, p), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	gitCLI(t, work, "add", "-A")
-	gitCLI(t, work, "commit", "-q", "-m", "user change")
-	gitCLI(t, work, "push", "-q", "origin", "main")
+	gittest.Commit(t, bareDir, "main", files)
 }
 
 // head is the commit main points at in the bare repository ("" when the
 // repository is empty).
-func head(t *testing.T, bareDir string) string {
-	t.Helper()
-	out, err := exec.Command("git", "-C", bareDir, "rev-parse", "--verify", "-q", "refs/heads/main").Output()
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(out))
-}
+func head(t *testing.T, bareDir string) string { return gittest.Head(t, bareDir, "main") }
 
 // repoSpec writes an environment file for an existing cluster seeded into
 // url at clusters/dev, with a SOPS age key file that does not exist yet.
