@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -150,11 +151,11 @@ func (c *Client) Apply(ctx context.Context, obj *unstructured.Unstructured) (cha
 	if err != nil {
 		return false, err
 	}
-	before := ""
+	var before *unstructured.Unstructured
 	cur, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
 	switch {
 	case err == nil:
-		before = cur.GetResourceVersion()
+		before = cur
 	case !apierrors.IsNotFound(err):
 		return false, fmt.Errorf("read %s: %w", Describe(obj), err)
 	}
@@ -167,7 +168,21 @@ func (c *Client) Apply(ctx context.Context, obj *unstructured.Unstructured) (cha
 	if err != nil {
 		return false, fmt.Errorf("apply %s: %w", Describe(obj), err)
 	}
-	return after.GetResourceVersion() != before, nil
+	if before == nil || after.GetResourceVersion() == before.GetResourceVersion() {
+		return before == nil, nil
+	}
+	// A new resourceVersion from ownership alone (another manager had
+	// applied the same values) is no change to the object.
+	return !reflect.DeepEqual(content(before), content(after)), nil
+}
+
+// content is an object without what the API server keeps about it.
+func content(u *unstructured.Unstructured) map[string]any {
+	c := u.DeepCopy()
+	for _, f := range [][]string{{"metadata", "managedFields"}, {"metadata", "resourceVersion"}, {"metadata", "generation"}, {"status"}} {
+		unstructured.RemoveNestedField(c.Object, f...)
+	}
+	return c.Object
 }
 
 // ApplyAll applies objects in order and reports whether any changed.

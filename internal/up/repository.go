@@ -37,6 +37,9 @@ type RepositoryCheck struct {
 	// KeyPending is true when the environment's age key does not exist
 	// yet: up creates it, and .sops.yaml shows a placeholder recipient.
 	KeyPending bool
+	// Bootstrap is the folder flux bootstrap made, when up takes it over
+	// (--take-over-bootstrap); "" otherwise.
+	Bootstrap string
 }
 
 // Err is the *ConflictError of the check, or nil.
@@ -78,7 +81,7 @@ func (e *ConflictError) Error() string {
 		}
 	}
 	if bootstrap != "" {
-		fmt.Fprintf(&b, "%s was made by flux bootstrap. groundwork does not take over a Flux installed by bootstrap yet: it would declare the same GitRepository and Kustomization as gotk-sync.yaml.\n", bootstrap)
+		fmt.Fprintf(&b, "%s was made by flux bootstrap: groundwork would declare the same GitRepository and Kustomization as its gotk-sync.yaml. To hand that Flux over to groundwork, run up again with --take-over-bootstrap: Helm adopts the running controllers (never deleted), and one commit replaces the bootstrap's files with groundwork's, without Flux pruning itself or what it applied.\n", bootstrap)
 	}
 	b.WriteString("Ways out:\n")
 	if len(e.Files) > 0 {
@@ -115,11 +118,20 @@ func (r *Run) CheckRepository(ctx context.Context) (*RepositoryCheck, error) {
 		return nil, err
 	}
 	g := r.env().GitOps
+	r.bootstrap = ""
 	p, err := git.Preview(ctx, r.seedChange(files))
 	if err != nil {
 		return nil, err
 	}
-	c := &RepositoryCheck{URL: g.Repository.URL, Branch: g.Repository.Branch, Path: g.Repository.Path, Preview: p, KeyPending: keyPending}
+	if dir := findBootstrap(p.Tree, g.Repository.Path); dir != "" && r.opts.TakeOverBootstrap && g.Engine == spec.EngineFlux {
+		// The bootstrap's files go in the seed commit: read again with
+		// their removal in the change.
+		r.bootstrap = dir
+		if p, err = git.Preview(ctx, r.seedChange(files)); err != nil {
+			return nil, err
+		}
+	}
+	c := &RepositoryCheck{URL: g.Repository.URL, Branch: g.Repository.Branch, Path: g.Repository.Path, Preview: p, KeyPending: keyPending, Bootstrap: r.bootstrap}
 	rendered := map[string]bool{}
 	var ours []declared.Object
 	for _, f := range files {
@@ -209,6 +221,9 @@ func (r *Run) seedChange(files []render.File) gitrepo.Change {
 	ch := gitrepo.Change{Root: g.Repository.Path, Message: g.Commit.Message, Adopt: r.opts.Adopt}
 	for _, f := range files {
 		ch.Files = append(ch.Files, gitrepo.File{Path: f.Path, Data: f.Data, SeedOnly: f.SeedOnly, Build: f.Build})
+	}
+	if r.bootstrap != "" {
+		ch = withBootstrapRemoved(ch, r.bootstrap)
 	}
 	return ch
 }

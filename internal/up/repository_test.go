@@ -185,3 +185,72 @@ spec: {}
 		t.Errorf("collisions: %+v", ce.Objects)
 	}
 }
+
+// TestCheckRepositoryBootstrap: a flux bootstrap folder collides (and says
+// so); with TakeOverBootstrap its three files are removed in the seed
+// commit, the user's root kustomization.yaml swaps flux-system for
+// groundwork, and nothing collides.
+func TestCheckRepositoryBootstrap(t *testing.T) {
+	sync := `apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: flux-system
+  namespace: flux-system
+spec:
+  url: ssh://git@example.invalid/fleet
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: flux-system
+  namespace: flux-system
+spec:
+  path: ./clusters/dev
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+`
+	root := "# ours\nresources:\n  - flux-system\n  - apps.yaml\n"
+	_, url := userRepo(t, map[string]string{
+		"clusters/dev/flux-system/gotk-components.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n",
+		"clusters/dev/flux-system/gotk-sync.yaml":       sync,
+		"clusters/dev/flux-system/kustomization.yaml":   "resources:\n- gotk-components.yaml\n- gotk-sync.yaml\n",
+		"clusters/dev/kustomization.yaml":               root,
+		"clusters/dev/apps.yaml":                        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: default\n",
+	})
+	env := envOn(t, url, spec.EngineFlux)
+	var ce *ConflictError
+	if err := check(t, env).Err(); !errors.As(err, &ce) || !strings.Contains(err.Error(), "--take-over-bootstrap") {
+		t.Fatalf("a bootstrap repository must collide and point at --take-over-bootstrap: %v", err)
+	}
+	r, err := New(Options{Env: env, StateDir: t.TempDir(), TakeOverBootstrap: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := r.CheckRepository(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Err(); err != nil {
+		t.Fatalf("taking over must not collide: %v", err)
+	}
+	if c.Bootstrap != "clusters/dev/flux-system" {
+		t.Errorf("bootstrap folder: %q", c.Bootstrap)
+	}
+	got := map[string]gitrepo.Action{}
+	var rootAfter string
+	for _, ch := range c.Preview.Changes {
+		got[ch.Path] = ch.Action
+		if ch.Path == "clusters/dev/kustomization.yaml" {
+			rootAfter = string(ch.New)
+		}
+	}
+	for _, f := range []string{"gotk-components.yaml", "gotk-sync.yaml", "kustomization.yaml"} {
+		if got["clusters/dev/flux-system/"+f] != gitrepo.ActionRemove {
+			t.Errorf("%s: %s, want remove", f, got["clusters/dev/flux-system/"+f])
+		}
+	}
+	if want := "# ours\nresources:\n  - apps.yaml\n  - groundwork\n"; rootAfter != want {
+		t.Errorf("root kustomization.yaml:\n%s\nwant:\n%s", rootAfter, want)
+	}
+}

@@ -68,6 +68,9 @@ type Options struct {
 	// Adopt lists repository paths the user hands over to groundwork (up
 	// --adopt-file): written over although they lack the managed header.
 	Adopt []string
+	// TakeOverBootstrap hands a Flux installed by flux bootstrap, and its
+	// files in the environment's folder, over to groundwork.
+	TakeOverBootstrap bool
 }
 
 // Run is one run of up: its steps and what they learn.
@@ -86,6 +89,7 @@ type Run struct {
 	syncPath     string
 	legacyLayout bool
 	repo         *RepositoryCheck // what CheckRepository found
+	bootstrap    string           // the flux bootstrap folder up takes over
 	sealing      *sealing.KeyPair
 	tf           TerraformOptions // how a cloud cluster's steps drive Terraform
 
@@ -278,6 +282,9 @@ func ReconcilerRelease(env *spec.Environment) helm.Release {
 func (r *Run) applyReconciler(ctx context.Context) error {
 	if r.snapshot != nil {
 		r.declaredChart()
+	}
+	if err := r.adoptBootstrap(ctx); err != nil {
+		return err
 	}
 	out, err := r.ensureRelease(ctx, ReconcilerRelease(r.env()))
 	if err != nil {

@@ -27,6 +27,8 @@ type Options struct {
 	Offline bool
 	// AdoptFiles are the files up --adopt-file would be given.
 	AdoptFiles []string
+	// TakeOverBootstrap plans as up --take-over-bootstrap would run.
+	TakeOverBootstrap bool
 }
 
 // NewCmdPlan returns the plan command; runF replaces the behaviour in tests
@@ -74,6 +76,7 @@ do and 3 when steps are pending, like terraform plan.`,
 	}
 	cmd.Flags().BoolVar(&opts.DetailedExitCode, "detailed-exitcode", false, "exit 3 when steps are pending, 0 when none")
 	cmd.Flags().BoolVar(&opts.Terraform, "terraform", false, "for an eks, gke or aks cluster, run terraform plan and show its changes (reads the state backend)")
+	cmd.Flags().BoolVar(&opts.TakeOverBootstrap, "take-over-bootstrap", false, "plan as up --take-over-bootstrap would run (a flux bootstrap folder replaced by groundwork's)")
 	cmd.Flags().BoolVar(&opts.Offline, "offline", false, "do not read the GitOps repository (no file-by-file change)")
 	cmd.Flags().StringArrayVar(&opts.AdoptFiles, "adopt-file", nil, "plan as up --adopt-file would run: this file of yours handed over to groundwork (repeatable)")
 	return cmd
@@ -108,7 +111,7 @@ func RunContext(ctx context.Context, opts *Options) error {
 		}
 	}
 	if !opts.Offline {
-		p.Repository = repositoryPlan(ctx, f, res.Env, stateDir, opts.AdoptFiles)
+		p.Repository = repositoryPlan(ctx, f, res.Env, stateDir, opts)
 	}
 	if f.Globals.JSON() {
 		err = p.WriteJSON(f.IO.Out, journal)
@@ -145,10 +148,10 @@ const repositoryReadTimeout = 30 * time.Second
 
 // repositoryPlan reads what up's seed step would do to the repository; a
 // repository that cannot be read is said so, and plan goes on.
-func repositoryPlan(ctx context.Context, f *cmdutil.Factory, env *spec.Environment, stateDir string, adopt []string) *plan.Repository {
+func repositoryPlan(ctx context.Context, f *cmdutil.Factory, env *spec.Environment, stateDir string, opts *Options) *plan.Repository {
 	r := env.GitOps.Repository
 	out := &plan.Repository{URL: r.URL, Branch: r.Branch, Files: []plan.RepositoryFile{}}
-	run, err := up.New(up.Options{Env: env, StateDir: stateDir, Environ: f.Environ(), Adopt: adopt})
+	run, err := up.New(up.Options{Env: env, StateDir: stateDir, Environ: f.Environ(), Adopt: opts.AdoptFiles, TakeOverBootstrap: opts.TakeOverBootstrap})
 	if err != nil {
 		out.Error = err.Error()
 		return out

@@ -33,6 +33,8 @@ type Options struct {
 	// AdoptFiles are repository paths handed over to groundwork: written
 	// over although they lack the managed header.
 	AdoptFiles []string
+	// TakeOverBootstrap hands a Flux installed by flux bootstrap over.
+	TakeOverBootstrap bool
 }
 
 // NewCmdUp returns the up command; runF replaces the behaviour in tests of
@@ -60,7 +62,9 @@ folder groundwork/ under the environment's path, and one entry in your
 kustomization.yaml there. A file it would have to write over, or an object
 your repository declares that groundwork declares too, stops up with the
 list and the ways out, before anything is changed. --adopt-file hands a
-file over to groundwork explicitly.`,
+file over to groundwork explicitly; --take-over-bootstrap hands over a Flux
+installed by flux bootstrap (Helm adopts its controllers in place, and one
+commit replaces the bootstrap's files with groundwork's, nothing pruned).`,
 		Example: `  groundwork up environments/dev.hcl
   groundwork up environments/ci.hcl --output json --timeout 20m`,
 		Args: cmdutil.ExactArgs(1),
@@ -77,6 +81,7 @@ file over to groundwork explicitly.`,
 	cmd.Flags().BoolVar(&opts.Ephemeral, "ephemeral", false, "make a short-lived instance (as an ephemeral block does): a unique name and repository folder, and an expiry gc acts on")
 	cmd.Flags().DurationVar(&opts.TTL, "ttl", 2*time.Hour, "with --ephemeral: how long the instance lives")
 	cmd.Flags().StringArrayVar(&opts.AdoptFiles, "adopt-file", nil, "hand a file of the repository over to groundwork: it may replace its content although it lacks the managed header (repeatable; path from the repository root)")
+	cmd.Flags().BoolVar(&opts.TakeOverBootstrap, "take-over-bootstrap", false, "hand a Flux installed by flux bootstrap over to groundwork: Helm adopts its controllers in place, and the bootstrap's files in the environment's folder are replaced by groundwork's")
 	return cmd
 }
 
@@ -129,7 +134,7 @@ func Run(ctx context.Context, opts *Options) error {
 	env := res.Env
 	stateDir := f.StateDir(env)
 	rep := progress.New(f.IO.ErrOut, f.IO.ErrTTY, f.Globals.Verbose)
-	run, err := up.New(up.Options{Env: env, StateDir: stateDir, Environ: f.Environ(), ChartPlainHTTP: opts.PlainHTTPCharts, Adopt: opts.AdoptFiles,
+	run, err := up.New(up.Options{Env: env, StateDir: stateDir, Environ: f.Environ(), ChartPlainHTTP: opts.PlainHTTPCharts, Adopt: opts.AdoptFiles, TakeOverBootstrap: opts.TakeOverBootstrap,
 		Logf: func(format string, args ...any) {
 			if f.Globals.Verbose {
 				rep.Printf("   "+format, args...)
