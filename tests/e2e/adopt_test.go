@@ -303,6 +303,18 @@ resources:
 		t.Fatalf("a second up must change nothing: exit %d, changed %t\n%s", code, doc.Changed, errOut)
 	}
 
+	// A wipe and a rebuild bring it all back, without a commit.
+	cp.Wipe(t)
+	if code, out, errOut := g.run(ctx, "rebuild", w.file); code != 0 {
+		t.Fatalf("rebuild: exit %d\n%s%s", code, out, errOut)
+	}
+	if headOf(t, w.gitSrv) != head {
+		t.Errorf("rebuild committed")
+	}
+	assertUserFiles(t, w, want)
+	configMapData(ctx, t, cp, "podinfo", "podinfo", "colour", "harness")
+	configMapData(ctx, t, cp, "infra-configs", "cluster-settings", "region", "harness")
+
 	// down --purge-repo takes the environment's files (groundwork's folder
 	// and the folders it seeded) and leaves the user's entry points, their
 	// kustomization.yaml as they wrote it.

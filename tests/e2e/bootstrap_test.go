@@ -251,6 +251,19 @@ func TestTakeOverFluxBootstrap(t *testing.T) {
 		t.Fatalf("a second up must change nothing: exit %d, changed %t, release revision %d\n%s", code, doc.Changed, releaseRevision(t, cp), errOut)
 	}
 
+	// A wipe and a rebuild bring the environment back from Git, now
+	// groundwork's, without a commit.
+	cp.Wipe(t)
+	if code, out, errOut := g.run(ctx, "rebuild", w.file); code != 0 {
+		t.Fatalf("rebuild: exit %d\n%s%s", code, out, errOut)
+	}
+	if headOf(t, w.gitSrv) != head {
+		t.Errorf("rebuild committed")
+	}
+	assertUserFiles(t, w, with(fluxExample, nil))
+	configMapData(ctx, t, cp, "podinfo", "podinfo", "colour", "harness")
+	configMapData(ctx, t, cp, "infra-configs", "cluster-settings", "region", "harness")
+
 	// Later, down --uninstall removes Flux and leaves what it applied,
 	// the user's workloads included.
 	if code, out, errOut := g.run(ctx, "down", w.file, "--uninstall", "--yes"); code != 0 {
