@@ -346,31 +346,8 @@ func TestAdoptConflictsStopUpFirst(t *testing.T) {
 		w := startFluxWorld(t)
 		files := with(fluxExample, map[string]string{
 			"clusters/harness/flux-system/gotk-components.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n",
-			"clusters/harness/flux-system/gotk-sync.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata:
-  name: flux-system
-  namespace: flux-system
-spec:
-  interval: 1m0s
-  ref:
-    branch: main
-  url: ssh://git@example.invalid/fleet
----
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata:
-  name: flux-system
-  namespace: flux-system
-spec:
-  interval: 10m0s
-  path: ./clusters/harness
-  prune: true
-  sourceRef:
-    kind: GitRepository
-    name: flux-system
-`,
-			"clusters/harness/flux-system/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- gotk-components.yaml\n- gotk-sync.yaml\n",
+			"clusters/harness/flux-system/gotk-sync.yaml":       strings.ReplaceAll(gotkSync, "REPO_URL", "ssh://git@example.invalid/fleet"),
+			"clusters/harness/flux-system/kustomization.yaml":   bootstrapKustomization,
 		})
 		pushRepo(t, w, files)
 		g := w.groundwork(t, cp.AdminKubeconfig())

@@ -81,6 +81,10 @@ func fluxApply(ctx context.Context, kc *kube.Client, objs []*unstructured.Unstru
 	return nil
 }
 
+// bootstrapKustomization is flux bootstrap's flux-system/kustomization.yaml.
+const bootstrapKustomization = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- gotk-components.yaml\n- gotk-sync.yaml\n"
+
+// gotkSync is flux bootstrap's gotk-sync.yaml (REPO_URL replaced).
 const gotkSync = `---
 apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
@@ -127,7 +131,7 @@ func TestTakeOverFluxBootstrap(t *testing.T) {
 	files := with(fluxExample, map[string]string{
 		"clusters/harness/flux-system/gotk-components.yaml": components,
 		"clusters/harness/flux-system/gotk-sync.yaml":       sync,
-		"clusters/harness/flux-system/kustomization.yaml":   "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- gotk-components.yaml\n- gotk-sync.yaml\n",
+		"clusters/harness/flux-system/kustomization.yaml":   bootstrapKustomization,
 	})
 	pushRepo(t, w, files)
 
