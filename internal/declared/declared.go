@@ -183,6 +183,29 @@ func (w *walker) follow(o Object) {
 	w.dir(p, ns)
 }
 
+// SourcePaths are the repository paths an Argo CD Application deploys
+// (spec.source.path and each spec.sources[].path), cleaned; none for other
+// objects.
+func (o Object) SourcePaths() []string {
+	if o.Group != "argoproj.io" || o.Kind != "Application" {
+		return nil
+	}
+	var out []string
+	add := func(src any) {
+		m, _ := src.(map[string]any)
+		if p, _ := m["path"].(string); p != "" {
+			out = append(out, strings.TrimPrefix(path.Clean("/"+p), "/"))
+		}
+	}
+	add(o.spec["source"])
+	if list, ok := o.spec["sources"].([]any); ok {
+		for _, src := range list {
+			add(src)
+		}
+	}
+	return out
+}
+
 // Kustomizations are the names of the Flux Kustomizations in namespace
 // among objs.
 func Kustomizations(objs []Object, namespace string) []string {

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/groundwork-dev/groundwork/internal/argocd"
 	"github.com/groundwork-dev/groundwork/internal/declared"
 	"github.com/groundwork-dev/groundwork/internal/flux"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
@@ -159,12 +160,34 @@ func (r *Run) CheckRepository(ctx context.Context) (*RepositoryCheck, error) {
 		return rendered[file] || bytes.HasPrefix(after[file], []byte(gitrepo.ManagedMarker))
 	})
 	c.Collisions = declared.Collisions(ours, theirs)
+	if g.Engine == spec.EngineArgoCD {
+		c.Collisions = append(c.Collisions, appFolderCollisions(theirs, g.Repository.Path, r.env().Name)...)
+	}
 	if g.Engine == spec.EngineFlux {
 		c.UserKustomizations = declared.Kustomizations(theirs, g.Namespace)
 		c.Retiring = retiring(p.Changes, ours, g.Namespace)
 	}
 	r.repo = c
 	return c, nil
+}
+
+// appFolderCollisions finds folders under <path>/apps that an Application
+// of the user's already deploys: groundwork's ApplicationSet would make a
+// second Application for each (two owners of the same objects).
+func appFolderCollisions(theirs []declared.Object, root, env string) []declared.Collision {
+	apps := path.Join(root, argocd.AppsDir) + "/"
+	var out []declared.Collision
+	for _, o := range theirs {
+		for _, p := range o.SourcePaths() {
+			folder, _, _ := strings.Cut(strings.TrimPrefix(p, apps), "/")
+			if !strings.HasPrefix(p, apps) || folder == "" {
+				continue
+			}
+			out = append(out, declared.Collision{Object: o, Ours: declared.Object{Group: "argoproj.io", Kind: "Application", Name: folder,
+				File: path.Join(root, "applications", "apps.yaml") + " (the ApplicationSet " + env + "-apps makes one per folder of " + strings.TrimSuffix(apps, "/") + ", " + p + " included)"}})
+		}
+	}
+	return out
 }
 
 // retiring lists the Kustomizations that files the change removes declare

@@ -172,6 +172,18 @@ metadata:
   namespace: argocd
 spec: {}
 `,
+		// The user's own Application for a folder under apps/: the
+		// ApplicationSet would make a second one.
+		"clusters/dev/argo/shop.yaml": `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: shop
+  namespace: argocd
+spec:
+  source:
+    path: ./clusters/dev/apps/shop
+`,
+		"clusters/dev/apps/shop/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shop\n  namespace: shop\n",
 	})
 	c := check(t, envOn(t, url, spec.EngineArgoCD))
 	var ce *ConflictError
@@ -181,7 +193,8 @@ spec: {}
 	if len(ce.Files) != 1 || ce.Files[0].Path != "clusters/dev/applications/root.yaml" {
 		t.Errorf("file conflicts: %+v", ce.Files)
 	}
-	if len(ce.Objects) != 1 || ce.Objects[0].Object.String() != "Application argocd/dev-root" {
+	if len(ce.Objects) != 2 || ce.Objects[0].Object.String() != "Application argocd/dev-root" || ce.Objects[1].Object.String() != "Application argocd/shop" ||
+		!strings.Contains(ce.Objects[1].Ours.File, "clusters/dev/apps/shop") {
 		t.Errorf("collisions: %+v", ce.Objects)
 	}
 }
