@@ -246,7 +246,7 @@ func purge(ctx context.Context, o Options) error {
 		// entry groundwork added.
 		Keep: func(p string, _ []byte) bool {
 			top, _, _ := strings.Cut(strings.TrimPrefix(p, r.Path+"/"), "/")
-			if slices.Contains(render.SeededFolders, top) || top == render.OwnFolder {
+			if slices.Contains(render.Folders, top) {
 				return false
 			}
 			kept[p] = true

@@ -109,12 +109,10 @@ func (c *Client) Preview(ctx context.Context, ch Change) (*Preview, error) {
 	if head, err := repo.Head(); err == nil {
 		p.Revision = c.result(head.Hash(), false).Revision
 	}
-	p.Tree = map[string][]byte{}
-	if err := walk(fs, "", func(path string) error {
-		b, err := readFile(fs, path)
-		p.Tree[path] = b
-		return err
-	}); err != nil {
+	if p.Tree, err = readTree(fs, ""); err != nil {
+		return nil, err
+	}
+	if err := checkInside(ch.Root, ch.Files); err != nil {
 		return nil, err
 	}
 	if ch, err = editFiles(fs, ch); err != nil {
@@ -131,12 +129,8 @@ func (c *Client) Preview(ctx context.Context, ch Change) (*Preview, error) {
 // are removed (every file with Purge; none with AddOnly, which also writes
 // over anything: its callers name the files the user asked for).
 func decide(fs billy.Filesystem, ch Change) ([]FileChange, error) {
-	tree := map[string][]byte{}
-	if err := walk(fs, ch.Root, func(p string) error {
-		b, err := readFile(fs, p)
-		tree[p] = b
-		return err
-	}); err != nil {
+	tree, err := readTree(fs, ch.Root)
+	if err != nil {
 		return nil, err
 	}
 	adopt := map[string]bool{}
@@ -147,13 +141,8 @@ func decide(fs billy.Filesystem, ch Change) ([]FileChange, error) {
 	want := map[string]bool{}
 	for _, f := range ch.Files {
 		want[f.Path] = true
-		old, exists := tree[f.Path]
-		if !exists && !inside(ch.Root, f.Path) {
-			if b, err := readFile(fs, f.Path); err == nil {
-				old, exists = b, true
-			}
-		}
-		managed := exists && bytes.HasPrefix(old, []byte(ManagedMarker))
+		old, exists := tree[f.Path] // every file is under Root (checkInside)
+		managed := exists && IsManaged(old)
 		fc := FileChange{Path: f.Path, Old: old, New: f.Data}
 		switch {
 		case f.SeedOnly && exists:
@@ -196,8 +185,7 @@ func decide(fs billy.Filesystem, ch Change) ([]FileChange, error) {
 	if !ch.AddOnly {
 		var gone []string
 		for p, b := range tree {
-			managed := bytes.HasPrefix(b, []byte(ManagedMarker))
-			if !want[p] && (managed || ch.Purge && (ch.Keep == nil || !ch.Keep(p, b))) {
+			if !want[p] && (IsManaged(b) || ch.Purge && (ch.Keep == nil || !ch.Keep(p, b))) {
 				gone = append(gone, p)
 			}
 		}
@@ -232,6 +220,18 @@ func describeFile(data []byte) string {
 	return "its own file (" + text + ")"
 }
 
+// readTree reads every file under dir ("" for the whole tree), by
+// slash-separated path.
+func readTree(fs billy.Filesystem, dir string) (map[string][]byte, error) {
+	tree := map[string][]byte{}
+	err := walk(fs, dir, func(p string) error {
+		b, err := readFile(fs, p)
+		tree[p] = b
+		return err
+	})
+	return tree, err
+}
+
 func readFile(fs billy.Filesystem, p string) ([]byte, error) {
 	f, err := fs.Open(p)
 	if err != nil {
@@ -247,22 +247,16 @@ func editFiles(fs billy.Filesystem, ch Change) (Change, error) {
 	if ch.Edit == nil {
 		return ch, nil
 	}
-	current := map[string][]byte{}
-	if err := walk(fs, ch.Root, func(p string) error {
-		b, err := readFile(fs, p)
-		current[p] = b
-		return err
-	}); err != nil {
+	current, err := readTree(fs, ch.Root)
+	if err != nil {
 		return ch, err
 	}
 	files, err := ch.Edit(current)
 	if err != nil {
 		return ch, err
 	}
-	for _, f := range files {
-		if !inside(ch.Root, f.Path) {
-			return ch, fmt.Errorf("refusing to write %s: it is outside the environment's folder %s", f.Path, ch.Root)
-		}
+	if err := checkInside(ch.Root, files); err != nil {
+		return ch, err
 	}
 	ch.Files, ch.AddOnly = files, true
 	return ch, nil

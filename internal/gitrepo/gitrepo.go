@@ -1,6 +1,7 @@
 package gitrepo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +24,9 @@ import (
 // ManagedMarker starts every file groundwork manages; a file under the
 // environment's folder that has it and is no longer rendered is deleted.
 const ManagedMarker = "# Managed by groundwork"
+
+// IsManaged reports whether a file's content starts with ManagedMarker.
+func IsManaged(data []byte) bool { return bytes.HasPrefix(data, []byte(ManagedMarker)) }
 
 // File is a file to write, relative to the repository root.
 type File struct {
@@ -89,10 +93,8 @@ type Client struct {
 // Apply makes the branch hold the change. It is idempotent: a change
 // already there makes no commit.
 func (c *Client) Apply(ctx context.Context, ch Change) (Result, error) {
-	for _, f := range ch.Files {
-		if !inside(ch.Root, f.Path) {
-			return Result{}, fmt.Errorf("refusing to write %s: it is outside the environment's folder %s", f.Path, ch.Root)
-		}
+	if err := checkInside(ch.Root, ch.Files); err != nil {
+		return Result{}, err
 	}
 	max := c.MaxAttempts
 	if max == 0 {
@@ -297,6 +299,16 @@ func walk(fs billy.Filesystem, dir string, fn func(string) error) error {
 		}
 		if err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// checkInside refuses files outside the environment's folder.
+func checkInside(root string, files []File) error {
+	for _, f := range files {
+		if !inside(root, f.Path) {
+			return fmt.Errorf("refusing to write %s: it is outside the environment's folder %s", f.Path, root)
 		}
 	}
 	return nil

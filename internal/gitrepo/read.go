@@ -3,7 +3,6 @@ package gitrepo
 import (
 	"context"
 	"errors"
-	"io"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -35,16 +34,7 @@ func (c *Client) Read(ctx context.Context, root string) (*Snapshot, error) {
 	if head, err := repo.Head(); err == nil {
 		s.Revision = c.result(head.Hash(), false).Revision
 	}
-	err = walk(fs, root, func(p string) error {
-		f, err := fs.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		b, err := io.ReadAll(f)
-		s.Files[p] = b
-		return err
-	})
+	s.Files, err = readTree(fs, root)
 	return s, err
 }
 

@@ -139,7 +139,9 @@ const OwnFolder = "groundwork"
 // them again, and down --purge-repo removes them with the environment.
 var SeededFolders = []string{"apps", "secrets"}
 
-var userFolders = append([]string{OwnFolder}, SeededFolders...)
+// Folders are the environment's folders that are groundwork's to lay out:
+// its own and the ones it seeds.
+var Folders = append([]string{OwnFolder}, SeededFolders...)
 
 // rootKustomization builds the environment's root kustomization.yaml from
 // the repository: in a kustomization.yaml the user owns, groundwork's folder
@@ -165,7 +167,7 @@ func rootKustomization(root string, rendered []byte) func([]byte, bool, map[stri
 			return ok && bytes.HasPrefix(b, []byte(managedMarker))
 		}
 		user := kustomization.Generated(tree, root, func(p string) bool {
-			for _, f := range userFolders {
+			for _, f := range Folders {
 				if p == path.Join(root, f) {
 					return true
 				}

@@ -1,7 +1,6 @@
 package up
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -157,7 +156,7 @@ func (r *Run) CheckRepository(ctx context.Context) (*RepositoryCheck, error) {
 		}
 	}
 	theirs := declared.Reachable(after, g.Repository.Path, flux.SyncName, func(file string) bool {
-		return rendered[file] || bytes.HasPrefix(after[file], []byte(gitrepo.ManagedMarker))
+		return rendered[file] || gitrepo.IsManaged(after[file])
 	})
 	c.Collisions = declared.Collisions(ours, theirs)
 	if g.Engine == spec.EngineArgoCD {
