@@ -1,6 +1,8 @@
 # A GKE environment with Argo CD as the reconciler and Sealed Secrets. groundwork
 # generates the sealing key pair and keeps it in the key store (here a file), so
 # that SealedSecrets committed before a disaster still decrypt after a rebuild.
+# Failed syncs and degraded applications go to Slack, and recoveries after them;
+# the webhook URL comes from $SLACK_WEBHOOK_URL when up runs, never from Git.
 
 environment "analytics" {
   cluster "gke" {
@@ -34,5 +36,12 @@ environment "analytics" {
   secrets {
     provider = "sealed-secrets"
     key_store "file" { path = "~/.config/groundwork/keys/analytics.sealed-secrets.pem" }
+  }
+
+  notifications {
+    slack "platform" {
+      url_env = "SLACK_WEBHOOK_URL"
+      channel = "#analytics-alerts"
+    }
   }
 }

@@ -184,8 +184,11 @@ func uninstall(ctx context.Context, o Options) error {
 	}
 	ns := o.Env.GitOps.Namespace
 	for _, gvk := range []schema.GroupVersionKind{flux.KustomizationKind, flux.GitRepositoryKind,
-		{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "HelmRepository"},
-		{Group: "helm.toolkit.fluxcd.io", Version: "v2", Kind: "HelmRelease"}} {
+		flux.HelmRepositoryKind, flux.HelmReleaseKind,
+		// helm-controller makes one for each HelmRelease; with its
+		// finalizer left, uninstalling the chart's CRDs would wait for
+		// a source-controller that is going away too.
+		{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "HelmChart"}} {
 		ri, err := c.Resource(gvk, ns)
 		if err != nil {
 			continue // the kind is not served: nothing of it to detach

@@ -40,8 +40,10 @@ const (
 
 // API kinds.
 var (
-	GitRepositoryKind = schema.GroupVersionKind{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "GitRepository"}
-	KustomizationKind = schema.GroupVersionKind{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Kind: "Kustomization"}
+	GitRepositoryKind  = schema.GroupVersionKind{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "GitRepository"}
+	KustomizationKind  = schema.GroupVersionKind{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Kind: "Kustomization"}
+	HelmReleaseKind    = schema.GroupVersionKind{Group: "helm.toolkit.fluxcd.io", Version: "v2", Kind: "HelmRelease"}
+	HelmRepositoryKind = schema.GroupVersionKind{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "HelmRepository"}
 )
 
 // SyncObjects returns the GitRepository and Kustomization that the rendered
@@ -151,8 +153,14 @@ func (e *NotReadyError) Error() string {
 	for i, o := range e.Objects {
 		lines[i] = "  " + o.String()
 	}
-	return fmt.Sprintf("Flux had not applied %s after %s (%v):\n%s\nThe controllers' logs say more: kubectl -n %s logs deploy/kustomize-controller",
-		e.Revision, e.Waited.Round(time.Second), e.Err, strings.Join(lines, "\n"), e.Namespace)
+	controller := "kustomize-controller"
+	for _, o := range e.Objects {
+		if o.Kind == "HelmRelease" {
+			controller = "helm-controller"
+		}
+	}
+	return fmt.Sprintf("Flux had not applied %s after %s (%v):\n%s\nThe controllers' logs say more: kubectl -n %s logs deploy/%s",
+		e.Revision, e.Waited.Round(time.Second), e.Err, strings.Join(lines, "\n"), e.Namespace, controller)
 }
 
 func (e *NotReadyError) Unwrap() error { return e.Err }
@@ -236,12 +244,13 @@ type reconcileRequest struct {
 const answeredNudge = time.Second
 
 type look struct {
-	repo, ks dynamic.ResourceInterface
-	src      Object
-	srcObj   *unstructured.Unstructured
-	byName   map[string]*unstructured.Unstructured
-	objs     []Object
-	ok       bool
+	repo, ks, hr dynamic.ResourceInterface
+	src          Object
+	srcObj       *unstructured.Unstructured
+	byName       map[string]*unstructured.Unstructured // Kustomizations
+	hrByName     map[string]*unstructured.Unstructured // HelmReleases
+	objs         []Object
+	ok           bool
 }
 
 func (w *Waiter) look(ctx context.Context, revision string, required []string) (*look, error) {
@@ -302,11 +311,51 @@ func (w *Waiter) look(ctx context.Context, revision string, required []string) (
 		}
 		objs = append(objs, o)
 	}
+	// The HelmReleases (addons, Flux's own): each ready for its current
+	// spec. A Kustomization applies them before helm-controller acts, so
+	// a HelmRelease its revision changed is not ready until the release is.
+	hrs, hrRes, hrByName, err := w.helmReleases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	objs = append(objs, hrs...)
 	all := revision != ""
 	for _, o := range objs {
 		all = all && o.Ready
 	}
-	return &look{repo: repo, ks: ks, src: src, srcObj: srcObj, byName: byName, objs: objs, ok: all}, nil
+	return &look{repo: repo, ks: ks, hr: hrRes, src: src, srcObj: srcObj, byName: byName, hrByName: hrByName, objs: objs, ok: all}, nil
+}
+
+// helmReleases reads the HelmReleases in the namespace that are not
+// suspended. The cluster may not serve the kind yet (the chart not
+// installed): then there are none.
+func (w *Waiter) helmReleases(ctx context.Context) ([]Object, dynamic.ResourceInterface, map[string]*unstructured.Unstructured, error) {
+	ri, err := w.Client.Resource(HelmReleaseKind, w.Namespace)
+	if err != nil {
+		return nil, nil, nil, nil
+	}
+	list, err := ri.List(ctx, metav1.ListOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var objs []Object
+	byName := map[string]*unstructured.Unstructured{}
+	for i := range list.Items {
+		u := &list.Items[i]
+		if suspended, _, _ := unstructured.NestedBool(u.Object, "spec", "suspend"); suspended {
+			continue
+		}
+		o := state(u, "HelmRelease")
+		// The chart version helm-controller last attempted.
+		o.Revision, _, _ = unstructured.NestedString(u.Object, "status", "lastAttemptedRevision")
+		objs = append(objs, o)
+		byName[u.GetName()] = u
+	}
+	sort.Slice(objs, func(i, j int) bool { return objs[i].Name < objs[j].Name })
+	return objs, ri, byName, nil
 }
 
 // Wait looks until everything is ready at revision or ctx ends; then it
@@ -354,16 +403,27 @@ func (w *Waiter) nudge(ctx context.Context, l *look) {
 		w.request(ctx, l.repo, "GitRepository/"+SyncName, l.srcObj)
 		return
 	}
-	objs, byName := l.objs, l.byName
+	w.nudgeKind(ctx, l.objs, "Kustomization", l.ks, l.byName)
+	// helm-controller re-examines a HelmRelease whose dependency was not
+	// ready only every 30s (--requeue-dependency).
+	w.nudgeKind(ctx, l.objs, "HelmRelease", l.hr, l.hrByName)
+}
+
+// nudgeKind requests reconciliation of each object of kind that is not
+// ready while its dependencies (spec.dependsOn) are.
+func (w *Waiter) nudgeKind(ctx context.Context, objs []Object, kind string, ri dynamic.ResourceInterface, byName map[string]*unstructured.Unstructured) {
+	if ri == nil {
+		return
+	}
 	ready := map[string]bool{}
 	for _, o := range objs {
-		if o.Kind == "Kustomization" && o.Ready {
+		if o.Kind == kind && o.Ready {
 			ready[o.Name] = true
 		}
 	}
 	for _, o := range objs {
 		u := byName[o.Name]
-		if o.Kind != "Kustomization" || o.Ready || u == nil {
+		if o.Kind != kind || o.Ready || u == nil {
 			continue
 		}
 		deps, _, _ := unstructured.NestedSlice(u.Object, "spec", "dependsOn")
@@ -377,7 +437,7 @@ func (w *Waiter) nudge(ctx context.Context, l *look) {
 			blocked = blocked || !ready[name]
 		}
 		if !blocked {
-			w.request(ctx, l.ks, "Kustomization/"+o.Name, u)
+			w.request(ctx, ri, kind+"/"+o.Name, u)
 		}
 	}
 }
@@ -484,8 +544,26 @@ func RequestReconcile(ctx context.Context, c *kube.Client, namespace string, now
 		return err
 	}
 	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, ReconcileAnnotation, now.Format(time.RFC3339Nano))
-	_, err = ri.Patch(ctx, SyncName, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: kube.FieldManager})
-	return err
+	if _, err = ri.Patch(ctx, SyncName, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: kube.FieldManager}); err != nil {
+		return err
+	}
+	// The Helm repositories' indexes too: a chart version published since
+	// their last fetch (interval 1h) would otherwise stay unknown, and a
+	// version bump could not be installed until then.
+	hr, err := c.Resource(HelmRepositoryKind, namespace)
+	if err != nil {
+		return nil // the kind is not served: no Helm repositories
+	}
+	list, err := hr.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil
+	}
+	for _, u := range list.Items {
+		if _, err := hr.Patch(ctx, u.GetName(), types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: kube.FieldManager}); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
 }
 
 func (w *Waiter) now() func() time.Time {

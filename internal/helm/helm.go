@@ -1,6 +1,7 @@
 package helm
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,10 +19,13 @@ import (
 	"helm.sh/helm/v3/pkg/cli"
 	"helm.sh/helm/v3/pkg/downloader"
 	"helm.sh/helm/v3/pkg/getter"
+	"helm.sh/helm/v3/pkg/kube"
 	"helm.sh/helm/v3/pkg/registry"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/repo"
 	"helm.sh/helm/v3/pkg/storage/driver"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/groundwork-dev/groundwork/internal/spec"
@@ -85,7 +89,14 @@ func (i *Installer) Ensure(ctx context.Context, r Release) (Outcome, error) {
 	vals := copyValues(r.Values)
 	timeout := i.timeout(ctx)
 	if current != nil {
-		switch current.Info.Status {
+		status := current.Info.Status
+		if status == release.StatusFailed && current.Version == 1 {
+			// The first install failed (or was cancelled, which Helm
+			// records as a failure): there is no good revision to
+			// upgrade from, only whatever it created.
+			status = release.StatusPendingInstall
+		}
+		switch status {
 		case release.StatusPendingInstall, release.StatusUninstalling, release.StatusUninstalled:
 			// An install interrupted before it finished (or an uninstall,
 			// finished or not): nothing of it can be trusted, so remove it
@@ -94,6 +105,9 @@ func (i *Installer) Ensure(ctx context.Context, r Release) (Outcome, error) {
 			un.Wait, un.Timeout = true, timeout
 			if _, err := un.Run(r.Name); err != nil {
 				return "", fmt.Errorf("remove the interrupted %s of release %s/%s: %w", current.Info.Status, r.Namespace, r.Name, err)
+			}
+			if err := i.removeHooks(current, timeout); err != nil {
+				return "", fmt.Errorf("remove the hooks of the interrupted %s of release %s/%s: %w", current.Info.Status, r.Namespace, r.Name, err)
 			}
 			current = nil
 		}
@@ -129,6 +143,35 @@ func (i *Installer) Ensure(ctx context.Context, r Release) (Outcome, error) {
 		return "", i.explain(ctx, r, rel, err)
 	}
 	return Upgraded, nil
+}
+
+// removeHooks deletes what the hooks of an interrupted release left (an
+// install interrupted during its pre-install hook leaves the hook's Job,
+// which uninstall does not remove), pods included, and waits until it is
+// gone: the next install creates the same objects again.
+func (i *Installer) removeHooks(rel *release.Release, timeout time.Duration) error {
+	kc, ok := i.Config.KubeClient.(kube.InterfaceDeletionPropagation)
+	waiter, canWait := i.Config.KubeClient.(kube.InterfaceExt)
+	if !ok || !canWait {
+		return nil
+	}
+	for _, h := range rel.Hooks {
+		res, err := i.Config.KubeClient.Build(bytes.NewBufferString(h.Manifest), false)
+		if err != nil {
+			return fmt.Errorf("hook %s: %w", h.Name, err)
+		}
+		if _, errs := kc.DeleteWithPropagationPolicy(res, metav1.DeletePropagationForeground); len(errs) > 0 {
+			for _, err := range errs {
+				if !apierrors.IsNotFound(err) {
+					return fmt.Errorf("delete hook %s: %w", h.Name, err)
+				}
+			}
+		}
+		if err := waiter.WaitForDelete(res, timeout); err != nil {
+			return fmt.Errorf("wait for hook %s to go: %w", h.Name, err)
+		}
+	}
+	return nil
 }
 
 // maxHistory is how many revisions of a release Helm keeps.

@@ -69,8 +69,18 @@ func Build(env *spec.Environment, opts Options) *Plan {
 		engine.Action{Op: engine.OpCreate, Resource: fmt.Sprintf("Helm release %s/%s", g.Namespace, g.Chart.Name),
 			Detail: fmt.Sprintf("chart %s %s from %s; install or upgrade, then wait until its workloads are ready", g.Chart.Name, g.Version, g.Chart.Repository)})
 	add(StepSecrets, b.secretsTitle(), []any{env.Secrets, g.Engine, g.Namespace, g.Repository.Path}, b.secretsActions()...)
-	add(StepSeed, "Seed the GitOps repository", []any{g.Repository, g.Commit, g.Engine, g.Version, env.Addons, env.Secrets.Provider}, b.seedActions()...)
-	add(StepSync, "Point the reconciler at the repository", []any{g.Repository, g.Sync, g.Engine, g.Namespace}, b.syncActions()...)
+	seedInputs := []any{g.Repository, g.Commit, g.Engine, g.Version, env.Addons, env.Secrets.Provider}
+	syncInputs := []any{g.Repository, g.Sync, g.Engine, g.Namespace}
+	if env.Notifications != nil {
+		// Only then: the fingerprints of environments without
+		// notifications stay what their journals recorded.
+		seedInputs = append(seedInputs, env.Notifications)
+		if g.Engine == spec.EngineArgoCD {
+			syncInputs = append(syncInputs, env.Notifications)
+		}
+	}
+	add(StepSeed, "Seed the GitOps repository", seedInputs, b.seedActions()...)
+	add(StepSync, "Point the reconciler at the repository", syncInputs, b.syncActions()...)
 	if env.Ephemeral != nil {
 		add(StepExpiry, "Record the environment's expiry", env.Ephemeral,
 			engine.Action{Op: engine.OpCreate, Resource: "ConfigMap groundwork-system/groundwork-expiry",
@@ -247,6 +257,7 @@ func (b *builder) seedActions() []engine.Action {
 		}
 		render(dir, fmt.Sprintf("%d addon(s), each a %s: %s", len(env.Addons), kind, addonList(env.Addons)))
 	}
+	acts = append(acts, b.notificationSeedActions()...)
 	if env.Secrets.Provider == spec.SecretsSOPS {
 		acts = append(acts, engine.Action{Op: engine.OpCreate, Resource: ".sops.yaml", Detail: "encrypt Secrets under " + r.Path + " for the environment's age recipient"})
 	}
@@ -267,6 +278,7 @@ func (b *builder) syncActions() []engine.Action {
 		acts = append(acts, engine.Action{Op: engine.OpCreate, Resource: "Secret " + g.Namespace + "/" + name, Detail: "Git credentials: " + authText(r.Auth)})
 	}
 	if g.Engine == spec.EngineArgoCD {
+		acts = append(acts, b.notificationSyncActions()...)
 		return append(acts, engine.Action{Op: engine.OpCreate, Resource: "Application " + g.Namespace + "/" + b.env.Name + "-root",
 			Detail: fmt.Sprintf("app of apps from %s@%s path %s, automated sync", r.URL, r.Branch, r.Path)})
 	}

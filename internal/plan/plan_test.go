@@ -192,3 +192,43 @@ func TestHundredAddonsValid(t *testing.T) {
 		t.Fatalf("values not decoded: %v", got)
 	}
 }
+
+// TestNotificationsPlan shows the notification targets of a Flux and of an
+// Argo CD environment: name, type, the variable the URL comes from and the
+// events, in text and JSON, and what each reconciler gets for them. No URL
+// can be in a plan: plan never has one.
+func TestNotificationsPlan(t *testing.T) {
+	for _, name := range []string{"valid-notifications", "valid-notifications-argocd"} {
+		t.Run(name, func(t *testing.T) {
+			env := load(t, "../spec/testdata/"+name+".hcl")
+			env.File = name + ".hcl"
+			p := Build(env, Options{StateDir: "/state/" + env.Name})
+			var text, js bytes.Buffer
+			if err := p.WriteText(&text, nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.WriteJSON(&js, nil); err != nil {
+				t.Fatal(err)
+			}
+			golden.Assert(t, "testdata/"+strings.TrimPrefix(name, "valid-")+".plan.golden", text.Bytes())
+			golden.Assert(t, "testdata/"+strings.TrimPrefix(name, "valid-")+".plan.golden.json", js.Bytes())
+			for _, tgt := range env.Notifications.Targets {
+				if !strings.Contains(text.String(), "$"+tgt.URLEnv) || !strings.Contains(js.String(), `"url_env": "`+tgt.URLEnv+`"`) {
+					t.Errorf("target %s: its variable is not shown", tgt.Name)
+				}
+			}
+		})
+	}
+	// Adding notifications changes the seed step's inputs, and with Argo
+	// CD the sync step's (the Secret with the URLs).
+	env := load(t, "../spec/testdata/valid-notifications.hcl")
+	with := Build(env, Options{StateDir: "/s"})
+	env.Notifications = nil
+	without := Build(env, Options{StateDir: "/s"})
+	for i := range with.Steps {
+		changed := with.Steps[i].Fingerprint != without.Steps[i].Fingerprint
+		if changed != (with.Steps[i].Name == StepSeed) {
+			t.Errorf("step %s: fingerprint changed %t", with.Steps[i].Name, changed)
+		}
+	}
+}

@@ -56,7 +56,9 @@ func (p *Plan) WriteText(w io.Writer, j *engine.Journal) error {
 	if env.Ephemeral != nil {
 		fmt.Fprintf(&b, ", expires %s after up", spec.FormatDuration(env.Ephemeral.TTL))
 	}
-	b.WriteString("\n\n")
+	b.WriteString("\n")
+	writeNotifications(&b, env)
+	b.WriteString("\n")
 	for i, s := range p.Steps {
 		mark := ""
 		if !pending[s.Name] {
@@ -148,6 +150,8 @@ type JSON struct {
 	Terraform *terraform.Summary `json:"terraform,omitempty"`
 	// Repository is the seed step's change to the repository.
 	Repository *Repository `json:"repository,omitempty"`
+	// Notifications are the notification targets (never their URLs).
+	Notifications []Notification `json:"notifications,omitempty"`
 }
 
 // JSONStep is a step of the machine-readable plan.
@@ -164,7 +168,7 @@ func (p *Plan) ToJSON(j *engine.Journal) JSON {
 	}
 	out := JSON{FormatVersion: "1", Environment: p.Env.Name, File: p.Env.File, Cluster: p.Env.Cluster.Provider,
 		Engine: p.Env.GitOps.Engine, Secrets: p.Env.Secrets.Provider, Steps: make([]JSONStep, 0, len(p.Steps)), Pending: len(pending),
-		Terraform: p.Terraform, Repository: p.Repository}
+		Terraform: p.Terraform, Repository: p.Repository, Notifications: Notifications(p.Env)}
 	for _, s := range p.Steps {
 		st := StatusRecorded
 		if pending[s.Name] {

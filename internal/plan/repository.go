@@ -8,6 +8,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/declared"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
+	"github.com/groundwork-dev/groundwork/internal/sopsenc"
 )
 
 // Repository is what the seed step will do to the GitOps repository, file
@@ -57,7 +58,11 @@ func NewRepository(url, branch string, p *gitrepo.Preview, collisions []declared
 			continue
 		}
 		f := RepositoryFile{Path: c.Path, Action: c.Action, Reason: c.Reason}
-		if diffs && c.Action != gitrepo.ActionConflict {
+		switch {
+		case !diffs || c.Action == gitrepo.ActionConflict:
+		case sopsenc.IsEncrypted(c.Old) || sopsenc.IsEncrypted(c.New):
+			f.Diff = "(encrypted with SOPS: a diff would only show ciphertext)\n"
+		default:
 			f.Diff = unifiedDiff(c.Path, c.Old, c.New)
 		}
 		r.Files = append(r.Files, f)

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/groundwork-dev/groundwork/internal/kustomization"
+	"github.com/groundwork-dev/groundwork/internal/notify"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/templates"
 )
@@ -37,6 +38,20 @@ type Options struct {
 	// CredentialsSecret names the Secret holding the Git credentials the
 	// reconciler uses; empty for a repository that needs none.
 	CredentialsSecret string
+	// NotificationURLs are the webhook URLs of the spec's notification
+	// targets, by target name (Flux: each is encrypted with SOPS into the
+	// target's Secret in groundwork/notifications/). A target missing here
+	// keeps the Secret the repository has (rebuild, without the variable);
+	// its file cannot be written where there is none.
+	NotificationURLs map[string]string
+	// Decrypt decrypts a SOPS file of the repository with the
+	// environment's age key. A notification Secret that still holds its
+	// target's URL, for AgeRecipient, is kept byte for byte: encrypting
+	// anew on each run would make every up a commit. Nil: written anew.
+	Decrypt func(enc []byte) ([]byte, error)
+	// KeyPending says AgeRecipient stands for a key up has not created
+	// yet (plan): the encrypted files are placeholders.
+	KeyPending bool
 }
 
 // data is what templates see.
@@ -53,6 +68,21 @@ type data struct {
 	// Wave orders addons for Argo CD: one more than the addons it
 	// depends on.
 	Wave int
+	// Notifications are the notification targets as Flux's templates
+	// declare them; ArgoCDValues the argo-cd chart values that configure
+	// argocd-notifications (nil without notifications).
+	Notifications []notification
+	ArgoCDValues  map[string]any
+}
+
+// notification is a target as templates/flux/groundwork/notifications/
+// declares it.
+type notification struct {
+	spec.NotificationTarget
+	Object, Secret, ProviderType, Severity string
+	// SecretFile is the Secret's file, in groundwork/notifications/.
+	SecretFile             string
+	EventKinds, Exclusions []string
 }
 
 // Render renders the repository files of env for its engine, sorted by path.
@@ -74,6 +104,14 @@ func Render(env *spec.Environment, opts Options) ([]File, error) {
 		Env: env, Namespace: env.GitOps.Namespace, Interval: spec.FormatDuration(env.GitOps.Sync.Interval),
 		Prune: env.GitOps.Sync.Prune, Repo: env.GitOps.Repository, SOPS: sops,
 		AgeRecipient: opts.AgeRecipient, CredentialsSecret: opts.CredentialsSecret,
+		ArgoCDValues: notify.ArgoCDValues(env),
+	}
+	if n := env.Notifications; n != nil {
+		for _, t := range n.Targets {
+			d.Notifications = append(d.Notifications, notification{NotificationTarget: t,
+				Object: notify.ObjectName(t), Secret: notify.SecretName(t), ProviderType: notify.FluxProviderType(t), Severity: notify.FluxSeverity(t),
+				SecretFile: notificationSecretFile(t), EventKinds: notify.FluxEventKinds, Exclusions: notify.FluxExclusions})
+		}
 	}
 	var files []File
 	err = fs.WalkDir(root, ".", func(p string, de fs.DirEntry, err error) error {
@@ -103,7 +141,7 @@ func Render(env *spec.Environment, opts Options) ([]File, error) {
 			}
 			return nil
 		}
-		if path.Base(out) == ".sops.yaml" && !sops {
+		if path.Base(out) == ".sops.yaml" && !sops || isNotifications(out) && env.Notifications == nil {
 			return nil
 		}
 		f, err := execute(t, out, d)
@@ -119,6 +157,13 @@ func Render(env *spec.Environment, opts Options) ([]File, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if engine == spec.EngineFlux && env.Notifications != nil {
+		secrets, err := notificationSecrets(env, opts)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, secrets...)
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	for i := 1; i < len(files); i++ {

@@ -1,6 +1,7 @@
 package rotate
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -184,7 +185,9 @@ func reencrypt(ctx context.Context, git *gitrepo.Client, env *spec.Environment, 
 		if err != nil {
 			return gitrepo.Result{}, nil, fmt.Errorf("%s: %w", p, err)
 		}
-		files = append(files, gitrepo.File{Path: p, Data: enc})
+		// The leading comments go with the file (groundwork's managed
+		// header on the Secrets it keeps there).
+		files = append(files, gitrepo.File{Path: p, Data: append(leadingComments(b), enc...)})
 		names = append(names, p)
 	}
 	sopsPath := path.Join(root, ".sops.yaml")
@@ -200,6 +203,20 @@ func reencrypt(ctx context.Context, git *gitrepo.Client, env *spec.Environment, 
 	sort.Strings(names)
 	res, err := git.Apply(ctx, gitrepo.Change{Root: root, AddOnly: true, Files: files, Message: message})
 	return res, names, err
+}
+
+// leadingComments are the comment lines a file starts with.
+func leadingComments(b []byte) []byte {
+	n := 0
+	for rest := b; len(rest) > 0 && rest[0] == '#'; {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			break
+		}
+		n += i + 1
+		rest = rest[i+1:]
+	}
+	return append([]byte{}, b[:n]...)
 }
 
 // setRecipients rewrites the age: lines of a .sops.yaml.

@@ -16,3 +16,18 @@ func TestSetRecipients(t *testing.T) {
 		t.Error("a .sops.yaml without age: line must be an error")
 	}
 }
+
+// A re-encrypted file keeps the comments it starts with (the managed header
+// of the notification Secrets groundwork keeps among the SOPS files).
+func TestLeadingComments(t *testing.T) {
+	cases := map[string]string{
+		"# Managed by groundwork: x\n# more\napiVersion: v1\n# inner\n": "# Managed by groundwork: x\n# more\n",
+		"apiVersion: v1\n# later\n":                                     "",
+		"# only a comment without newline":                              "",
+	}
+	for in, want := range cases {
+		if got := string(leadingComments([]byte(in))); got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
+	}
+}

@@ -3,7 +3,8 @@
 // An environment file is HCL, shaped like Terraform: top-level "variable"
 // blocks feed expressions, and exactly one "environment" block describes the
 // cluster, its GitOps engine and repository, the secrets integration, the
-// addons rendered into the repository and, for CI, an expiry. Load parses a
+// addons rendered into the repository, where the reconciler reports failed
+// and recovered reconciles (notifications) and, for CI, an expiry. Load parses a
 // file, evaluates its variables (defaults, GROUNDWORK_VAR_<name>, var files,
 // --var in that order of precedence), decodes and validates the environment,
 // and returns every problem found as hcl.Diagnostics, each anchored at the

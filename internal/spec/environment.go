@@ -46,6 +46,7 @@ var envSchema = &hcl.BodySchema{
 		{Type: "secrets"},
 		{Type: "addon", LabelNames: []string{"name"}},
 		{Type: "ephemeral"},
+		{Type: "notifications"},
 	},
 }
 
@@ -89,6 +90,9 @@ func (d *decoder) decodeEnvironment(block *hcl.Block, paths envPaths) *Environme
 	}
 	env.Secrets = d.decodeSecrets(d.uniqueBlock(c.Blocks, "secrets"), env, paths)
 	env.Addons = d.decodeAddons(c.Blocks.OfType("addon"))
+	if nb := d.uniqueBlock(c.Blocks, "notifications"); nb != nil {
+		env.Notifications = d.decodeNotifications(nb, env)
+	}
 	if eb := d.uniqueBlock(c.Blocks, "ephemeral"); eb != nil {
 		ec := d.content(eb.Body, &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "ttl", Required: true}}})
 		env.Ephemeral = &Ephemeral{}

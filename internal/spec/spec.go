@@ -52,6 +52,9 @@ type Environment struct {
 	Secrets   Secrets
 	Addons    []Addon // in file order
 	Ephemeral *Ephemeral
+	// Notifications says where the reconciler reports failed and
+	// recovered reconciles; nil without a notifications block.
+	Notifications *Notifications `json:",omitempty"`
 
 	DeclRange hcl.Range `json:"-"`
 }
@@ -311,3 +314,55 @@ type Ephemeral struct {
 	// Base and Suffix are set on an instance (see Environment.Instance).
 	Base, Suffix string `json:",omitempty"`
 }
+
+// Notification target types.
+const (
+	// NotifySlack posts Slack messages to an incoming webhook.
+	NotifySlack = "slack"
+	// NotifyWebhook posts JSON to any HTTP endpoint.
+	NotifyWebhook = "webhook"
+)
+
+// NotifyTypes lists the notification target types in the order the docs
+// present them.
+var NotifyTypes = []string{NotifySlack, NotifyWebhook}
+
+// Notification events.
+const (
+	// EventFailure is a failed reconcile (Flux) or sync, or a degraded
+	// application (Argo CD).
+	EventFailure = "failure"
+	// EventRecovery is a reconcile that succeeds again.
+	EventRecovery = "recovery"
+)
+
+// NotifyEvents lists the notification events.
+var NotifyEvents = []string{EventFailure, EventRecovery}
+
+// Notifications are where the reconciler reports the environment's failed
+// and recovered reconciles.
+type Notifications struct {
+	Targets   []NotificationTarget // in file order
+	DeclRange hcl.Range            `json:"-"`
+}
+
+// NotificationTarget is one place notifications go. Its webhook URL is a
+// credential: the spec only names the environment variable that holds it
+// when up runs.
+type NotificationTarget struct {
+	// Name is the block's label: unique among the targets, it names the
+	// reconciler's objects for the target.
+	Name string
+	Type string // slack | webhook
+	// URLEnv names the environment variable that holds the webhook URL.
+	URLEnv string
+	// Channel overrides the incoming webhook's channel (slack only).
+	Channel string `json:",omitempty"`
+	// On are the events sent, in NotifyEvents order: failure, and
+	// recovery unless the spec leaves it out.
+	On        []string
+	DeclRange hcl.Range `json:"-"`
+}
+
+// Wants reports whether the target is sent the event.
+func (t NotificationTarget) Wants(event string) bool { return contains(t.On, event) }

@@ -1,4 +1,6 @@
 // Package status looks at an environment without changing it: whether its
 // cluster answers, the reconciler's Helm release and workloads, the
-// revision Flux fetched and what applied it, and what is not ready.
+// revision Flux fetched and what applied it, what is not ready, and
+// whether the notification targets' last deliveries worked, as far as the
+// reconciler records them.
 package status

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/storage/driver"
@@ -48,6 +49,10 @@ type Report struct {
 		Objects  []flux.Object `json:"objects"`
 		Error    string        `json:"error,omitempty"`
 	} `json:"sync"`
+	// Notifications are the notification targets' last deliveries (nil
+	// without a notifications block). They do not count towards Healthy:
+	// the environment is as healthy with a webhook that refuses.
+	Notifications *Notifications `json:"notifications,omitempty"`
 }
 
 // Collect looks at env's cluster through the kubeconfig up uses.
@@ -86,6 +91,9 @@ func Collect(ctx context.Context, env *spec.Environment, stateDir string) *Repor
 				r.Sync.Revision = objs[0].Revision
 			}
 		}
+	}
+	if env.Notifications != nil {
+		r.Notifications = notifications(ctx, c, env, time.Now())
 	}
 	r.Healthy = r.Cluster.Reachable && r.Reconciler.Installed && r.Reconciler.WorkloadsOK && r.Sync.InSync
 	return r

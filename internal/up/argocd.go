@@ -41,13 +41,20 @@ func (r *Run) engineTitle() string {
 // argoCDSyncObjects are the objects that point Argo CD at the repository,
 // from files keyed by path (rendered, or read from Git on rebuild): the
 // credentials Secret (when the repository needs credentials), the
-// AppProject and the root Application. The AppProject goes first: the root
-// Application belongs to it.
+// notification targets' argocd-notifications-secret (when the spec has
+// them), the AppProject and the root Application. The AppProject goes
+// first: the root Application belongs to it.
 func (r *Run) argoCDSyncObjects(ctx context.Context, files map[string][]byte) ([]*unstructured.Unstructured, error) {
 	g := r.env().GitOps
 	var objs []*unstructured.Unstructured
 	if r.creds != nil {
 		objs = append(objs, argocd.RepositorySecret(g.Namespace, r.env().Name, g.Repository.URL, r.creds))
+	}
+	// The webhook URLs of the notification targets (see notifications.go).
+	if s, err := r.argoCDNotificationSecret(); err != nil {
+		return nil, err
+	} else if s != nil {
+		objs = append(objs, s)
 	}
 	if b, ok := files[path.Join(g.Repository.Path, ProjectFile)]; ok {
 		p, err := kube.Decode(b)

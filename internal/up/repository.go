@@ -223,9 +223,14 @@ func (r *Run) renderForCheck(ctx context.Context) ([]render.File, bool, error) {
 	err := r.loadKeys(ctx)
 	var nf *keys.NotFoundError
 	if errors.As(err, &nf) {
-		opts := render.Options{AgeRecipient: placeholderRecipient}
+		opts := render.Options{AgeRecipient: placeholderRecipient, KeyPending: true}
 		if r.creds != nil {
 			opts.CredentialsSecret = CredentialsSecret
+		}
+		// The URLs are not encrypted here, but a missing one stops up
+		// before its first step all the same.
+		if err := r.notificationOptions(&opts); err != nil {
+			return nil, false, err
 		}
 		files, err := render.Render(r.env(), opts)
 		return files, true, err

@@ -276,12 +276,22 @@ func (r *Run) Client() *kube.Client { return r.kube }
 // chart, as the HelmRelease in Git that takes it over names it.
 func ReconcilerRelease(env *spec.Environment) helm.Release {
 	g := env.GitOps
-	return helm.Release{Name: g.Chart.Name, Namespace: g.Namespace, Chart: g.Chart, Version: g.Version, CreateNamespace: true}
+	return helm.Release{Name: g.Chart.Name, Namespace: g.Namespace, Chart: g.Chart, Version: g.Version, CreateNamespace: true, Values: ReconcilerValues(env)}
 }
 
 func (r *Run) applyReconciler(ctx context.Context) error {
 	if r.snapshot != nil {
 		r.declaredChart()
+	}
+	if !r.argoCD() {
+		owned, why, err := r.fluxOwnsReconciler(ctx)
+		if err != nil {
+			return err
+		}
+		if owned {
+			r.opts.Logf("%s", why)
+			return engine.NoChange
+		}
 	}
 	if err := r.adoptBootstrap(ctx); err != nil {
 		return err
@@ -413,6 +423,9 @@ func (r *Run) Render(ctx context.Context) ([]render.File, error) {
 	}
 	if r.creds != nil {
 		opts.CredentialsSecret = CredentialsSecret
+	}
+	if err := r.notificationOptions(&opts); err != nil {
+		return nil, err
 	}
 	files, err := render.Render(r.env(), opts)
 	if err != nil {

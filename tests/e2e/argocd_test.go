@@ -145,7 +145,7 @@ type argoWorld struct {
 func startArgoWorld(t *testing.T) *argoWorld {
 	t.Helper()
 	cp := harness.StartControlPlane(t)
-	harness.StartArgoCD(t, cp)
+	harness.StartKubelet(t, cp)
 	charts := harness.StartChartRepo(t)
 	charts.Add(t, harness.BuildArgoCDChart(t))
 	charts.Add(t, upstreamChart(t, "github.com/bitnami-labs/sealed-secrets", "v0.40.0", "helm/sealed-secrets"))

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -23,26 +24,26 @@ import (
 // installFluxChart publishes the flux2 chart in a local Helm HTTP repository
 // and installs it from there with the Helm SDK (--wait), then waits until
 // the supervised controller binaries answer /readyz.
-func installFluxChart(ctx context.Context, t *testing.T, cp *harness.ControlPlane, flux *harness.Flux) {
+func installFluxChart(ctx context.Context, t *testing.T, cp *harness.ControlPlane, flux *harness.Kubelet) {
 	t.Helper()
 	cs := cp.Client()
 	chartRepo := harness.StartChartRepo(t)
-	chartRepo.Add(t, harness.BuildFluxChart(t))
+	chartRepo.AddUpstream(t, harness.FluxChart)
 	installStart := time.Now()
 	helmCfg := harness.HelmConfig(t, cp.AdminKubeconfig(), harness.FluxNamespace)
 	install := action.NewInstall(helmCfg)
-	install.ReleaseName = "flux"
+	install.ReleaseName = "flux2"
 	install.Namespace = harness.FluxNamespace
 	install.CreateNamespace = true
 	install.Wait = true
 	install.Timeout = 3 * time.Minute
 	install.RepoURL = chartRepo.URL()
-	install.Version = harness.FluxChartVersion
+	install.Version = harness.FluxChart.Version
 	settings := cli.New()
 	helmHome := t.TempDir()
 	settings.RepositoryConfig = filepath.Join(helmHome, "repositories.yaml")
 	settings.RepositoryCache = filepath.Join(helmHome, "cache")
-	chartPath, err := install.LocateChart(harness.FluxChartName, settings)
+	chartPath, err := install.LocateChart(harness.FluxChart.Name, settings)
 	if err != nil {
 		t.Fatalf("locating flux2 chart in %s: %v", chartRepo.URL(), err)
 	}
@@ -55,7 +56,7 @@ func installFluxChart(ctx context.Context, t *testing.T, cp *harness.ControlPlan
 		t.Fatalf("helm install flux2: %v", err)
 	}
 	t.Logf("helm install %s %s (wait) done in %s, status %s", rel.Chart.Name(), rel.Chart.Metadata.Version, time.Since(installStart).Round(time.Millisecond), rel.Info.Status)
-	for _, d := range []string{"source-controller", "kustomize-controller"} {
+	for _, d := range []string{"source-controller", "kustomize-controller", "helm-controller", "notification-controller"} {
 		dep, err := cs.AppsV1().Deployments(harness.FluxNamespace).Get(ctx, d, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -101,7 +102,7 @@ func TestFluxGitSSH(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cp := harness.StartControlPlane(t)
-	flux := harness.StartFlux(t, cp)
+	flux := harness.StartKubelet(t, cp)
 	installFluxChart(ctx, t, cp, flux)
 	cs := cp.Client()
 	dyn := dynamic.NewForConfigOrDie(cp.RESTConfig())
@@ -152,15 +153,34 @@ func TestFluxGitSSH(t *testing.T) {
 	})
 	t.Logf("converged over ssh: commit %s applied %s after creating the Flux objects", commit[:8], time.Since(start).Round(time.Millisecond))
 
-	// helm uninstall: the Deployments go, and so do the host processes.
+	// helm uninstall, after deleting the Flux objects while their
+	// controllers still run to remove their finalizers (what flux
+	// uninstall does: the chart's CRDs are templates, and uninstalling them
+	// with finalized objects left would wait forever): the Deployments go,
+	// and so do the host processes.
+	for _, gvr := range []schema.GroupVersionResource{kustomizationGVR, gitRepositoryGVR} {
+		if err := dyn.Resource(gvr).Namespace(harness.FluxNamespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(ctx, t, gvr.Resource+" deleted", func(ctx context.Context) error {
+			l, err := dyn.Resource(gvr).Namespace(harness.FluxNamespace).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return err
+			}
+			if len(l.Items) > 0 {
+				return fmt.Errorf("%d left", len(l.Items))
+			}
+			return nil
+		})
+	}
 	uninstall := action.NewUninstall(harness.HelmConfig(t, cp.AdminKubeconfig(), harness.FluxNamespace))
 	uninstall.Wait = true
 	uninstall.Timeout = 2 * time.Minute
-	if _, err := uninstall.Run("flux"); err != nil {
+	if _, err := uninstall.Run("flux2"); err != nil {
 		t.Fatalf("helm uninstall: %v", err)
 	}
 	waitFor(ctx, t, "controllers stopped after uninstall", func(context.Context) error {
-		for _, c := range []string{"source-controller", "kustomize-controller"} {
+		for _, c := range []string{"source-controller", "kustomize-controller", "helm-controller", "notification-controller"} {
 			if flux.Running(c) {
 				return fmt.Errorf("%s still running", c)
 			}

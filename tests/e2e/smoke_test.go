@@ -39,12 +39,12 @@ func TestSmoke(t *testing.T) {
 	defer cancel()
 
 	cp := harness.StartControlPlane(t)
-	flux := harness.StartFlux(t, cp)
+	flux := harness.StartKubelet(t, cp)
 	cs := cp.Client()
 	dyn := dynamic.NewForConfigOrDie(cp.RESTConfig())
 
 	// Install the reconciler chart from the local Helm HTTP repository; the
-	// supervisor started by StartFlux runs the controllers it declares.
+	// host kubelet started by StartKubelet runs the controllers it declares.
 	installFluxChart(ctx, t, cp, flux)
 	assertControllerRBAC(ctx, t, cp)
 

@@ -174,9 +174,9 @@ func TestUpEKSOnHarness(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	cp := harness.StartControlPlane(t)
-	harness.StartFlux(t, cp)
+	harness.StartKubelet(t, cp)
 	charts := harness.StartChartRepo(t)
-	charts.Add(t, harness.BuildFluxChart(t))
+	charts.AddUpstream(t, harness.FluxChart)
 	gitSrv := harness.StartGitHTTPServer(t, harness.GitHTTPOptions{Username: "git", Password: "t0ken"})
 	repoURL := gitSrv.CreateRepo(t, "fleet")
 

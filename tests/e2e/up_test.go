@@ -64,6 +64,13 @@ environment "harness" {
 }
 `
 
+// upEnvWith is upEnv with more blocks (addons, notifications) in its
+// environment block.
+func upEnvWith(blocks string) string {
+	i := strings.LastIndex(upEnv, "}")
+	return upEnv[:i] + blocks + upEnv[i:]
+}
+
 // groundwork runs the CLI in-process as a user would, with its own
 // environment variables.
 type groundwork struct {
@@ -97,7 +104,7 @@ type fluxWorld struct {
 func startFluxWorld(t *testing.T) *fluxWorld {
 	t.Helper()
 	w := &fluxWorld{charts: harness.StartChartRepo(t), dir: t.TempDir()}
-	w.charts.Add(t, harness.BuildFluxChart(t))
+	w.charts.AddUpstream(t, harness.FluxChart)
 	w.gitSrv = harness.StartGitHTTPServer(t, harness.GitHTTPOptions{Username: "git", Password: "t0ken"})
 	w.repoURL = w.gitSrv.CreateRepo(t, "fleet")
 	w.file = filepath.Join(w.dir, "harness.hcl")
@@ -112,7 +119,7 @@ func startFluxWorld(t *testing.T) *fluxWorld {
 func startFluxCluster(t *testing.T) *harness.ControlPlane {
 	t.Helper()
 	cp := harness.StartControlPlane(t)
-	harness.StartFlux(t, cp)
+	harness.StartKubelet(t, cp)
 	return cp
 }
 
@@ -338,7 +345,7 @@ stringData:
 			t.Fatalf("status: exit %d, %v\n%s", code, doc, errOut)
 		}
 		_, out, _ := g.run(ctx, "status", g.file)
-		for _, w := range []string{"✓ cluster", "✓ reconciler  flux2 2.17.0", "✓ sync        5/5 Flux objects ready", "last run    up succeeded"} {
+		for _, w := range []string{"✓ cluster", "✓ reconciler  flux2 2.17.0", "✓ sync        6/6 Flux objects ready", "last run    up succeeded"} {
 			if !strings.Contains(out, w) {
 				t.Errorf("status lacks %q:\n%s", w, out)
 			}

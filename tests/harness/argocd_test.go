@@ -31,7 +31,7 @@ func TestArgoCD(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cp := harness.StartControlPlane(t)
-	argo := harness.StartArgoCD(t, cp)
+	argo := harness.StartKubelet(t, cp)
 	charts := harness.StartChartRepo(t)
 	charts.Add(t, harness.BuildArgoCDChart(t))
 

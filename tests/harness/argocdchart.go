@@ -82,7 +82,7 @@ func ArgoCDCRDs(ctx context.Context) (map[string][]byte, error) {
 // runs: the CRDs from the Argo CD module, the settings ConfigMaps and Secret,
 // ServiceAccounts, the upstream RBAC and Deployments for the application
 // controller, the repo-server, the ApplicationSet controller and Redis. kwok
-// fakes the pods; the Argo CD supervisor (StartArgoCD) runs the real
+// fakes the pods; the host kubelet (StartKubelet) runs the real
 // programs. There is no argocd-server (no UI or API in tests).
 func BuildArgoCDChart(t testing.TB) *chart.Chart {
 	t.Helper()

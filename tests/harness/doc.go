@@ -9,11 +9,16 @@
 //     behaves as on a real cluster. AdminKubeconfig, ServiceAccountKubeconfig
 //     (TokenRequest) and Wipe (lose the cluster: fresh etcd, same ports, same
 //     CA) are methods on the result.
-//   - StartFlux: a "host kubelet" that runs the real source-controller and
-//     kustomize-controller binaries, as the ServiceAccounts the flux2 chart
-//     created, whenever the chart's Deployments exist.
-//   - BuildFluxChart: a "flux2" chart (2.17.0 / appVersion 2.7.0) with the
-//     CRDs from the pinned Flux modules, upstream RBAC and Deployments.
+//   - StartKubelet: the one "host kubelet": for every Deployment or
+//     StatefulSet whose container image has a cached binary (Flux's four
+//     controllers, Argo CD's programs, Redis from the host) it runs that
+//     binary on the host with the container's args (listen addresses moved
+//     to loopback, Service addresses rewritten to stable loopback proxies),
+//     as the pod's ServiceAccount; it restarts crashed programs, rolls out
+//     a changed pod template and stops programs whose workload goes.
+//   - LoadUpstreamChart / ChartRepo.AddUpstream: the published flux2 and
+//     argo-cd charts (../shared/charts, $GROUNDWORK_UPSTREAM_CHARTS, or the
+//     testbin cache), checked against upstream.sha256.
 //   - StartChartRepo / StartOCIRegistry: a Helm HTTP repository and an
 //     in-process OCI registry.
 //   - StartGitHTTPServer / StartGitSSHServer: smart-HTTP (git http-backend)
@@ -21,7 +26,7 @@
 //     commits and pushes with go-git.
 //   - NewAgeKey / SopsEncryptYAML: SOPS+age material for Flux decryption.
 //
-// Binaries (etcd, kube-*, kwok, Flux controllers, sops, age-keygen) are built
+// Binaries (etcd, kube-*, kwok, Flux controllers, Argo CD, sops, age-keygen) are built
 // from the tools modules under tests/tools into $GROUNDWORK_TESTBIN (default
 // $HOME/.cache/groundwork/testbin/<name>-<version>/) on first use, or ahead of
 // time with `go run ./tests/harness/cmd/testbin`. $KUBEBUILDER_ASSETS may

@@ -87,12 +87,20 @@ var Components = []Component{
 		Binaries: []string{"source-controller", "kustomize-controller"},
 	},
 	{
-		// controller-gen, to generate the HelmRelease CRD from the
-		// helm-controller API module (see helmcrd.go).
-		Name:     "helmcrd",
-		Version:  "cg-v0.20.1-api-v1.3.0",
-		Packages: []string{"sigs.k8s.io/controller-tools/cmd/controller-gen"},
-		Binaries: []string{"controller-gen"},
+		// The flux2 chart pins helm-controller v1.4.2, which the module
+		// proxy refuses; v1.4.3 is the nearest patch release.
+		Name:     "helmcontroller",
+		Version:  "v1.4.3",
+		Packages: []string{"github.com/fluxcd/helm-controller"},
+		Binaries: []string{"helm-controller"},
+	},
+	{
+		// The flux2 chart pins notification-controller v1.7.3; v1.7.x is
+		// refused by the module proxy, v1.6.0 is the nearest that builds.
+		Name:     "notification",
+		Version:  "v1.6.0",
+		Packages: []string{"github.com/fluxcd/notification-controller"},
+		Binaries: []string{"notification-controller"},
 	},
 	{
 		Name:    "sops",

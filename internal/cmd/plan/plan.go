@@ -51,6 +51,10 @@ terraform plan shows resources: + added, ~ changed (with a unified diff under
 over, and objects your repository declares that groundwork declares too; up
 stops on those before its first change. --offline skips the repository.
 
+With a notifications block, plan lists the targets under its header: name,
+type, the environment variable its webhook URL comes from (never the URL) and
+the events it is sent; in JSON as "notifications".
+
 With --terraform, an eks, gke or aks environment's cluster step also shows
 what terraform plan would change: groundwork renders the root module into the
 state directory, runs terraform init (which reads the state backend, with your

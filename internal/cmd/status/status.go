@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -40,7 +41,15 @@ func NewCmdStatus(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 Helm release and whether its workloads are ready, the revision Flux fetched from
 the repository and whether every Kustomization applied it (with Argo CD: whether
 every Application is Synced and Healthy), and what is not ready and why. status changes nothing. It exits 0 when the environment is
-healthy and in sync, 1 otherwise.`,
+healthy and in sync, 1 otherwise.
+
+With a notifications block it also shows, per target, what the reconciler
+recorded of its last delivery: with Flux, failed deliveries (Warning Events on
+the target's Alert; a delivery that worked leaves no trace, so status says
+whether a failure was recorded after the last event the Alert covers); with
+Argo CD, the deliveries it records on the Applications (failed ones are only in
+its log). A failing webhook does not make the environment unhealthy. URLs in
+the reconciler's messages are cut to their host.`,
 		Example: `  groundwork status environments/dev.hcl
   groundwork status environments/dev.hcl --output json`,
 		Args: cmdutil.ExactArgs(1),
@@ -135,6 +144,9 @@ func writeText(f *cmdutil.Factory, d Document) {
 			}
 		}
 	}
+	if n := d.Notifications; n != nil && c.Reachable {
+		writeNotifications(w, n, mark)
+	}
 	if d.LastRun != nil {
 		outcome := d.LastRun.Outcome
 		if outcome == "" {
@@ -146,6 +158,36 @@ func writeText(f *cmdutil.Factory, d Document) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// writeNotifications says, per notification target, what the reconciler
+// recorded of its last delivery, and what it records at all.
+func writeNotifications(w io.Writer, n *status.Notifications, mark func(bool) string) {
+	if n.Error != "" {
+		fmt.Fprintf(w, "%s notify      %s\n", mark(false), n.Error)
+		return
+	}
+	const at = "2006-01-02 15:04:05Z07:00"
+	for _, t := range n.Targets {
+		var text string
+		switch t.State {
+		case status.DeliveryFailed:
+			text = "last delivery failed at " + t.At.Format(at) + ": " + t.Detail
+		case status.DeliveryNoFailure:
+			text = "no failure recorded for the last event it covers, " + t.About + " at " + t.At.Format(at)
+		case status.DeliveryDelivered:
+			text = "delivered at " + t.At.Format(at) + " (" + t.About + ")"
+		case status.DeliveryNone:
+			text = "no delivery recorded"
+		default:
+			text = t.Detail
+		}
+		if t.Detail != "" && (t.State == status.DeliveryNoFailure || t.State == status.DeliveryNone) {
+			text += " (" + t.Detail + ")"
+		}
+		fmt.Fprintf(w, "%s notify      %s (%s): %s\n", mark(t.OK()), t.Target, t.Type, text)
+	}
+	fmt.Fprintf(w, "    %s.\n", n.Records)
 }
 
 func orNone(s string) string {

@@ -19,6 +19,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "testbin:", err)
 		os.Exit(1)
 	}
+	// The published charts the tests install (flux2, argo-cd): checked
+	// where they are, downloaded with the Helm SDK where they are not.
+	if err := harness.EnsureUpstreamCharts(ctx, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "testbin:", err)
+		os.Exit(1)
+	}
 	dir, _ := harness.TestbinDir()
 	fmt.Fprintf(os.Stderr, "testbin: all binaries present in %s (%s)\n", dir, time.Since(start).Round(time.Second))
 }
