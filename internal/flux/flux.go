@@ -9,6 +9,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -331,8 +332,11 @@ func (w *Waiter) look(ctx context.Context, revision string, required []string) (
 // installed): then there are none.
 func (w *Waiter) helmReleases(ctx context.Context) ([]Object, dynamic.ResourceInterface, map[string]*unstructured.Unstructured, error) {
 	ri, err := w.Client.Resource(HelmReleaseKind, w.Namespace)
-	if err != nil {
-		return nil, nil, nil, nil
+	switch {
+	case meta.IsNoMatchError(err):
+		return nil, nil, nil, nil // not served: the chart is not installed yet
+	case err != nil:
+		return nil, nil, nil, err
 	}
 	list, err := ri.List(ctx, metav1.ListOptions{})
 	if apierrors.IsNotFound(err) {
@@ -550,18 +554,17 @@ func RequestReconcile(ctx context.Context, c *kube.Client, namespace string, now
 	// The Helm repositories' indexes too: a chart version published since
 	// their last fetch (interval 1h) would otherwise stay unknown, and a
 	// version bump could not be installed until then.
+	// A nudge only saves time: one that fails is not an error.
 	hr, err := c.Resource(HelmRepositoryKind, namespace)
 	if err != nil {
-		return nil // the kind is not served: no Helm repositories
+		return nil
 	}
 	list, err := hr.List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil
 	}
 	for _, u := range list.Items {
-		if _, err := hr.Patch(ctx, u.GetName(), types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: kube.FieldManager}); err != nil && !apierrors.IsNotFound(err) {
-			return err
-		}
+		_, _ = hr.Patch(ctx, u.GetName(), types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: kube.FieldManager})
 	}
 	return nil
 }

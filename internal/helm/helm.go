@@ -25,8 +25,10 @@ import (
 	"helm.sh/helm/v3/pkg/repo"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/cli-runtime/pkg/resource"
 
 	"github.com/groundwork-dev/groundwork/internal/spec"
 )
@@ -156,9 +158,18 @@ func (i *Installer) removeHooks(rel *release.Release, timeout time.Duration) err
 		return nil
 	}
 	for _, h := range rel.Hooks {
-		res, err := i.Config.KubeClient.Build(bytes.NewBufferString(h.Manifest), false)
+		built, err := i.Config.KubeClient.Build(bytes.NewBufferString(h.Manifest), false)
 		if err != nil {
-			return fmt.Errorf("hook %s: %w", h.Name, err)
+			continue // a kind no longer served: nothing of it to remove
+		}
+		// Only what the hook left in a namespace, and not what it asked
+		// Helm to keep.
+		res := built.Filter(func(info *resource.Info) bool {
+			acc, err := meta.Accessor(info.Object)
+			return err == nil && info.Namespaced() && acc.GetAnnotations()[kube.ResourcePolicyAnno] != kube.KeepPolicy
+		})
+		if len(res) == 0 {
+			continue
 		}
 		if _, errs := kc.DeleteWithPropagationPolicy(res, metav1.DeletePropagationForeground); len(errs) > 0 {
 			for _, err := range errs {

@@ -272,13 +272,15 @@ func TestInstaller(t *testing.T) {
 			t.Fatalf("release after the failed install: %v, %v", rel, gerr)
 		}
 
-		// The same values, but schedulable: the failed release is upgraded
-		// into a deployed one.
+		// The same values, but schedulable: a first install that failed
+		// leaves no good revision to upgrade from (an interrupted one
+		// leaves objects an upgrade would collide with), so it is removed
+		// and installed afresh.
 		e.inst.Timeout = time.Minute
 		r.Values = nil
-		e.ensure(ctx, t, r, helm.Upgraded)
-		if rel := e.deployed(ctx, t, "web"); rel.Version != 2 {
-			t.Fatalf("revision %d after repairing the failed install, want 2", rel.Version)
+		e.ensure(ctx, t, r, helm.Installed)
+		if rel := e.deployed(ctx, t, "web"); rel.Version != 1 {
+			t.Fatalf("revision %d after repairing the failed install, want 1 (installed afresh)", rel.Version)
 		}
 	})
 

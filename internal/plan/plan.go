@@ -65,9 +65,17 @@ func Build(env *spec.Environment, opts Options) *Plan {
 	add(StepCluster, b.clusterTitle(), env.Cluster, b.clusterActions()...)
 	add(StepKubeconfig, "Get the cluster's kubeconfig", env.Cluster, b.kubeconfigActions()...)
 	g := env.GitOps
-	add(StepReconciler, fmt.Sprintf("Install %s with Helm", engineName(g.Engine)), []any{g.Engine, g.Version, g.Chart, g.Namespace},
+	reconcilerInputs := []any{g.Engine, g.Version, g.Chart, g.Namespace}
+	how := "install or upgrade, then wait until its workloads are ready"
+	if g.Engine == spec.EngineArgoCD && env.Notifications != nil {
+		reconcilerInputs = append(reconcilerInputs, env.Notifications) // in the chart values
+	}
+	if g.Engine != spec.EngineArgoCD {
+		how = "install when the cluster has none, then wait until its workloads are ready; once its HelmRelease in Git took it over, Flux upgrades it"
+	}
+	add(StepReconciler, fmt.Sprintf("Install %s with Helm", engineName(g.Engine)), reconcilerInputs,
 		engine.Action{Op: engine.OpCreate, Resource: fmt.Sprintf("Helm release %s/%s", g.Namespace, g.Chart.Name),
-			Detail: fmt.Sprintf("chart %s %s from %s; install or upgrade, then wait until its workloads are ready", g.Chart.Name, g.Version, g.Chart.Repository)})
+			Detail: fmt.Sprintf("chart %s %s from %s; %s", g.Chart.Name, g.Version, g.Chart.Repository, how)})
 	add(StepSecrets, b.secretsTitle(), []any{env.Secrets, g.Engine, g.Namespace, g.Repository.Path}, b.secretsActions()...)
 	seedInputs := []any{g.Repository, g.Commit, g.Engine, g.Version, env.Addons, env.Secrets.Provider}
 	syncInputs := []any{g.Repository, g.Sync, g.Engine, g.Namespace}

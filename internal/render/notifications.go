@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path"
 	"reflect"
-	"slices"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -127,6 +126,8 @@ func compareSecret(existing, plain []byte, env *spec.Environment, t spec.Notific
 	if yaml.Unmarshal(plain, &want) != nil || !reflect.DeepEqual(have, want) {
 		return false, true
 	}
+	// Encrypted for exactly the current key: a file an old key (after
+	// keys rotate) or an extra recipient can still open is re-encrypted.
 	recipients, err := sopsenc.Recipients(existing)
-	return err == nil && slices.Contains(recipients, opts.AgeRecipient), true
+	return err == nil && len(recipients) == 1 && recipients[0] == opts.AgeRecipient, true
 }

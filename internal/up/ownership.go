@@ -2,13 +2,20 @@ package up
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/storage/driver"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/groundwork-dev/groundwork/internal/flux"
+	"github.com/groundwork-dev/groundwork/internal/health"
+	"github.com/groundwork-dev/groundwork/internal/helm"
 )
 
 // Who owns Flux's own release.
@@ -28,8 +35,13 @@ import (
 func (r *Run) fluxOwnsReconciler(ctx context.Context) (bool, string, error) {
 	rel := ReconcilerRelease(r.env())
 	ri, err := r.kube.Resource(flux.HelmReleaseKind, rel.Namespace)
-	if err != nil {
+	switch {
+	case meta.IsNoMatchError(err):
 		return false, "", nil // the kind is not served: Flux is not installed
+	case err != nil:
+		// Unknown is not "absent": upgrading a release Flux may own would
+		// make it two owners.
+		return false, "", err
 	}
 	hr, err := ri.Get(ctx, rel.Name, metav1.GetOptions{})
 	switch {
@@ -39,7 +51,11 @@ func (r *Run) fluxOwnsReconciler(ctx context.Context) (bool, string, error) {
 		return false, "", fmt.Errorf("read HelmRelease %s/%s: %w", rel.Namespace, rel.Name, err)
 	}
 	if suspended, _, _ := unstructured.NestedBool(hr.Object, "spec", "suspend"); suspended {
+		r.opts.Logf("HelmRelease %s/%s is suspended: up manages the release with Helm", rel.Namespace, rel.Name)
 		return false, "", nil
+	}
+	if hr.GetDeletionTimestamp() != nil {
+		return false, "", nil // on its way out
 	}
 	if name, _, _ := unstructured.NestedString(hr.Object, "spec", "releaseName"); name != "" && name != rel.Name {
 		return false, "", nil
@@ -48,6 +64,12 @@ func (r *Run) fluxOwnsReconciler(ctx context.Context) (bool, string, error) {
 	if len(history) == 0 {
 		return false, "", nil
 	}
+	// The release it took over must still be there: with the release
+	// gone (its storage lost, uninstalled by hand) there is nothing of
+	// Flux's to leave alone, and up installs it again.
+	if present, err := r.releasePresent(rel); err != nil || !present {
+		return false, "", err
+	}
 	latest, _ := history[0].(map[string]any)
 	version, _ := latest["chartVersion"].(string)
 	why := fmt.Sprintf("release %s/%s is Flux's: HelmRelease %s/%s (revision %v, chart %s) upgrades it from Git", rel.Namespace, rel.Name, rel.Namespace, rel.Name, latest["version"], version)
@@ -55,4 +77,47 @@ func (r *Run) fluxOwnsReconciler(ctx context.Context) (bool, string, error) {
 		why += fmt.Sprintf("; %s reaches it when the seed step commits it", rel.Version)
 	}
 	return true, why, nil
+}
+
+// releasePresent reports whether Helm's storage has the release.
+func (r *Run) releasePresent(rel helm.Release) (bool, error) {
+	cfg, err := helm.NewConfiguration(r.kube.Kubeconfig, r.kube.Context, rel.Namespace, r.opts.Logf)
+	if err != nil {
+		return false, err
+	}
+	_, err = action.NewGet(cfg).Run(rel.Name)
+	switch {
+	case errors.Is(err, driver.ErrReleaseNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("read Helm release %s/%s: %w", rel.Namespace, rel.Name, err)
+	}
+	return true, nil
+}
+
+// waitReconcilerWorkloads waits until the workloads of the reconciler's
+// release are ready. Its HelmRelease upgrades without waiting (see
+// flux.yaml): a Ready HelmRelease says the new chart is applied, not that
+// the new controllers run.
+func (r *Run) waitReconcilerWorkloads(ctx context.Context) error {
+	rel := ReconcilerRelease(r.env())
+	cfg, err := helm.NewConfiguration(r.kube.Kubeconfig, r.kube.Context, rel.Namespace, r.opts.Logf)
+	if err != nil {
+		return err
+	}
+	hr, err := action.NewGet(cfg).Run(rel.Name)
+	if err != nil {
+		return fmt.Errorf("read Helm release %s/%s: %w", rel.Namespace, rel.Name, err)
+	}
+	for {
+		_, err := health.Check(ctx, r.kube.Clientset, hr.Manifest, hr.Namespace)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the %s release's workloads are not ready (chart %s): %w", rel.Name, hr.Chart.Metadata.Version, err)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }

@@ -637,5 +637,8 @@ func (r *Run) applyWait(ctx context.Context) error {
 	if err := r.waiter().Wait(wctx, r.Revision, req); err != nil {
 		return err
 	}
+	if err := r.waitReconcilerWorkloads(wctx); err != nil {
+		return err
+	}
 	return r.deleteRetired(ctx)
 }

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,6 +131,11 @@ type Kubelet struct {
 	binDir  string // Argo CD's names, helm, kustomize and git's askpass
 	binErr  error
 
+	// Rollouts in flight: cancelled and waited for on Wipe and cleanup.
+	rollCtx    context.Context
+	rollCancel context.CancelFunc
+	rollouts   sync.WaitGroup
+
 	mu      sync.Mutex
 	running map[string]*hostPod            // by workload key
 	ports   map[string]map[int32]*endpoint // workload key → container port → its stable address
@@ -184,6 +188,7 @@ func StartKubelet(t testing.TB, cp *ControlPlane) *Kubelet {
 			}
 		}
 	}
+	k.rollCtx, k.rollCancel = context.WithCancel(context.Background())
 	lctx, lcancel := context.WithCancel(context.Background())
 	k.cancel = lcancel
 	go k.loop(lctx)
@@ -193,15 +198,18 @@ func StartKubelet(t testing.TB, cp *ControlPlane) *Kubelet {
 		k.mu.Unlock()
 		k.syncMu.Lock() // wait for an in-flight sync
 		k.syncMu.Unlock()
+		k.stopRollouts()
 		k.stopAll()
 	}, func() {
 		k.mu.Lock()
 		k.paused = false
+		k.rollCtx, k.rollCancel = context.WithCancel(context.Background())
 		k.mu.Unlock()
 	})
 	t.Cleanup(func() {
 		k.cancel()
 		<-k.done
+		k.stopRollouts()
 		k.stopAll()
 		k.mu.Lock()
 		defer k.mu.Unlock()
@@ -411,29 +419,54 @@ const imagePull = 10 * time.Second
 // then is the old one stopped, with the pod's termination grace period.
 func (k *Kubelet) rollOut(old *hostPod, w workload, c corev1.Container, prog program, hash string) {
 	k.mu.Lock()
+	oldHash := old.hash
 	old.hash = hash // rolling out: sync leaves it alone meanwhile
+	ctx := k.rollCtx
 	k.mu.Unlock()
 	pull := time.Duration(0)
-	if oldImages, newImages := images(old.w), images(w); oldImages != newImages {
+	if images(old.w) != images(w) {
 		pull = imagePull
 	}
 	k.logf(w.name, "kubelet: %s %s pod template changed (%s, image %s): rolling out a new program (image pull %s)", w.kind, w.key(), hash, images(w), pull)
+	// retry gives the rollout back to sync when it could not complete.
+	retry := func(np *hostPod, why string, args ...any) {
+		k.logf(w.name, "kubelet: rollout of %s: "+why, append([]any{w.key()}, args...)...)
+		if np != nil {
+			np.proc.Stop(10 * time.Second)
+		}
+		k.mu.Lock()
+		if old.hash == hash {
+			old.hash = oldHash
+		}
+		k.mu.Unlock()
+	}
+	k.rollouts.Add(1)
 	go func() {
-		time.Sleep(pull)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer k.rollouts.Done()
+		select {
+		case <-ctx.Done():
+			retry(nil, "cancelled")
+			return
+		case <-time.After(pull):
+		}
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
-		np, err := k.start(ctx, w, c, prog)
+		np, err := k.start(sctx, w, c, prog)
 		if err != nil {
-			k.logf(w.name, "kubelet: cannot start %s %s: %v", w.kind, w.key(), err)
+			retry(nil, "cannot start: %v", err)
 			return
 		}
 		np.hash = hash
-		_ = pollUntil(ctx, 250*time.Millisecond, func(ctx context.Context) (bool, error) {
-			if exited, _ := np.proc.Exited(); exited {
-				return true, nil
+		err = pollUntil(sctx, 250*time.Millisecond, func(ctx context.Context) (bool, error) {
+			if exited, err := np.proc.Exited(); exited {
+				return false, fmt.Errorf("exited: %v", err)
 			}
 			return np.ready(ctx) == nil, nil
 		})
+		if err != nil {
+			retry(np, "the new program did not become ready: %v", err)
+			return
+		}
 		k.mu.Lock()
 		current := k.running[w.key()]
 		if current == old {
@@ -448,6 +481,15 @@ func (k *Kubelet) rollOut(old *hostPod, w workload, c corev1.Container, prog pro
 		k.logf(w.name, "kubelet: stopping the previous program of %s", w.key())
 		old.proc.Stop(gracePeriod(old.w))
 	}()
+}
+
+// stopRollouts cancels the rollouts in flight and waits for them.
+func (k *Kubelet) stopRollouts() {
+	k.mu.Lock()
+	cancel := k.rollCancel
+	k.mu.Unlock()
+	cancel()
+	k.rollouts.Wait()
 }
 
 func images(w workload) string {
@@ -695,7 +737,7 @@ func containerEnv(w workload, c corev1.Container) map[string]string {
 // rewriteAddress replaces an in-cluster Service address in a flag value
 // (http://svc.ns.svc.cluster.local., svc.ns.svc:80, svc:6379) by the
 // loopback address standing for it. Values that name no Service are kept.
-func (k *Kubelet) rewriteAddress(ctx context.Context, namespace, value string) string {
+func (k *Kubelet) rewriteAddress(ctx context.Context, namespace, value string) (string, error) {
 	scheme, rest := "", value
 	if i := strings.Index(value, "://"); i >= 0 {
 		scheme, rest = value[:i+3], value[i+3:]
@@ -708,25 +750,32 @@ func (k *Kubelet) rewriteAddress(ctx context.Context, namespace, value string) s
 	if h, p, err := net.SplitHostPort(rest); err == nil {
 		n, err := strconv.Atoi(p)
 		if err != nil {
-			return value
+			return value, nil
 		}
 		host, port = h, n
 	}
 	host = strings.TrimSuffix(host, ".")
 	labels := strings.Split(host, ".")
 	svc, ns := labels[0], namespace
+	inCluster := len(labels) >= 3 && labels[2] == "svc"
 	switch {
-	case len(labels) >= 3 && labels[2] == "svc":
+	case inCluster:
 		ns = labels[1]
 	case len(labels) == 1 && (scheme != "" || port != 0):
 	default:
-		return value
+		return value, nil
 	}
 	addr, err := k.serviceAddr(ctx, ns, svc, port)
 	if err != nil {
-		return value
+		if inCluster {
+			// Not there yet (Helm creates a chart's objects one by one):
+			// the next sync tries again, rather than leave the program
+			// with an address nothing answers.
+			return "", fmt.Errorf("service address %s: %w", value, err)
+		}
+		return value, nil
 	}
-	return scheme + addr + path
+	return scheme + addr + path, nil
 }
 
 // start runs the program for workload w's container c.
@@ -769,7 +818,9 @@ func (k *Kubelet) start(ctx context.Context, w workload, c corev1.Container, pro
 		}
 		args = args[1:]
 		prog.listens, prog.set = sub.listens, sub.set
+		k.mu.Lock()
 		bin = filepath.Join(k.binDir, comp)
+		k.mu.Unlock()
 	default:
 		p, err := Binary(ctx, prog.binary)
 		if err != nil {
@@ -796,7 +847,8 @@ func (k *Kubelet) start(ctx context.Context, w workload, c corev1.Container, pro
 			set[l.flag] = "127.0.0.1:" + strconv.Itoa(hp)
 		}
 	}
-	work := filepath.Join(k.workDir, w.namespace+"-"+w.name)
+	// One directory per program: during a rollout two run side by side.
+	work := filepath.Join(k.workDir, w.namespace+"-"+w.name+"-"+templateHash(w))
 	if prog.storage {
 		set["storage-path"] = filepath.Join(work, "storage")
 		if err := os.MkdirAll(set["storage-path"], 0o755); err != nil {
@@ -811,7 +863,11 @@ func (k *Kubelet) start(ctx context.Context, w workload, c corev1.Container, pro
 				continue
 			}
 			if hasValue {
-				a = a[:len(a)-len(v)] + k.rewriteAddress(ctx, w.namespace, v)
+				nv, err := k.rewriteAddress(ctx, w.namespace, v)
+				if err != nil {
+					return nil, fmt.Errorf("flag %s: %w", f, err)
+				}
+				a = a[:len(a)-len(v)] + nv
 			}
 		}
 		out = append(out, a)
@@ -849,8 +905,11 @@ func (k *Kubelet) start(ctx context.Context, w workload, c corev1.Container, pro
 	for n, v := range env {
 		environ = append(environ, n+"="+v)
 	}
-	if k.binDir != "" {
-		environ = append(environ, "PATH="+k.binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	k.mu.Lock()
+	binDir := k.binDir
+	k.mu.Unlock()
+	if binDir != "" {
+		environ = append(environ, "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	}
 	if prog.binary == argoCDBinary {
 		// GPG off; the askpass socket (by default /tmp/reposerver-ask-pass.sock,
@@ -917,8 +976,7 @@ func (k *Kubelet) readiness(w workload, c corev1.Container, backends map[int32]i
 	if probe.TCPSocket != nil {
 		return tcpReady(hp), nil
 	}
-	u := url.URL{Scheme: "http", Host: "127.0.0.1:" + strconv.Itoa(hp), Path: probe.HTTPGet.Path}
-	return httpReady(u.String()), nil
+	return httpReady("http://127.0.0.1:" + strconv.Itoa(hp) + probe.HTTPGet.Path), nil
 }
 
 // argoCDBin prepares a directory of Argo CD's names (the multi-call binary
@@ -970,6 +1028,11 @@ func (k *Kubelet) stop(key string) {
 		return
 	}
 	k.logf(p.w.name, "kubelet: stopping %s", key)
+	for port := range p.backends {
+		if e, err := k.endpoint(key, port); err == nil {
+			e.route(0) // nothing listens behind it any more
+		}
+	}
 	p.proc.Stop(min(gracePeriod(p.w), 10*time.Second))
 }
 
