@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -67,7 +68,7 @@ func (r *Run) fluxOwnsReconciler(ctx context.Context) (bool, string, error) {
 	// The release it took over must still be there: with the release
 	// gone (its storage lost, uninstalled by hand) there is nothing of
 	// Flux's to leave alone, and up installs it again.
-	if present, err := r.releasePresent(rel); err != nil || !present {
+	if current, err := r.storedRelease(rel); err != nil || current == nil {
 		return false, "", err
 	}
 	latest, _ := history[0].(map[string]any)
@@ -79,20 +80,21 @@ func (r *Run) fluxOwnsReconciler(ctx context.Context) (bool, string, error) {
 	return true, why, nil
 }
 
-// releasePresent reports whether Helm's storage has the release.
-func (r *Run) releasePresent(rel helm.Release) (bool, error) {
+// storedRelease reads the release's latest revision from Helm's storage; nil when there is
+// none.
+func (r *Run) storedRelease(rel helm.Release) (*release.Release, error) {
 	cfg, err := helm.NewConfiguration(r.kube.Kubeconfig, r.kube.Context, rel.Namespace, r.opts.Logf)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	_, err = action.NewGet(cfg).Run(rel.Name)
+	current, err := action.NewGet(cfg).Run(rel.Name)
 	switch {
 	case errors.Is(err, driver.ErrReleaseNotFound):
-		return false, nil
+		return nil, nil
 	case err != nil:
-		return false, fmt.Errorf("read Helm release %s/%s: %w", rel.Namespace, rel.Name, err)
+		return nil, fmt.Errorf("read Helm release %s/%s: %w", rel.Namespace, rel.Name, err)
 	}
-	return true, nil
+	return current, nil
 }
 
 // waitReconcilerWorkloads waits until the workloads of the reconciler's
@@ -101,13 +103,12 @@ func (r *Run) releasePresent(rel helm.Release) (bool, error) {
 // the new controllers run.
 func (r *Run) waitReconcilerWorkloads(ctx context.Context) error {
 	rel := ReconcilerRelease(r.env())
-	cfg, err := helm.NewConfiguration(r.kube.Kubeconfig, r.kube.Context, rel.Namespace, r.opts.Logf)
+	hr, err := r.storedRelease(rel)
 	if err != nil {
 		return err
 	}
-	hr, err := action.NewGet(cfg).Run(rel.Name)
-	if err != nil {
-		return fmt.Errorf("read Helm release %s/%s: %w", rel.Namespace, rel.Name, err)
+	if hr == nil {
+		return fmt.Errorf("Helm release %s/%s is not installed", rel.Namespace, rel.Name)
 	}
 	for {
 		_, err := health.Check(ctx, r.kube.Clientset, hr.Manifest, hr.Namespace)

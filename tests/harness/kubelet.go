@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -260,7 +261,7 @@ func (k *Kubelet) WaitReady(ctx context.Context, names ...string) error {
 		var pods []*hostPod
 		found := map[string]bool{}
 		for _, p := range k.running {
-			if len(names) == 0 || contains(names, p.w.name) {
+			if len(names) == 0 || slices.Contains(names, p.w.name) {
 				pods = append(pods, p)
 				found[p.w.name] = true
 			}
@@ -284,15 +285,6 @@ func (k *Kubelet) WaitReady(ctx context.Context, names ...string) error {
 		}
 		return true, nil
 	})
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (k *Kubelet) loop(ctx context.Context) {
@@ -712,6 +704,17 @@ func (k *Kubelet) serviceAddr(ctx context.Context, namespace, name string, port 
 
 var varRef = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
 
+// expand replaces the $(VAR) references in s that env defines, as the
+// kubelet does for a container's env values, command and args.
+func expand(s string, env map[string]string) string {
+	return varRef.ReplaceAllStringFunc(s, func(m string) string {
+		if v, ok := env[varRef.FindStringSubmatch(m)[1]]; ok {
+			return v
+		}
+		return m
+	})
+}
+
 // containerEnv is the container's environment as far as it can be known on
 // the host: literal values and the pod's namespace and name.
 func containerEnv(w workload, c corev1.Container) map[string]string {
@@ -719,12 +722,7 @@ func containerEnv(w workload, c corev1.Container) map[string]string {
 	for _, e := range c.Env {
 		switch {
 		case e.ValueFrom == nil:
-			env[e.Name] = varRef.ReplaceAllStringFunc(e.Value, func(m string) string {
-				if v, ok := env[varRef.FindStringSubmatch(m)[1]]; ok {
-					return v
-				}
-				return m
-			})
+			env[e.Name] = expand(e.Value, env)
 		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
 			env[e.Name] = w.namespace
 		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name":
@@ -783,12 +781,7 @@ func (k *Kubelet) start(ctx context.Context, w workload, c corev1.Container, pro
 	env := containerEnv(w, c)
 	args := append(append([]string{}, c.Command...), c.Args...)
 	for i, a := range args {
-		args[i] = varRef.ReplaceAllStringFunc(a, func(m string) string {
-			if v, ok := env[varRef.FindStringSubmatch(m)[1]]; ok {
-				return v
-			}
-			return m
-		})
+		args[i] = expand(a, env)
 	}
 	name := w.name
 	bin := ""

@@ -2,7 +2,6 @@ package harness
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	_ "embed"
@@ -211,7 +210,7 @@ func EnsureUpstreamCharts(ctx context.Context, progress io.Writer) error {
 		if err := os.MkdirAll(dest, 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(dest, u.File()), bytes.Clone(buf.Bytes()), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dest, u.File()), buf.Bytes(), 0o644); err != nil {
 			return err
 		}
 	}
