@@ -28,6 +28,8 @@ const (
 	RootFile = "applications/root.yaml"
 	// SelfFile is the Application by which Argo CD manages itself.
 	SelfFile = "applications/argocd.yaml"
+	// SelfApplication is the name of that Application.
+	SelfApplication = "argocd"
 	// AppsDir holds one folder per app; each becomes an Application.
 	AppsDir = "apps"
 	// RefreshAnnotation asks the application controller to compare an
@@ -232,13 +234,31 @@ func orUnknown(s string) string {
 	return s
 }
 
+// ApplicationController is the name of the application controller
+// StatefulSet of the upstream argo-cd chart installed as release: the chart
+// names its workloads "<release>-argocd-<component>", or
+// "<release>-<component>" when the release name already says argocd.
+func ApplicationController(release string) string {
+	if release == "" {
+		release = "argo-cd"
+	}
+	prefix := release
+	if !strings.Contains(release, "argocd") {
+		prefix += "-argocd"
+	}
+	return prefix + "-application-controller"
+}
+
 // NotReadyError names the Applications that were not Synced and Healthy
 // when the wait ended, and why.
 type NotReadyError struct {
 	Namespace, Revision string
-	Waited              time.Duration
-	Apps                []App
-	Err                 error
+	// Controller is the application controller's StatefulSet (see
+	// ApplicationController).
+	Controller string
+	Waited     time.Duration
+	Apps       []App
+	Err        error
 }
 
 func (e *NotReadyError) Error() string {
@@ -246,8 +266,8 @@ func (e *NotReadyError) Error() string {
 	for i, a := range e.Apps {
 		lines[i] = "  " + a.String()
 	}
-	return fmt.Sprintf("Argo CD had not synced %s after %s (%v); not Synced and Healthy:\n%s\nThe controller's logs say more: kubectl -n %s logs deploy/argocd-application-controller",
-		e.Revision, e.Waited.Round(time.Second), e.Err, strings.Join(lines, "\n"), e.Namespace)
+	return fmt.Sprintf("Argo CD had not synced %s after %s (%v); not Synced and Healthy:\n%s\nThe controller's logs say more: kubectl -n %s logs statefulset/%s",
+		e.Revision, e.Waited.Round(time.Second), e.Err, strings.Join(lines, "\n"), e.Namespace, e.Controller)
 }
 
 func (e *NotReadyError) Unwrap() error { return e.Err }
@@ -259,6 +279,9 @@ func (e *NotReadyError) Unwrap() error { return e.Err }
 type Waiter struct {
 	Client    *kube.Client
 	Namespace string
+	// Release is the Helm release of the argo-cd chart (it names the
+	// workloads).
+	Release string
 	// RepoURL is the environment's repository: Applications sourced from
 	// it must be at the awaited revision.
 	RepoURL string
@@ -476,7 +499,7 @@ func (w *Waiter) Wait(ctx context.Context, revision string, required []string) e
 			if lastErr != nil && last == nil {
 				err = fmt.Errorf("%w (last error: %v)", err, lastErr)
 			}
-			return &NotReadyError{Namespace: w.Namespace, Revision: revision, Waited: w.now().Sub(start), Apps: bad, Err: err}
+			return &NotReadyError{Namespace: w.Namespace, Controller: ApplicationController(w.Release), Revision: revision, Waited: w.now().Sub(start), Apps: bad, Err: err}
 		case <-time.After(poll):
 		}
 	}

@@ -54,7 +54,7 @@ status:
 	if a.Ready {
 		t.Fatal("a Degraded, OutOfSync Application counted as ready")
 	}
-	err := &NotReadyError{Namespace: "argocd", Revision: "abc123", Waited: 90 * time.Second, Apps: []App{a, {Name: "hello", Missing: true}}, Err: context.DeadlineExceeded}
+	err := &NotReadyError{Namespace: "argocd", Controller: ApplicationController("argo-cd"), Revision: "abc123", Waited: 90 * time.Second, Apps: []App{a, {Name: "hello", Missing: true}}, Err: context.DeadlineExceeded}
 	msg := err.Error()
 	for _, want := range []string{
 		"Application shop: OutOfSync, Degraded (deployment web exceeded its progress deadline)",
@@ -64,7 +64,7 @@ status:
 		"resource Deployment shop/web: Synced, Degraded (progress deadline exceeded)",
 		"resource ConfigMap shop/shop: OutOfSync",
 		"Application hello does not exist yet",
-		"kubectl -n argocd logs deploy/argocd-application-controller",
+		"kubectl -n argocd logs statefulset/argo-cd-argocd-application-controller",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("the error does not say %q:\n%s", want, msg)
@@ -174,5 +174,25 @@ status:
 	}
 	if !strings.Contains(a.String(), "not yet compared") {
 		t.Errorf("%s", a)
+	}
+}
+
+// TestApplicationControllerName follows the upstream argo-cd chart's
+// naming ("argo-cd.fullname" + component) and the hint that uses it.
+func TestApplicationControllerName(t *testing.T) {
+	for release, want := range map[string]string{
+		"argo-cd":   "argo-cd-argocd-application-controller",
+		"argocd":    "argocd-application-controller",
+		"my-argocd": "my-argocd-application-controller",
+		"gitops":    "gitops-argocd-application-controller",
+		"":          "argo-cd-argocd-application-controller",
+	} {
+		if got := ApplicationController(release); got != want {
+			t.Errorf("ApplicationController(%q) = %q, want %q", release, got, want)
+		}
+	}
+	err := &NotReadyError{Namespace: "argocd", Controller: ApplicationController("argo-cd"), Revision: "abc", Err: context.DeadlineExceeded}
+	if !strings.Contains(err.Error(), "kubectl -n argocd logs statefulset/argo-cd-argocd-application-controller") {
+		t.Errorf("hint: %s", err)
 	}
 }

@@ -66,9 +66,14 @@ func Build(env *spec.Environment, opts Options) *Plan {
 	add(StepKubeconfig, "Get the cluster's kubeconfig", env.Cluster, b.kubeconfigActions()...)
 	g := env.GitOps
 	reconcilerInputs := []any{g.Engine, g.Version, g.Chart, g.Namespace}
-	how := "install or upgrade, then wait until its workloads are ready"
-	if g.Engine == spec.EngineArgoCD && env.Notifications != nil {
-		reconcilerInputs = append(reconcilerInputs, env.Notifications) // in the chart values
+	how := "install when the cluster has none, then wait until its workloads are ready; once its Application in Git synced it, Argo CD upgrades itself (with manual sync, up upgrades it)"
+	if g.Engine == spec.EngineArgoCD {
+		// In the chart values: the sync interval as the reconciliation
+		// timeout, and argocd-notifications.
+		reconcilerInputs = append(reconcilerInputs, g.Sync.Interval, g.Sync.Manual)
+		if env.Notifications != nil {
+			reconcilerInputs = append(reconcilerInputs, env.Notifications)
+		}
 	}
 	if g.Engine != spec.EngineArgoCD {
 		how = "install when the cluster has none, then wait until its workloads are ready; once its HelmRelease in Git took it over, Flux upgrades it"
@@ -217,9 +222,9 @@ func (b *builder) secretsActions() []engine.Action {
 	switch s.Provider {
 	case spec.SecretsSealedSecrets:
 		return []engine.Action{
-			{Op: engine.OpCreate, Resource: "sealing key pair in " + store, Detail: "generated if the store has none, reused otherwise"},
-			{Op: engine.OpCreate, Resource: "Secret " + s.Namespace + "/groundwork-sealing-key", Detail: "the stored key, labelled as the controller's active key, before the controller starts"},
-			{Op: engine.OpCreate, Resource: "Helm release " + s.Namespace + "/" + s.Chart.Name, Detail: fmt.Sprintf("chart %s %s from %s", s.Chart.Name, s.Version, s.Chart.Repository)},
+			{Op: engine.OpCreate, Resource: "sealing key pairs in " + store, Detail: "a first one generated if the store has none; every key pair kept; sealing keys found in the cluster that the store lacks are added to it"},
+			{Op: engine.OpCreate, Resource: "Secrets " + s.Namespace + "/groundwork-sealing-key*", Detail: "one per stored key pair, labelled as the controller's active keys, before the controller starts"},
+			{Op: engine.OpCreate, Resource: "Helm release " + s.Namespace + "/" + s.Chart.Name, Detail: fmt.Sprintf("chart %s %s from %s; the controller's own key renewal off (keys rotate renews), key Secrets watched", s.Chart.Name, s.Version, s.Chart.Repository)},
 		}
 	case spec.SecretsExternalSecrets:
 		x := s.ExternalStore

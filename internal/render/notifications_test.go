@@ -261,7 +261,7 @@ func TestNotificationsArgoCD(t *testing.T) {
 	}
 	var all bytes.Buffer
 	for _, f := range files {
-		if bytes.Contains(f.Data, []byte("s3cr3t")) || strings.Contains(f.Path, "/secrets/") {
+		if bytes.Contains(f.Data, []byte("s3cr3t")) || strings.Contains(f.Path, "/secrets/") && path.Base(f.Path) != "README.md" {
 			t.Errorf("%s: a URL or a Secret in Git", f.Path)
 		}
 		fmt.Fprintf(&all, "==> %s (seed only: %t)\n%s", f.Path, f.SeedOnly, f.Data)
@@ -280,7 +280,7 @@ func TestNotificationsArgoCD(t *testing.T) {
 	if err := yaml.Unmarshal(self.Data, &app); err != nil {
 		t.Fatal(err)
 	}
-	want, _ := yaml.Marshal(notify.ArgoCDValues(env))
+	want, _ := yaml.Marshal(ArgoCDValues(env))
 	got, _ := yaml.Marshal(app.Spec.Source.Helm.ValuesObject)
 	if !bytes.Equal(got, want) {
 		t.Fatalf("valuesObject differs from the Helm values:\n%s\nwant:\n%s", got, want)

@@ -104,7 +104,7 @@ func Render(env *spec.Environment, opts Options) ([]File, error) {
 		Env: env, Namespace: env.GitOps.Namespace, Interval: spec.FormatDuration(env.GitOps.Sync.Interval),
 		Prune: env.GitOps.Sync.Prune, Repo: env.GitOps.Repository, SOPS: sops,
 		AgeRecipient: opts.AgeRecipient, CredentialsSecret: opts.CredentialsSecret,
-		ArgoCDValues: notify.ArgoCDValues(env),
+		ArgoCDValues: ArgoCDValues(env),
 	}
 	if n := env.Notifications; n != nil {
 		for _, t := range n.Targets {
@@ -304,4 +304,25 @@ var funcs = template.FuncMap{
 		pad := strings.Repeat(" ", n)
 		return pad + strings.ReplaceAll(s, "\n", "\n"+pad)
 	},
+}
+
+// ArgoCDValues are the argo-cd chart values groundwork installs Argo CD with,
+// the same in the Helm release up installs and in the Application by which
+// Argo CD manages itself: the environment's sync interval as Argo CD's
+// reconciliation timeout (how often it compares Applications with Git, and
+// how long the repo-server keeps a branch's resolved revision; the chart's
+// default is 180s) with a jitter of a quarter of it, and argocd-notifications for the notification targets.
+func ArgoCDValues(env *spec.Environment) map[string]any {
+	interval := env.GitOps.Sync.Interval
+	vals := map[string]any{"configs": map[string]any{"cm": map[string]any{
+		"timeout.reconciliation": spec.FormatDuration(interval),
+		// Argo CD spreads the comparisons of many Applications over a
+		// jitter of 60s by default, which would more than double a short
+		// interval: a quarter of the interval spreads them as well.
+		"timeout.reconciliation.jitter": spec.FormatDuration((interval / 4).Round(time.Second)),
+	}}}
+	for k, v := range notify.ArgoCDValues(env) {
+		vals[k] = v
+	}
+	return vals
 }

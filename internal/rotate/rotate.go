@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/groundwork-dev/groundwork/internal/flux"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
@@ -37,10 +38,14 @@ type Options struct {
 	Environ  []string
 	Now      func() time.Time
 	Logf     func(format string, args ...any)
+	// Clientset is the cluster's client for a Sealed Secrets rotation;
+	// nil: connect with the environment's kubeconfig.
+	Clientset kubernetes.Interface
 }
 
 // Result says what the rotation did.
 type Result struct {
+	// SOPS: the age key.
 	OldRecipient, NewRecipient string
 	// Files are the SOPS files re-encrypted.
 	Files []string
@@ -48,9 +53,15 @@ type Result struct {
 	Revisions []string
 	// Retired is where the old key was kept.
 	Retired string
+
+	// Sealed is what a Sealed Secrets rotation did (nil with SOPS).
+	Sealed *SealedResult
 }
 
-// Run rotates the key.
+// Run rotates the environment's key: the SOPS age key, re-encrypting the
+// repository's SOPS files, or the Sealed Secrets sealing key
+// (RunSealedSecrets). External Secrets has no key of groundwork's: an
+// *ExternalSecretsError.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -59,8 +70,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		o.Logf = func(string, ...any) {}
 	}
 	env := o.Env
-	if env.Secrets.Provider != spec.SecretsSOPS {
-		return nil, fmt.Errorf("keys rotate rotates the SOPS age key; environment %s uses %s", env.Name, env.Secrets.Provider)
+	switch env.Secrets.Provider {
+	case spec.SecretsSealedSecrets:
+		s, err := RunSealedSecrets(ctx, o)
+		if s == nil {
+			return nil, err
+		}
+		return &Result{Sealed: s}, err
+	case spec.SecretsExternalSecrets:
+		return nil, &ExternalSecretsError{Environment: env.Name}
 	}
 	ks := env.Secrets.KeyStore
 	if ks.Type != spec.KeyStoreFile {

@@ -4,30 +4,30 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math/big"
-	"os"
-	"path/filepath"
 	"time"
-
-	"github.com/groundwork-dev/groundwork/internal/keys"
 )
 
 // KeyLabel marks a Secret as a sealing key; "active" makes the controller
-// seal new secrets with it.
+// load it (and seal new secrets with the active key whose certificate is
+// the most recent).
 const KeyLabel = "sealedsecrets.bitnami.com/sealed-secrets-key"
 
 // KeyPair is a sealing key pair: PEM certificate and PEM RSA private key.
 type KeyPair struct{ CertPEM, KeyPEM []byte }
 
 // Generate makes a key pair like the controller's own: RSA 4096 and a
-// self-signed certificate valid for ten years.
+// self-signed certificate valid for ten years from now. The controller
+// seals with the key whose certificate's NotBefore is the most recent, so
+// NotBefore is now (to the second, as X.509 keeps it).
 func Generate(now time.Time) (*KeyPair, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 4096)
 	if err != nil {
@@ -37,10 +37,11 @@ func Generate(now time.Time) (*KeyPair, error) {
 	if err != nil {
 		return nil, err
 	}
+	now = now.UTC().Truncate(time.Second)
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: "sealed-secret", Organization: []string{"groundwork"}},
-		NotBefore:             now.Add(-time.Hour),
+		NotBefore:             now,
 		NotAfter:              now.AddDate(10, 0, 0),
 		KeyUsage:              x509.KeyUsageKeyEncipherment | x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
@@ -56,78 +57,155 @@ func Generate(now time.Time) (*KeyPair, error) {
 	}, nil
 }
 
-// Load reads a key pair from a file store; a missing file is a
-// *keys.NotFoundError, a file others can read is refused.
-func Load(path string) (*KeyPair, error) {
-	fi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, &keys.NotFoundError{Where: path}
-	}
+// check tells whether the pair is a certificate and its RSA private key.
+func (kp *KeyPair) check() error {
+	pair, err := tls.X509KeyPair(kp.CertPEM, kp.KeyPEM)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("refusing to use the sealing key in %s: others can access it (mode %04o); run chmod 600 %s, and rotate the key if it may have leaked", path, perm, path)
+	if _, ok := pair.PrivateKey.(*rsa.PrivateKey); !ok {
+		return errors.New("the private key is not an RSA key (the Sealed Secrets controller uses RSA)")
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var kp KeyPair
-	for rest := b; ; {
+	return nil
+}
+
+// certDER is the certificate's DER bytes (the first certificate when
+// CertPEM holds several).
+func (kp *KeyPair) certDER() []byte {
+	for rest := kp.CertPEM; ; {
 		var blk *pem.Block
-		blk, rest = pem.Decode(rest)
-		if blk == nil {
-			break
+		if blk, rest = pem.Decode(rest); blk == nil {
+			return nil
 		}
-		switch blk.Type {
-		case "CERTIFICATE":
-			kp.CertPEM = pem.EncodeToMemory(blk)
-		case "RSA PRIVATE KEY", "PRIVATE KEY":
-			kp.KeyPEM = pem.EncodeToMemory(blk)
+		if blk.Type == "CERTIFICATE" {
+			return blk.Bytes
 		}
 	}
-	if _, err := tls.X509KeyPair(kp.CertPEM, kp.KeyPEM); err != nil {
-		return nil, fmt.Errorf("%s is not a sealing key pair (a PEM certificate and its RSA key): %w", path, err)
-	}
-	return &kp, nil
 }
 
-// Create writes a new key pair file (0600); it never overwrites.
-func Create(path string, kp *KeyPair) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
+// Certificate parses the certificate.
+func (kp *KeyPair) Certificate() (*x509.Certificate, error) {
+	der := kp.certDER()
+	if der == nil {
+		return nil, errors.New("no PEM certificate")
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("a key already exists in %s; groundwork never overwrites a key", path)
-	}
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(bytes.Join([][]byte{kp.CertPEM, kp.KeyPEM}, nil))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-	}
-	return err
+	return x509.ParseCertificate(der)
 }
 
-// LoadOrCreate loads the key pair, generating and storing one if the store
-// has none.
-func LoadOrCreate(path string, now time.Time) (kp *KeyPair, created bool, err error) {
-	kp, err = Load(path)
-	var nf *keys.NotFoundError
-	if !errors.As(err, &nf) {
-		return kp, false, err
+// PublicKey is the certificate's RSA public key: what secrets are sealed
+// for.
+func (kp *KeyPair) PublicKey() (*rsa.PublicKey, error) {
+	c, err := kp.Certificate()
+	if err != nil {
+		return nil, err
 	}
-	if kp, err = Generate(now); err != nil {
-		return nil, false, err
+	pub, ok := c.PublicKey.(*rsa.PublicKey)
+	if !ok {
+		return nil, errors.New("the certificate's key is not an RSA key (the Sealed Secrets controller uses RSA)")
 	}
-	if err := Create(path, kp); err != nil {
-		return nil, false, err
+	return pub, nil
+}
+
+// PrivateKey parses the RSA private key.
+func (kp *KeyPair) PrivateKey() (*rsa.PrivateKey, error) {
+	pair, err := tls.X509KeyPair(kp.CertPEM, kp.KeyPEM)
+	if err != nil {
+		return nil, err
 	}
-	return kp, true, nil
+	k, ok := pair.PrivateKey.(*rsa.PrivateKey)
+	if !ok {
+		return nil, errors.New("the private key is not an RSA key")
+	}
+	return k, nil
+}
+
+// NotBefore is when the certificate starts being valid: the time the
+// controller orders its keys by (the zero time when it does not parse).
+func (kp *KeyPair) NotBefore() time.Time {
+	c, err := kp.Certificate()
+	if err != nil {
+		return time.Time{}
+	}
+	return c.NotBefore
+}
+
+// ID names the key pair: the first 10 hex digits of the SHA-256 of its
+// certificate's DER bytes.
+func (kp *KeyPair) ID() string {
+	sum := sha256.Sum256(kp.certDER())
+	return hex.EncodeToString(sum[:])[:10]
+}
+
+// Same tells whether two pairs are the same key pair (the same certificate
+// and private key).
+func (kp *KeyPair) Same(o *KeyPair) bool {
+	if !bytes.Equal(kp.certDER(), o.certDER()) {
+		return false
+	}
+	a, errA := kp.PrivateKey()
+	b, errB := o.PrivateKey()
+	if errA != nil || errB != nil {
+		return bytes.Equal(bytes.TrimSpace(kp.KeyPEM), bytes.TrimSpace(o.KeyPEM))
+	}
+	return a.Equal(b)
+}
+
+// Keys are every sealing key pair of an environment, oldest first, as the
+// key store keeps them: the controller needs them all to decrypt
+// SealedSecrets sealed over the years, and seals new ones with Latest.
+type Keys []*KeyPair
+
+// Latest is the key pair the controller seals new secrets with: the one
+// whose certificate's NotBefore is the most recent (the controller's
+// default --key-order-priority=CertNotBefore); on a tie the one stored
+// first, as the controller keeps the key it registered first unless a
+// later one is strictly more recent (groundwork applies the keys in store
+// order, and keys rotate never makes a tie). Nil when there is none.
+func (k Keys) Latest() *KeyPair {
+	var latest *KeyPair
+	var at time.Time
+	for _, kp := range k {
+		if nb := kp.NotBefore(); latest == nil || nb.After(at) {
+			latest, at = kp, nb
+		}
+	}
+	return latest
+}
+
+// Contains tells whether kp is one of the keys.
+func (k Keys) Contains(kp *KeyPair) bool {
+	for _, x := range k {
+		if x.Same(kp) {
+			return true
+		}
+	}
+	return false
+}
+
+// SecretName is the name of the Secret that holds the first stored key
+// pair in the controller's namespace; SecretNameOf names the others.
+const SecretName = "groundwork-sealing-key"
+
+// SecretNameAt is the name of the Secret that holds the i-th key pair: the
+// first keeps SecretName (what groundwork has always used), the others
+// SecretName-<ID>, a name that never changes while the store grows.
+func (k Keys) SecretNameAt(i int) string {
+	if i == 0 {
+		return SecretName
+	}
+	return SecretNameOf(k[i])
+}
+
+// SecretNameOf is the name of the Secret of a key pair that is not the
+// first in the store.
+func SecretNameOf(kp *KeyPair) string { return SecretName + "-" + kp.ID() }
+
+// Describe says which key pair this is, for people: its ID and when its
+// certificate starts.
+func (kp *KeyPair) Describe() string {
+	return fmt.Sprintf("%s (certificate from %s)", kp.ID(), kp.NotBefore().UTC().Format(time.RFC3339))
+}
+
+func pemCert(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

@@ -10,10 +10,13 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
+	"github.com/groundwork-dev/groundwork/internal/sealing"
 	"github.com/groundwork-dev/groundwork/internal/sopsenc"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 )
@@ -51,18 +54,71 @@ func Path(env *spec.Environment, r Ref) string {
 	return path.Join(env.GitOps.Repository.Path, Dir, r.Namespace, r.Name+".yaml")
 }
 
+// Result says what Set committed.
+type Result struct {
+	gitrepo.Result
+	// Provider is how the Secret was encrypted: spec.SecretsSOPS or
+	// spec.SecretsSealedSecrets.
+	Provider string
+	// Recipients are the age recipients it was encrypted for (SOPS).
+	Recipients []string
+	// SealingKey is the sealing key pair it was sealed for (Sealed
+	// Secrets): the latest in the key store.
+	SealingKey *sealing.KeyPair
+}
+
+// ExternalSecretsError says secret set has nothing to do for an
+// environment that reads its secrets from an external store.
+type ExternalSecretsError struct {
+	Environment string
+	Store       *spec.ExternalStore
+}
+
+func (e *ExternalSecretsError) Error() string {
+	where, how := "the external store", ""
+	if x := e.Store; x != nil && x.Type == spec.KeyStoreAWSSecretsManager {
+		where = "AWS Secrets Manager (" + x.Region + ")"
+		how = fmt.Sprintf(" (aws secretsmanager create-secret --region %s --name NAME --secret-string ...)", x.Region)
+	}
+	return fmt.Sprintf("environment %s uses External Secrets: its secret values live in %s, never in the repository, so secret set has nothing to commit. Put the value in the store%s, and commit an ExternalSecret that reads it through ClusterSecretStore %q", e.Environment, where, how, ClusterSecretStore)
+}
+
+// ClusterSecretStore is the store External Secrets reads through (up
+// creates it).
+const ClusterSecretStore = "aws-secrets-manager"
+
+// NoSealingKeyError says the environment's key store has no sealing key
+// yet: up creates it.
+type NoSealingKeyError struct{ Environment, Where string }
+
+func (e *NoSealingKeyError) Error() string {
+	return fmt.Sprintf("environment %s has no sealing key yet: no key at %s. secret set seals for the certificate in the key store; groundwork up creates the key pair (and installs the Sealed Secrets controller that holds it): run it first, or point secrets.key_store at your key store", e.Environment, e.Where)
+}
+
 // Set encrypts the Secret and commits it (with its namespace, if that is
-// not there yet). The repository must have been seeded: the recipients come
-// from its .sops.yaml.
-func Set(ctx context.Context, env *spec.Environment, git *gitrepo.Client, r Ref, data map[string][]byte) (gitrepo.Result, error) {
+// not there yet), as the environment's secrets provider wants it:
+//
+//   - SOPS: a Secret encrypted for the age recipients of the repository's
+//     .sops.yaml (the repository must have been seeded: up writes it);
+//   - Sealed Secrets: a SealedSecret sealed, with strict scope, for the
+//     latest key pair in the key store (no cluster needed: up created the
+//     store);
+//   - External Secrets: refused, an *ExternalSecretsError.
+func Set(ctx context.Context, env *spec.Environment, git *gitrepo.Client, r Ref, data map[string][]byte) (Result, error) {
+	switch env.Secrets.Provider {
+	case spec.SecretsExternalSecrets:
+		return Result{}, &ExternalSecretsError{Environment: env.Name, Store: env.Secrets.ExternalStore}
+	case spec.SecretsSealedSecrets:
+		return setSealed(ctx, env, git, r, data)
+	}
 	repoPath := env.GitOps.Repository.Path
 	snap, err := git.Read(ctx, repoPath)
 	if err != nil {
-		return gitrepo.Result{}, err
+		return Result{}, err
 	}
 	recipients, err := Recipients(snap.Files[path.Join(repoPath, ".sops.yaml")])
 	if err != nil {
-		return gitrepo.Result{}, fmt.Errorf("%s/.sops.yaml: %w (run groundwork up first: it seeds the repository)", repoPath, err)
+		return Result{}, fmt.Errorf("%s/.sops.yaml: %w (run groundwork up first: it seeds the repository)", repoPath, err)
 	}
 	s := corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
@@ -70,18 +126,26 @@ func Set(ctx context.Context, env *spec.Environment, git *gitrepo.Client, r Ref,
 		Type:       corev1.SecretTypeOpaque,
 		Data:       data,
 	}
-	plain, err := yaml.Marshal(s)
+	plain, err := marshal(&s)
 	if err != nil {
-		return gitrepo.Result{}, err
+		return Result{}, err
 	}
-	plain = []byte(strings.Replace(string(plain), "  creationTimestamp: null\n", "", 1))
 	enc, err := sopsenc.EncryptYAML(plain, recipients...)
 	if err != nil {
+		return Result{}, err
+	}
+	res, err := commit(ctx, env, git, r, data, enc, "")
+	return Result{Result: res, Provider: spec.SecretsSOPS, Recipients: recipients}, err
+}
+
+// commit writes the encrypted Secret and its namespace and commits them.
+func commit(ctx context.Context, env *spec.Environment, git *gitrepo.Client, r Ref, data map[string][]byte, enc []byte, how string) (gitrepo.Result, error) {
+	repoPath := env.GitOps.Repository.Path
+	ns := corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: r.Namespace}}
+	nsYAML, err := marshal(&ns)
+	if err != nil {
 		return gitrepo.Result{}, err
 	}
-	ns := corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: r.Namespace}}
-	nsYAML, _ := yaml.Marshal(ns)
-	nsYAML = []byte(strings.Replace(string(nsYAML), "  creationTimestamp: null\n", "", 1))
 	keys := make([]string, 0, len(data))
 	for k := range data {
 		keys = append(keys, k)
@@ -92,12 +156,26 @@ func Set(ctx context.Context, env *spec.Environment, git *gitrepo.Client, r Ref,
 	c.Author = object.Signature{Name: g.Commit.AuthorName, Email: g.Commit.AuthorEmail}
 	return c.Apply(ctx, gitrepo.Change{
 		Root: repoPath, AddOnly: true,
-		Message: fmt.Sprintf("groundwork: set Secret %s/%s (keys: %s)", r.Namespace, r.Name, strings.Join(keys, ", ")),
+		Message: fmt.Sprintf("groundwork: set Secret %s/%s (keys: %s)%s", r.Namespace, r.Name, strings.Join(keys, ", "), how),
 		Files: []gitrepo.File{
 			{Path: path.Join(repoPath, Dir, r.Namespace, "namespace.yaml"), Data: nsYAML, SeedOnly: true},
 			{Path: Path(env, r), Data: enc},
 		},
 	})
+}
+
+// marshal is obj as YAML without the null creationTimestamp fields the
+// Kubernetes types marshal to (at the paths given: metadata, and a
+// template's metadata).
+func marshal(obj any, paths ...[]string) ([]byte, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range append([][]string{{"metadata"}}, paths...) {
+		unstructured.RemoveNestedField(m, append(p, "creationTimestamp")...)
+	}
+	return yaml.Marshal(m)
 }
 
 // Recipients reads the age recipients of a .sops.yaml.

@@ -653,7 +653,9 @@ func (d *decoder) decodeSecrets(block *hcl.Block, env *Environment, paths envPat
 		}
 	} else {
 		d.pinnedVersion(c.Attributes, "version", &s.Version)
-		d.object(c.Attributes, "values", &s.Values)
+		if d.object(c.Attributes, "values", &s.Values) && s.Provider == SecretsSealedSecrets {
+			d.checkKeyRenewPeriod(c.Attributes["values"], s.Values)
+		}
 		if cb := d.uniqueBlock(c.Blocks, "chart"); cb != nil {
 			if cc := d.content(cb.Body, chartSchema); cc != nil {
 				d.chartRepo(cc.Attributes, "repository", &s.Chart.Repository)

@@ -53,6 +53,11 @@ type Report struct {
 	// without a notifications block). They do not count towards Healthy:
 	// the environment is as healthy with a webhook that refuses.
 	Notifications *Notifications `json:"notifications,omitempty"`
+	// ExternalSecrets is groundwork's ClusterSecretStore and the
+	// ExternalSecrets of every namespace (nil unless the secrets provider
+	// is external-secrets). It counts towards Healthy: with the store not
+	// ready, no Secret comes from Secrets Manager.
+	ExternalSecrets *ExternalSecretsStatus `json:"external_secrets,omitempty"`
 }
 
 // Collect looks at env's cluster through the kubeconfig up uses.
@@ -95,8 +100,19 @@ func Collect(ctx context.Context, env *spec.Environment, stateDir string) *Repor
 	if env.Notifications != nil {
 		r.Notifications = notifications(ctx, c, env, time.Now())
 	}
-	r.Healthy = r.Cluster.Reachable && r.Reconciler.Installed && r.Reconciler.WorkloadsOK && r.Sync.InSync
+	if env.Secrets.Provider == spec.SecretsExternalSecrets {
+		r.ExternalSecrets = externalSecrets(ctx, c, env)
+	}
+	r.Healthy = r.healthy()
 	return r
+}
+
+// healthy: the cluster answers, the reconciler is installed with its
+// workloads ready and applied the repository, and External Secrets (when
+// used) syncs. Notifications do not count.
+func (r *Report) healthy() bool {
+	return r.Cluster.Reachable && r.Reconciler.Installed && r.Reconciler.WorkloadsOK && r.Sync.InSync &&
+		(r.ExternalSecrets == nil || r.ExternalSecrets.OK)
 }
 
 // argoCDSync reports every Application in Argo CD's namespace, Synced and

@@ -145,7 +145,7 @@ func (r *Run) argoCDRequired(ctx context.Context) ([]string, error) {
 
 func (r *Run) argoCDWaiter() *argocd.Waiter {
 	g := r.env().GitOps
-	w := &argocd.Waiter{Client: r.kube, Namespace: g.Namespace, RepoURL: g.Repository.URL, Now: r.opts.Now}
+	w := &argocd.Waiter{Client: r.kube, Namespace: g.Namespace, Release: ReconcilerRelease(r.env()).Name, RepoURL: g.Repository.URL, Now: r.opts.Now}
 	if git, err := r.Git(); err == nil {
 		w.IsAncestor = git.IsAncestor
 	}

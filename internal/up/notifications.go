@@ -99,7 +99,7 @@ func ReconcilerValues(env *spec.Environment) map[string]any {
 	if env.GitOps.Engine != spec.EngineArgoCD {
 		return FluxValues
 	}
-	return notify.ArgoCDValues(env)
+	return render.ArgoCDValues(env)
 }
 
 // FluxValues are the flux2 chart values groundwork installs with, the same

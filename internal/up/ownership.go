@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/groundwork-dev/groundwork/internal/argocd"
 	"github.com/groundwork-dev/groundwork/internal/flux"
 	"github.com/groundwork-dev/groundwork/internal/health"
 	"github.com/groundwork-dev/groundwork/internal/helm"
@@ -74,6 +75,64 @@ func (r *Run) fluxOwnsReconciler(ctx context.Context) (bool, string, error) {
 	latest, _ := history[0].(map[string]any)
 	version, _ := latest["chartVersion"].(string)
 	why := fmt.Sprintf("release %s/%s is Flux's: HelmRelease %s/%s (revision %v, chart %s) upgrades it from Git", rel.Namespace, rel.Name, rel.Namespace, rel.Name, latest["version"], version)
+	if version != rel.Version {
+		why += fmt.Sprintf("; %s reaches it when the seed step commits it", rel.Version)
+	}
+	return true, why, nil
+}
+
+// Who owns Argo CD's own release.
+//
+// groundwork installs the argo-cd chart with the Helm SDK when the cluster
+// has no such release (first up, rebuild after a wipe). From then on the
+// Application by which Argo CD manages itself (applications/argocd.yaml,
+// automated sync) owns its objects: Argo CD renders the chart version Git
+// declares and applies it, without Helm. up then leaves the release alone:
+// a Helm upgrade of objects Argo CD syncs would be a second owner, and the
+// Helm release would record versions Git never declared. The release stays
+// at the revision groundwork installed; Git holds the version.
+
+// argoCDOwnsReconciler reports whether Argo CD manages its own
+// installation: the Application of Argo CD in Git exists in the cluster,
+// syncs automatically, is not being deleted and has synced at least once,
+// and the Helm release groundwork installed is there. It says why, for the
+// log.
+func (r *Run) argoCDOwnsReconciler(ctx context.Context) (bool, string, error) {
+	rel := ReconcilerRelease(r.env())
+	ri, err := r.kube.Resource(argocd.ApplicationKind, rel.Namespace)
+	switch {
+	case meta.IsNoMatchError(err):
+		return false, "", nil // Argo CD's CRDs are not there: not installed
+	case err != nil:
+		return false, "", err
+	}
+	app, err := ri.Get(ctx, argocd.SelfApplication, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, "", nil
+	case err != nil:
+		return false, "", fmt.Errorf("read Application %s/%s: %w", rel.Namespace, argocd.SelfApplication, err)
+	}
+	if app.GetDeletionTimestamp() != nil {
+		return false, "", nil
+	}
+	automated, found, _ := unstructured.NestedMap(app.Object, "spec", "syncPolicy", "automated")
+	if !found || automated == nil {
+		return false, "", nil
+	}
+	if enabled, ok := automated["enabled"].(bool); ok && !enabled {
+		return false, "", nil // manual sync: up installs and upgrades
+	}
+	synced, _, _ := unstructured.NestedString(app.Object, "status", "sync", "revision")
+	if synced == "" {
+		return false, "", nil // Argo CD has not applied it yet
+	}
+	if current, err := r.storedRelease(rel); err != nil || current == nil {
+		return false, "", err
+	}
+	version, _, _ := unstructured.NestedString(app.Object, "spec", "source", "targetRevision")
+	why := fmt.Sprintf("Argo CD manages its own installation: Application %s/%s (chart %s %s) upgrades it from Git; the Helm release %s/%s stays as installed",
+		rel.Namespace, argocd.SelfApplication, rel.Chart.Name, version, rel.Namespace, rel.Name)
 	if version != rel.Version {
 		why += fmt.Sprintf("; %s reaches it when the seed step commits it", rel.Version)
 	}

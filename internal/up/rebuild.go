@@ -31,11 +31,14 @@ const (
 // the repository's secrets cannot be decrypted.
 type MissingKeyError struct {
 	Environment, Where string
+	// Provider is the secrets provider (spec.Secrets*); empty: guessed
+	// from Where.
+	Provider string
 }
 
 func (e *MissingKeyError) Error() string {
-	if strings.Contains(e.Where, "sealed-secrets") || strings.HasSuffix(e.Where, ".pem") {
-		return fmt.Sprintf("the sealing key of environment %s is missing: no key at %s. rebuild gives it back to the Sealed Secrets controller before it starts, and without it the SealedSecrets in the repository cannot be decrypted. Put the key back (from your backup of the key store), or point secrets.key_store at where it is; nothing was touched", e.Environment, e.Where)
+	if e.Provider == spec.SecretsSealedSecrets || e.Provider == "" && (strings.Contains(e.Where, "sealed-secrets") || strings.HasSuffix(e.Where, ".pem")) {
+		return fmt.Sprintf("the sealing keys of environment %s are missing: no key at %s. rebuild gives them back to the Sealed Secrets controller before it starts, and without them the SealedSecrets in the repository cannot be decrypted. Put the key store back (from your backup), or point secrets.key_store at where it is; nothing was touched", e.Environment, e.Where)
 	}
 	return fmt.Sprintf("the age key of environment %s is missing: no key at %s. rebuild restores the key from there before the reconciler starts, and without it the SOPS-encrypted Secrets in the repository cannot be decrypted. Put the key back (from your backup of the key store), or point secrets.key_store at where it is; nothing was touched", e.Environment, e.Where)
 }
@@ -46,7 +49,7 @@ func (r *Run) Preflight(ctx context.Context) error {
 	err := r.loadKeys(ctx)
 	var nf *keys.NotFoundError
 	if errors.As(err, &nf) {
-		return &MissingKeyError{Environment: r.env().Name, Where: nf.Where}
+		return &MissingKeyError{Environment: r.env().Name, Where: nf.Where, Provider: r.env().Secrets.Provider}
 	}
 	if err != nil {
 		return err
@@ -84,7 +87,7 @@ func (r *Run) loadKeys(ctx context.Context) error {
 	case s.Provider == spec.SecretsExternalSecrets:
 		// No key of groundwork's: the secrets stay in the external store.
 	case s.Provider == spec.SecretsSealedSecrets:
-		r.sealing, err = sealing.Load(ks.Path)
+		r.sealing, err = sealing.LoadKeys(ks.Path)
 	case ks.Type == spec.KeyStoreFile:
 		r.identity, err = keys.FileStore{Path: ks.Path}.Load()
 	case ks.Type == spec.KeyStoreEnv:
@@ -107,9 +110,21 @@ func (r *Run) RebuildSteps() []engine.Step {
 		r.descs[name] = engine.Description{Name: name, Title: title, Actions: acts, Fingerprint: engine.Fingerprint([]any{name, r.env().Name})}
 	}
 	g := r.env().GitOps
-	d(StepRestoreKeys, "Restore the age key into the cluster",
-		engine.Action{Op: engine.OpRead, Resource: "age key in " + keyStoreText(r.env().Secrets.KeyStore)},
-		engine.Action{Op: engine.OpCreate, Resource: "Secret " + g.Namespace + "/" + AgeSecret, Detail: "before the reconciler starts"})
+	switch s := r.env().Secrets; s.Provider {
+	case spec.SecretsSealedSecrets:
+		d(StepRestoreKeys, "Restore the sealing keys and install Sealed Secrets",
+			engine.Action{Op: engine.OpRead, Resource: "every sealing key pair in " + keyStoreText(s.KeyStore)},
+			engine.Action{Op: engine.OpCreate, Resource: "Secrets " + s.Namespace + "/" + SealingKeySecret + "[-<id>]", Detail: "one per stored key, labelled as the controller's active keys, before the controller starts"},
+			engine.Action{Op: engine.OpCreate, Resource: "Helm release " + s.Namespace + "/" + s.Chart.Name + " " + s.Version})
+	case spec.SecretsExternalSecrets:
+		d(StepRestoreKeys, "Install External Secrets Operator and its store",
+			engine.Action{Op: engine.OpCreate, Resource: "Helm release " + s.Namespace + "/" + s.Chart.Name + " " + s.Version},
+			engine.Action{Op: engine.OpCreate, Resource: "ClusterSecretStore " + ClusterSecretStore})
+	default:
+		d(StepRestoreKeys, "Restore the age key into the cluster",
+			engine.Action{Op: engine.OpRead, Resource: "age key in " + keyStoreText(s.KeyStore)},
+			engine.Action{Op: engine.OpCreate, Resource: "Secret " + g.Namespace + "/" + AgeSecret, Detail: "before the reconciler starts"})
+	}
 	d(StepRestoreSeed, "Restore missing files groundwork owns in the repository",
 		engine.Action{Op: engine.OpCreate, Resource: g.Repository.Path + "/", Detail: "only files groundwork manages that are missing; nothing users changed is touched, and no commit when nothing is missing"})
 	rd := r.descs[plan.StepReconciler]
@@ -144,7 +159,7 @@ func keyStoreText(ks spec.KeyStore) string {
 
 func (r *Run) applyRestoreKeys(ctx context.Context) error {
 	if r.env().Secrets.Provider != spec.SecretsSOPS {
-		// The sealing key goes back before its controller; External
+		// Every sealing key goes back before its controller; External
 		// Secrets needs only its store.
 		return r.applySecrets(ctx)
 	}

@@ -3,10 +3,13 @@ package up
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/groundwork-dev/groundwork/internal/engine"
 	"github.com/groundwork-dev/groundwork/internal/helm"
@@ -17,7 +20,7 @@ import (
 
 // Names of the secrets integrations' objects.
 const (
-	SealingKeySecret   = "groundwork-sealing-key"
+	SealingKeySecret   = sealing.SecretName          // the first stored key; the others: sealing.Keys.SecretNameAt
 	SealedSecretsName  = "sealed-secrets-controller" // kubeseal's default controller name
 	ClusterSecretStore = "aws-secrets-manager"
 )
@@ -28,6 +31,15 @@ const (
 // Secrets Operator (empty when there is none): the controller's
 // ServiceAccount is bound to it as the cloud expects, unless the spec names
 // a role_arn of its own.
+//
+// The Sealed Secrets controller's automatic key renewal stays off
+// (keyrenewperiod "0", whatever the values say; the spec refuses another
+// period): a key it made on its own would never reach the key store, and
+// the SealedSecrets sealed with it would be lost in a rebuild. keys rotate
+// renews the key instead, by applying a new key Secret to the running
+// controller: it watches its key Secrets (watchForSecrets, also forced on;
+// without it the controller reads its keys only when it starts, and would
+// not open what is sealed for the new key until restarted).
 func SecretsRelease(env *spec.Environment, identity string) helm.Release {
 	s := env.Secrets
 	vals := map[string]any{}
@@ -43,6 +55,10 @@ func SecretsRelease(env *spec.Environment, identity string) helm.Release {
 	}
 	for k, v := range s.Values {
 		vals[k] = v
+	}
+	if s.Provider == spec.SecretsSealedSecrets {
+		vals[spec.KeyRenewPeriodValue] = "0"
+		vals["watchForSecrets"] = true
 	}
 	return helm.Release{Name: s.Chart.Name, Namespace: s.Namespace, Chart: s.Chart, Version: s.Version, Values: vals, CreateNamespace: true}
 }
@@ -76,43 +92,80 @@ func (r *Run) externalSecretsIdentity() string {
 	return v
 }
 
-// sealingKey loads the sealing key pair, creating it in the store on up
-// (rebuild loads it in Preflight and never creates one).
-func (r *Run) sealingKey() error {
+// sealingKeys loads the sealing key pairs, creating the first in the store
+// on up (rebuild loads them in Preflight and never creates one).
+func (r *Run) sealingKeys() error {
 	if r.sealing != nil {
 		return nil
 	}
-	kp, created, err := sealing.LoadOrCreate(r.env().Secrets.KeyStore.Path, r.opts.Now())
+	k, created, err := sealing.LoadOrCreate(r.env().Secrets.KeyStore.Path, r.opts.Now())
 	if err != nil {
 		return err
 	}
 	if created {
 		r.opts.Logf("created the sealing key pair of %s in %s", r.env().Name, r.env().Secrets.KeyStore.Path)
 	}
-	r.sealing = kp
+	r.sealing = k
 	return nil
 }
 
-// sealingSecret is the stored key pair as the controller's active key.
-func (r *Run) sealingSecret() *unstructured.Unstructured {
-	s := &corev1.Secret{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{Namespace: r.env().Secrets.Namespace, Name: SealingKeySecret,
-			Labels: map[string]string{sealing.KeyLabel: "active", "app.kubernetes.io/managed-by": "groundwork"}},
-		Type: corev1.SecretTypeTLS,
-		Data: map[string][]byte{corev1.TLSCertKey: r.sealing.CertPEM, corev1.TLSPrivateKeyKey: r.sealing.KeyPEM},
+// rescueSealingKeys appends to the key store every active key pair in the
+// controller's namespace that it lacks: a key the controller made on its
+// own while its automatic renewal was on (before groundwork turned it off)
+// decrypts the SealedSecrets sealed since, and must survive a rebuild.
+// It reports whether the store grew.
+func (r *Run) rescueSealingKeys(ctx context.Context) (bool, error) {
+	s := r.env().Secrets
+	all, rescued, err := RescueSealingKeys(ctx, r.kube.Clientset, s.Namespace, s.KeyStore.Path, r.opts.Logf)
+	if err != nil {
+		return false, err
 	}
-	return toUnstructured(s)
+	if len(rescued) > 0 {
+		r.sealing = all
+	}
+	return len(rescued) > 0, nil
 }
 
-// applySealedSecrets puts the sealing key in place before the controller
-// starts (it adopts keys labelled active at startup), then installs it.
+// RescueSealingKeys is sealing.Rescue, saying what it kept (and which key
+// Secrets it could not read) through logf.
+func RescueSealingKeys(ctx context.Context, cs kubernetes.Interface, namespace, storePath string, logf func(string, ...any)) (sealing.Keys, []sealing.Rescued, error) {
+	all, rescued, err := sealing.Rescue(ctx, cs, namespace, storePath, func(ck sealing.ClusterKey) {
+		logf("Secret %s/%s is labelled as an active sealing key but holds none (%v): the controller cannot use it either; left as it is", namespace, ck.Secret, ck.Err)
+	})
+	for _, x := range rescued {
+		logf("kept sealing key %s from Secret %s/%s in the key store %s: the controller made it, and the SealedSecrets sealed with it now survive a rebuild", x.Key.Describe(), namespace, x.Secret, storePath)
+	}
+	return all, rescued, err
+}
+
+// sealingSecrets are the stored key pairs, each as an active key of the
+// controller: the first as Secret groundwork-sealing-key, the others named
+// after their certificate.
+func (r *Run) sealingSecrets() []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, s := range r.sealing.Secrets(r.env().Secrets.Namespace) {
+		out = append(out, toUnstructured(s))
+	}
+	return out
+}
+
+// applySealedSecrets keeps in the key store any key the cluster has and
+// the store lacks, puts every stored key in place before the controller
+// starts (it loads the keys labelled active at startup, and those added
+// later as they come), then installs it.
 func (r *Run) applySealedSecrets(ctx context.Context) error {
-	if err := r.sealingKey(); err != nil {
+	// The cluster's keys first: with no key store here (up run from another
+	// machine against a live cluster), the store is made from the keys the
+	// controller has, and a new key is generated only when it has none.
+	grew, err := r.rescueSealingKeys(ctx)
+	if err != nil {
+		return err
+	}
+	if err := r.sealingKeys(); err != nil {
 		return err
 	}
 	ns := toUnstructured(&corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: r.env().Secrets.Namespace}})
-	changed, err := r.kube.ApplyAll(ctx, []*unstructured.Unstructured{ns, r.sealingSecret()})
+	changed, err := r.kube.ApplyAll(ctx, append([]*unstructured.Unstructured{ns}, r.sealingSecrets()...))
 	if err != nil {
 		return err
 	}
@@ -120,7 +173,7 @@ func (r *Run) applySealedSecrets(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !changed && out == helm.Unchanged {
+	if !grew && !changed && out == helm.Unchanged {
 		return engine.NoChange
 	}
 	return nil
@@ -133,8 +186,17 @@ func (r *Run) applyExternalSecrets(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	changed, err := r.kube.Apply(ctx, ClusterSecretStoreObject(r.env()))
+	var changed bool
+	err = untilWebhookAnswers(ctx, webhookWait, func(ctx context.Context) error {
+		changed, err = r.kube.Apply(ctx, ClusterSecretStoreObject(r.env()))
+		return err
+	}, func(err error) {
+		r.opts.Logf("waiting for External Secrets Operator's admission webhook to answer (its cert controller makes its certificate first): %v", err)
+	})
 	if err != nil {
+		if webhookUnanswered(err) {
+			return fmt.Errorf("%w: External Secrets Operator's admission webhook did not answer within %s; kubectl -n %s get pods,endpoints says whether its webhook and cert controller run", err, webhookWait, r.env().Secrets.Namespace)
+		}
 		return fmt.Errorf("%w (External Secrets Operator %s must serve external-secrets.io/v1)", err, r.env().Secrets.Version)
 	}
 	if !changed && out == helm.Unchanged {
@@ -158,4 +220,41 @@ func ClusterSecretStoreObject(env *spec.Environment) *unstructured.Unstructured 
 		"metadata":   map[string]any{"name": ClusterSecretStore, "labels": map[string]any{"app.kubernetes.io/managed-by": "groundwork"}},
 		"spec":       map[string]any{"provider": map[string]any{"aws": aws}},
 	}}
+}
+
+// webhookWait bounds the wait for an admission webhook installed a moment
+// before to answer.
+const webhookWait = 3 * time.Minute
+
+// webhookUnanswered says the API server could not call an admission webhook
+// (not that the webhook refused the object): the webhook's pods or its
+// certificate are not there yet.
+func webhookUnanswered(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "failed calling webhook")
+}
+
+// untilWebhookAnswers runs apply until it succeeds or fails for another
+// reason than an admission webhook that does not answer, for at most limit.
+// External Secrets Operator's webhook serves only once its cert controller
+// has made the certificate and injected its CA, some seconds after the
+// chart is installed, and the first objects groundwork applies go through
+// it. note is told about the first unanswered call.
+func untilWebhookAnswers(ctx context.Context, limit time.Duration, apply func(context.Context) error, note func(error)) error {
+	deadline := time.Now().Add(limit)
+	noted := false
+	for {
+		err := apply(ctx)
+		if !webhookUnanswered(err) || time.Now().After(deadline) {
+			return err
+		}
+		if !noted {
+			note(err)
+			noted = true
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(2 * time.Second):
+		}
+	}
 }

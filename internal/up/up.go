@@ -90,7 +90,7 @@ type Run struct {
 	legacyLayout bool
 	repo         *RepositoryCheck // what CheckRepository found
 	bootstrap    string           // the flux bootstrap folder up takes over
-	sealing      *sealing.KeyPair
+	sealing      sealing.Keys     // every sealing key pair, oldest first
 	tf           TerraformOptions // how a cloud cluster's steps drive Terraform
 
 	// Outcomes for the caller's report.
@@ -283,15 +283,17 @@ func (r *Run) applyReconciler(ctx context.Context) error {
 	if r.snapshot != nil {
 		r.declaredChart()
 	}
-	if !r.argoCD() {
-		owned, why, err := r.fluxOwnsReconciler(ctx)
-		if err != nil {
-			return err
-		}
-		if owned {
-			r.opts.Logf("%s", why)
-			return engine.NoChange
-		}
+	owns := r.fluxOwnsReconciler
+	if r.argoCD() {
+		owns = r.argoCDOwnsReconciler
+	}
+	owned, why, err := owns(ctx)
+	if err != nil {
+		return err
+	}
+	if owned {
+		r.opts.Logf("%s", why)
+		return engine.NoChange
 	}
 	if err := r.adoptBootstrap(ctx); err != nil {
 		return err

@@ -25,18 +25,22 @@ import (
 	"github.com/groundwork-dev/groundwork/tests/harness"
 )
 
-// argoEnv is an Argo CD environment on the harness: Argo CD (the harness's
-// argo-cd chart) from the harness's Helm repository, the repository on its
+// argoEnv is an Argo CD environment on the harness: Argo CD (the upstream
+// argo-cd chart, version a variable) from the harness's Helm repository, the repository on its
 // HTTP Git server with token auth, the default secrets provider for Argo CD
 // (Sealed Secrets, chart from the same Helm repository, key in a file
 // store), and one addon whose chart version is a variable.
-const argoEnv = `
+var argoEnv = `
 variable "kubeconfig" { type = string }
 variable "charts" { type = string }
 variable "repo" { type = string }
 variable "timeout" {
   type    = string
   default = "5m"
+}
+variable "argocd_version" {
+  type    = string
+  default = "` + harness.ArgoCDChart.Version + `"
 }
 variable "manual" {
   type    = bool
@@ -53,7 +57,7 @@ environment "argo" {
   }
   gitops {
     engine  = "argocd"
-    version = "` + harness.ArgoCDChartVersion + `"
+    version = var.argocd_version
     chart { repository = var.charts }
     repository {
       url  = var.repo
@@ -133,6 +137,8 @@ spec:
 // repository "fleet", and argoEnv in a fresh folder.
 type argoWorld struct {
 	cp      *harness.ControlPlane
+	kubelet *harness.Kubelet
+	charts  *harness.ChartRepo
 	gitSrv  *harness.GitHTTPServer
 	repoURL string
 	dir     string
@@ -145,13 +151,13 @@ type argoWorld struct {
 func startArgoWorld(t *testing.T) *argoWorld {
 	t.Helper()
 	cp := harness.StartControlPlane(t)
-	harness.StartKubelet(t, cp)
+	kubelet := harness.StartKubelet(t, cp)
 	charts := harness.StartChartRepo(t)
-	charts.Add(t, harness.BuildArgoCDChart(t))
-	charts.Add(t, upstreamChart(t, "github.com/bitnami-labs/sealed-secrets", "v0.40.0", "helm/sealed-secrets"))
+	charts.AddUpstream(t, harness.ArgoCDChart)
+	charts.Add(t, harness.SealedSecretsChart.Load(t))
 	charts.Add(t, helloChart("0.1.0"))
 	charts.Add(t, helloChart("0.2.0"))
-	w := &argoWorld{cp: cp, gitSrv: harness.StartGitHTTPServer(t, harness.GitHTTPOptions{Username: "git", Password: "t0ken"}), dir: t.TempDir()}
+	w := &argoWorld{cp: cp, kubelet: kubelet, charts: charts, gitSrv: harness.StartGitHTTPServer(t, harness.GitHTTPOptions{Username: "git", Password: "t0ken"}), dir: t.TempDir()}
 	w.repoURL = w.gitSrv.CreateRepo(t, "fleet")
 	w.file = filepath.Join(w.dir, "argo.hcl")
 	if err := os.WriteFile(w.file, []byte(argoEnv), 0o644); err != nil {
@@ -222,9 +228,10 @@ func TestArgoCD(t *testing.T) {
 			m, _ := r.(map[string]any)
 			managed[fmt.Sprint(m["kind"], "/", m["name"])] = fmt.Sprint(m["status"])
 		}
-		for _, d := range []string{"argocd-application-controller", "argocd-repo-server", "argocd-applicationset-controller", "argocd-redis"} {
-			if st := managed["Deployment/"+d]; st != "Synced" {
-				t.Errorf("Deployment %s in the argocd Application: %q, want Synced (resources: %v)", d, st, managed)
+		for _, d := range []string{"StatefulSet/argo-cd-argocd-application-controller", "Deployment/argo-cd-argocd-repo-server",
+			"Deployment/argo-cd-argocd-applicationset-controller", "Deployment/argo-cd-argocd-redis", "Deployment/argo-cd-argocd-server"} {
+			if st := managed[d]; st != "Synced" {
+				t.Errorf("%s in the argocd Application: %q, want Synced (resources: %v)", d, st, managed)
 			}
 		}
 		sec, err := cms.Secrets(harness.ArgoCDNamespace).Get(ctx, "repo-argo", metav1.GetOptions{})

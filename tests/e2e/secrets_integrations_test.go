@@ -2,15 +2,12 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chart/loader"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
@@ -21,51 +18,6 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/up"
 	"github.com/groundwork-dev/groundwork/tests/harness"
 )
-
-// moduleDir downloads a module version into the module cache (from the Go
-// module proxy) and returns its folder: the upstream projects publish their
-// Helm charts and CRDs inside their Go modules.
-func moduleDir(t *testing.T, module, version string) string {
-	t.Helper()
-	cmd := exec.Command("go", "mod", "download", "-json", module+"@"+version)
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go mod download %s@%s: %v\n%s", module, version, err, out)
-	}
-	var m struct{ Dir string }
-	if err := json.Unmarshal(out, &m); err != nil || m.Dir == "" {
-		t.Fatalf("go mod download %s@%s: %v %s", module, version, err, out)
-	}
-	return m.Dir
-}
-
-// upstreamChart loads an upstream chart from its module; extraCRDs (globs in
-// the module) are added to its crds/ folder, for charts whose CRDs are
-// generated into the chart only at release time.
-func upstreamChart(t *testing.T, module, version, dir string, extraCRDs ...string) *chart.Chart {
-	t.Helper()
-	root := moduleDir(t, module, version)
-	ch, err := loader.Load(filepath.Join(root, dir))
-	if err != nil {
-		t.Fatalf("load chart %s from %s@%s: %v", dir, module, version, err)
-	}
-	for _, g := range extraCRDs {
-		files, _ := filepath.Glob(filepath.Join(root, g))
-		if len(files) == 0 {
-			t.Fatalf("no CRDs at %s in %s@%s", g, module, version)
-		}
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ch.Files = append(ch.Files, &chart.File{Name: "crds/" + filepath.Base(f), Data: b})
-		}
-	}
-	return ch
-}
 
 // TestSecretsIntegrations installs the upstream Sealed Secrets and External
 // Secrets charts (from their modules, at the versions groundwork pins) with
@@ -80,9 +32,11 @@ func TestSecretsIntegrations(t *testing.T) {
 	defer cancel()
 	cp := harness.StartControlPlane(t)
 	charts := harness.StartChartRepo(t)
-	sealedChart := upstreamChart(t, "github.com/bitnami-labs/sealed-secrets", "v0.40.0", "helm/sealed-secrets")
-	esoChart := upstreamChart(t, "github.com/external-secrets/external-secrets", "v1.3.2", "deploy/charts/external-secrets",
-		"config/crds/bases/external-secrets.io_*.yaml")
+	sealedChart := harness.SealedSecretsChart.Load(t)
+	// The External Secrets release groundwork pins (its controller does
+	// not build here: see tests/README.md): chart and CRDs only.
+	esoChart := harness.ModuleChart{Module: "github.com/external-secrets/external-secrets", Version: "v1.3.2",
+		Dir: "deploy/charts/external-secrets", CRDs: []string{"config/crds/bases/external-secrets.io_*.yaml"}}.Load(t)
 	for _, c := range []struct {
 		ch   *chart.Chart
 		want string

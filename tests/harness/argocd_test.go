@@ -3,13 +3,10 @@ package harness_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/cli"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -20,8 +17,9 @@ import (
 
 var applicationGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "applications"}
 
-// TestArgoCD installs the argo-cd chart with Helm, checks that the
-// supervisor runs the real Argo CD programs for its Deployments, and that
+// TestArgoCD installs the upstream argo-cd chart with Helm, checks that the
+// host kubelet runs the real Argo CD programs for its workloads (and the
+// chart's redis-secret-init hook Job), and that
 // they reconcile an Application (Kustomize source) from the harness's Git
 // server with credentials from a repository Secret.
 func TestArgoCD(t *testing.T) {
@@ -32,32 +30,22 @@ func TestArgoCD(t *testing.T) {
 	defer cancel()
 	cp := harness.StartControlPlane(t)
 	argo := harness.StartKubelet(t, cp)
-	charts := harness.StartChartRepo(t)
-	charts.Add(t, harness.BuildArgoCDChart(t))
-
 	start := time.Now()
 	cfg := harness.HelmConfig(t, cp.AdminKubeconfig(), harness.ArgoCDNamespace)
 	install := action.NewInstall(cfg)
-	install.ReleaseName, install.Namespace, install.CreateNamespace = harness.ArgoCDChartName, harness.ArgoCDNamespace, true
+	install.ReleaseName, install.Namespace, install.CreateNamespace = harness.ArgoCDChart.Name, harness.ArgoCDNamespace, true
 	install.Wait, install.Timeout = true, 3*time.Minute
-	install.RepoURL, install.Version = charts.URL(), harness.ArgoCDChartVersion
-	settings := cli.New()
-	home := t.TempDir()
-	settings.RepositoryConfig, settings.RepositoryCache = filepath.Join(home, "repositories.yaml"), filepath.Join(home, "cache")
-	p, err := install.LocateChart(harness.ArgoCDChartName, settings)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := loader.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := install.RunWithContext(ctx, ch, nil); err != nil {
+	if _, err := install.RunWithContext(ctx, harness.LoadUpstreamChart(t, harness.ArgoCDChart), nil); err != nil {
 		t.Fatalf("helm install argo-cd: %v", err)
+	}
+	// The chart's redis-secret-init hook ran the real argocd binary: the
+	// Redis password is its.
+	if s, err := cp.Client().CoreV1().Secrets(harness.ArgoCDNamespace).Get(ctx, "argocd-redis", metav1.GetOptions{}); err != nil || len(s.Data["auth"]) == 0 {
+		t.Fatalf("the redis-secret-init hook made no password (logs in %s): %v", argo.LogDir(), err)
 	}
 	rctx, rcancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer rcancel()
-	if err := argo.WaitReady(rctx); err != nil {
+	if err := argo.WaitReady(rctx, argoCDPrograms...); err != nil {
 		t.Fatalf("Argo CD not ready: %v", err)
 	}
 	t.Logf("FIGURE argo-cd chart installed and its programs ready in %s", time.Since(start).Round(time.Millisecond))
@@ -82,10 +70,10 @@ func TestArgoCD(t *testing.T) {
 		"metadata":   map[string]any{"name": "repo-apps", "labels": map[string]any{"argocd.argoproj.io/secret-type": "repository"}},
 		"stringData": map[string]any{"type": "git", "url": url, "username": "git", "password": "s3cret"},
 	})
-	create(schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "appprojects"}, map[string]any{
-		"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject", "metadata": map[string]any{"name": "default"},
-		"spec": map[string]any{"sourceRepos": []any{"*"}, "destinations": []any{map[string]any{"server": "*", "namespace": "*"}},
-			"clusterResourceWhitelist": []any{map[string]any{"group": "*", "kind": "*"}}},
+	// argocd-server makes the "default" AppProject when it starts.
+	poll(ctx, t, "argocd-server to create the default AppProject", func() error {
+		_, err := dyn.Resource(schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "appprojects"}).Namespace(harness.ArgoCDNamespace).Get(ctx, "default", metav1.GetOptions{})
+		return err
 	})
 	start = time.Now()
 	create(applicationGVR, map[string]any{
@@ -118,10 +106,20 @@ func TestArgoCD(t *testing.T) {
 	})
 	t.Logf("FIGURE self-heal recreated a deleted ConfigMap in %s", time.Since(start).Round(time.Millisecond))
 
-	// The controller runs as the chart's ServiceAccount.
-	if !argo.Running("argocd-application-controller") || !argo.Running("argocd-repo-server") {
-		t.Fatal("the Argo CD programs stopped")
+	for _, name := range argoCDPrograms {
+		if !argo.Running(name) {
+			t.Errorf("%s stopped", name)
+		}
 	}
+}
+
+// argoCDPrograms are the workloads of the argo-cd chart (release argo-cd)
+// the host kubelet runs, under the chart's names: the application
+// controller is a StatefulSet. Dex has no binary here; nothing runs behind
+// it.
+var argoCDPrograms = []string{
+	"argo-cd-argocd-application-controller", "argo-cd-argocd-repo-server", "argo-cd-argocd-applicationset-controller",
+	"argo-cd-argocd-server", "argo-cd-argocd-notifications-controller", "argo-cd-argocd-redis",
 }
 
 func waitApp(ctx context.Context, t *testing.T, dyn dynamic.Interface, name, rev string) {

@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +23,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -45,6 +48,16 @@ type ControlPlane struct {
 	apiPort, kcmPort, schedPort  int
 	kwokPort                     int
 
+	// serviceNet is the cluster's Service network, a /16 of loopback
+	// (127.N.0.0/16, N claimed per control plane): every ClusterIP is an
+	// address the host can bind, so the host kubelet can proxy Services at
+	// their ClusterIPs (kube-proxy style) and the API server, which dials a
+	// webhook or aggregated API at its Service's ClusterIP, reaches the
+	// program behind it. apiProxy holds 127.N.0.1:443, the "kubernetes"
+	// Service, proxied to the API server: it is the claim on N.
+	serviceNet net.IPNet
+	apiProxy   net.Listener
+
 	adminKubeconfig string
 	restConfig      *rest.Config
 	client          kubernetes.Interface
@@ -53,6 +66,9 @@ type ControlPlane struct {
 	procs     []*Process
 	wipeHooks []wipeHook
 	saSeq     int
+	stopJobs  func()
+	jobRunner JobRunner
+	jobPods   map[types.UID]bool // claimed by the runner
 }
 
 // StartControlPlane starts a fresh control plane and registers its teardown
@@ -76,6 +92,10 @@ func StartControlPlane(t testing.TB) *ControlPlane {
 		t.Fatalf("creating cluster CA: %v", err)
 	}
 	t.Cleanup(cp.stopAll)
+	if err := cp.claimServiceNet(); err != nil {
+		t.Fatalf("claiming a loopback Service network: %v", err)
+	}
+	t.Cleanup(func() { _ = cp.apiProxy.Close() })
 	for attempt := 1; ; attempt++ {
 		for _, p := range []*int{&cp.etcdClientPort, &cp.etcdPeerPort, &cp.apiPort, &cp.kcmPort, &cp.schedPort, &cp.kwokPort} {
 			*p = mustFreePort(t)
@@ -99,6 +119,63 @@ func StartControlPlane(t testing.TB) *ControlPlane {
 	}
 	t.Logf("control plane up in %s (API server %s, logs %s)", time.Since(start).Round(time.Millisecond), cp.restConfig.Host, cp.logDir)
 	return cp
+}
+
+// claimServiceNet picks N for the Service network 127.N.0.0/16 by binding
+// 127.N.0.1:443 (the "kubernetes" Service's address, proxied to the API
+// server): a control plane of another test process holds its own N.
+func (cp *ControlPlane) claimServiceNet() error {
+	var last error
+	for _, n := range rand.Perm(200) {
+		ip := net.IPv4(127, byte(n+30), 0, 1)
+		ln, err := net.Listen("tcp", net.JoinHostPort(ip.String(), "443"))
+		if err != nil {
+			last = err
+			continue
+		}
+		cp.serviceNet = net.IPNet{IP: net.IPv4(127, byte(n+30), 0, 0).To4(), Mask: net.CIDRMask(16, 32)}
+		cp.apiProxy = ln
+		go serveTCPProxy(ln, func() string { return "127.0.0.1:" + strconv.Itoa(cp.apiPort) })
+		return nil
+	}
+	return fmt.Errorf("no free 127.N.0.1:443 (binding port 443 needs root or CAP_NET_BIND_SERVICE): %w", last)
+}
+
+// ServiceNet is the cluster's Service network (a loopback /16).
+func (cp *ControlPlane) ServiceNet() net.IPNet { return cp.serviceNet }
+
+// KubernetesServiceIP is the ClusterIP of the "kubernetes" Service, where
+// the API server answers on port 443 (as in a pod).
+func (cp *ControlPlane) KubernetesServiceIP() net.IP {
+	ip := cp.serviceNet.IP.To4()
+	return net.IPv4(ip[0], ip[1], 0, 1)
+}
+
+// serveTCPProxy forwards each connection accepted on ln to the address
+// backend returns at that moment ("" closes the connection).
+func serveTCPProxy(ln net.Listener, backend func() string) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			addr := backend()
+			if addr == "" {
+				return
+			}
+			b, err := net.Dial("tcp", addr)
+			if err != nil {
+				return
+			}
+			defer b.Close()
+			done := make(chan struct{}, 2)
+			go func() { _, _ = io.Copy(b, c); done <- struct{}{} }()
+			go func() { _, _ = io.Copy(c, b); done <- struct{}{} }()
+			<-done
+		}()
+	}
 }
 
 // AdminKubeconfig returns the path of a kubeconfig for a system:masters user.
@@ -130,20 +207,30 @@ func (cp *ControlPlane) OnWipe(before, after func()) {
 
 type wipeHook struct{ before, after func() }
 
-// ServiceAccountKubeconfig requests a token for ns/name via the TokenRequest
-// API and writes a kubeconfig that authenticates as that ServiceAccount.
-func (cp *ControlPlane) ServiceAccountKubeconfig(ctx context.Context, ns, name string) (string, error) {
+// ServiceAccountToken requests a token for ns/name via the TokenRequest
+// API, valid for a day.
+func (cp *ControlPlane) ServiceAccountToken(ctx context.Context, ns, name string) (string, error) {
 	tr, err := cp.client.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{
 		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](24 * 3600)},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		return "", fmt.Errorf("token request for serviceaccount %s/%s: %w", ns, name, err)
 	}
+	return tr.Status.Token, nil
+}
+
+// ServiceAccountKubeconfig requests a token for ns/name via the TokenRequest
+// API and writes a kubeconfig that authenticates as that ServiceAccount.
+func (cp *ControlPlane) ServiceAccountKubeconfig(ctx context.Context, ns, name string) (string, error) {
+	token, err := cp.ServiceAccountToken(ctx, ns, name)
+	if err != nil {
+		return "", err
+	}
 	cp.mu.Lock()
 	cp.saSeq++
 	path := filepath.Join(cp.dir, fmt.Sprintf("sa-%s-%s-%d.kubeconfig", ns, name, cp.saSeq))
 	cp.mu.Unlock()
-	cfg := cp.kubeconfig("system:serviceaccount:"+ns+":"+name, &clientcmdapi.AuthInfo{Token: tr.Status.Token}, ns)
+	cfg := cp.kubeconfig("system:serviceaccount:"+ns+":"+name, &clientcmdapi.AuthInfo{Token: token}, ns)
 	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
 		return "", err
 	}
@@ -166,7 +253,7 @@ func (cp *ControlPlane) writeCredentials() error {
 	p := cp.pki
 	if _, _, err := p.issue("apiserver", "kube-apiserver", nil, true,
 		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
-		[]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.0.0.1")}); err != nil {
+		[]net.IP{net.ParseIP("127.0.0.1"), cp.KubernetesServiceIP()}); err != nil {
 		return err
 	}
 	users := []struct{ file, cn, org string }{
@@ -257,7 +344,7 @@ func (cp *ControlPlane) start(ctx context.Context) error {
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file="+pk.path("sa.pub"),
 		"--service-account-signing-key-file="+pk.path("sa.key"),
-		"--service-cluster-ip-range=10.0.0.0/24",
+		"--service-cluster-ip-range="+cp.serviceNet.String(),
 		"--allow-privileged=true",
 		// TaintNodesByCondition taints new nodes not-ready; only the
 		// node-lifecycle controller (disabled, see below) would remove it.
@@ -302,10 +389,17 @@ func (cp *ControlPlane) start(ctx context.Context) error {
 	); err != nil {
 		return err
 	}
-	// kwok reads ~/.kwok/kwok.yaml by default; point it at an empty config
-	// so the user's own file cannot change the behaviour.
+	// kwok reads ~/.kwok/kwok.yaml by default; point it at a config of
+	// ours so the user's own file cannot change the behaviour. Its pod
+	// stages are kwok's defaults but pod-complete: the control plane
+	// completes Job pods itself (see completeJobs), so that a host program
+	// can run a Job's command first.
+	stages, err := kwokPodStages()
+	if err != nil {
+		return err
+	}
 	kwokCfg := filepath.Join(cp.dir, "kwok.yaml")
-	if err := os.WriteFile(kwokCfg, []byte("apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions: {}\n"), 0o644); err != nil {
+	if err := os.WriteFile(kwokCfg, []byte("apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions: {}\n"+stages), 0o644); err != nil {
 		return err
 	}
 	if _, err := cp.run(ctx, "kwok",
@@ -320,7 +414,19 @@ func (cp *ControlPlane) start(ctx context.Context) error {
 	if err := cp.registerNode(ctx); err != nil {
 		return err
 	}
-	return cp.waitReady(ctx)
+	if err := cp.waitReady(ctx); err != nil {
+		return err
+	}
+	jctx, jcancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cp.completeJobs(jctx)
+	}()
+	cp.mu.Lock()
+	cp.stopJobs = func() { jcancel(); <-done }
+	cp.mu.Unlock()
+	return nil
 }
 
 func (cp *ControlPlane) waitAPIServer(ctx context.Context) error {
@@ -437,7 +543,12 @@ func (cp *ControlPlane) stopAll() {
 	cp.mu.Lock()
 	procs := cp.procs
 	cp.procs = nil
+	stopJobs := cp.stopJobs
+	cp.stopJobs = nil
 	cp.mu.Unlock()
+	if stopJobs != nil {
+		stopJobs()
+	}
 	for i := len(procs) - 1; i >= 0; i-- {
 		procs[i].Stop(10 * time.Second)
 	}

@@ -3,10 +3,10 @@ package harness
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +22,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -53,6 +54,16 @@ type program struct {
 	set     map[string]string
 	// storage: source-controller's artifact directory.
 	storage bool
+	// inCluster: the program reads its identity only the in-cluster way
+	// (rest.InClusterConfig: the token and CA at
+	// /var/run/secrets/kubernetes.io/serviceaccount and
+	// KUBERNETES_SERVICE_HOST). It runs in a mount namespace of its own
+	// where that folder holds its ServiceAccount's token, as in a pod.
+	inCluster bool
+	// subcommands: the image runs one binary whose first argument picks
+	// what it is (External Secrets' webhook and certcontroller; "" is the
+	// argument-less main program); each has its own listen flags.
+	subcommands map[string]program
 }
 
 var fluxListens = []listen{{flag: "metrics-addr", port: 8080}, {flag: "health-addr", port: 9440}}
@@ -80,15 +91,31 @@ var programs = map[string]program{
 		listen{flag: "events-addr", port: 9090}, listen{flag: "receiverAddr", port: 9292}),
 	"quay.io/argoproj/argocd": {binary: argoCDBinary},
 	"redis":                   {redis: true},
+	"docker.io/bitnami/sealed-secrets-controller": {binary: "controller", inCluster: true,
+		listens: []listen{{flag: "listen-addr", port: 8080}, {flag: "listen-metrics-addr", port: 8081}}},
+	"oci.external-secrets.io/external-secrets/external-secrets": externalSecrets,
+	"ghcr.io/external-secrets/external-secrets":                 externalSecrets,
 }
+
+// externalSecrets is External Secrets Operator's image: the controller,
+// its admission webhook and the controller of the webhook's certificate.
+var externalSecrets = program{binary: "external-secrets", subcommands: map[string]program{
+	"":               {listens: []listen{{flag: "metrics-addr", port: 8080}, {flag: "live-addr", port: 8082}}},
+	"webhook":        {listens: []listen{{flag: "metrics-addr", port: 8080}, {flag: "healthz-addr", port: 8081}, {flag: "port", port: 10250, portOnly: true}}},
+	"certcontroller": {listens: []listen{{flag: "metrics-addr", port: 8080}, {flag: "healthz-addr", port: 8081}}},
+}}
 
 // argoCDComponents are what Argo CD's image runs, by the name it is run as.
 var argoCDComponents = map[string]program{
+	"argocd": {}, // the CLI, run by the chart's hook Jobs (argocd admin redis-initial-password)
 	"argocd-repo-server": {listens: []listen{{flag: "port", port: 8081, portOnly: true}, {flag: "metrics-port", port: 8084, portOnly: true}},
 		set: map[string]string{"address": "127.0.0.1", "metrics-address": "127.0.0.1"}},
 	"argocd-application-controller": {listens: []listen{{flag: "metrics-port", port: 8082, portOnly: true}}},
 	"argocd-applicationset-controller": {listens: []listen{{flag: "metrics-addr", port: 8080}, {flag: "probe-addr", port: 8081}, {flag: "webhook-addr", port: 7000}},
 		set: map[string]string{"enable-leader-election": "false"}},
+	"argocd-server": {listens: []listen{{flag: "port", port: 8080, portOnly: true}, {flag: "metrics-port", port: 8083, portOnly: true}},
+		set: map[string]string{"address": "127.0.0.1"}},
+	"argocd-notifications": {listens: []listen{{flag: "metrics-port", port: 9001, portOnly: true}}},
 }
 
 // argoCDBinary is the name `go build` gives Argo CD's multi-call binary
@@ -119,14 +146,19 @@ func imageRepository(image string) string {
 // its token. It restarts a program that exits (with a kubelet-like back-off),
 // restarts it when the pod template changes, and stops it when the workload
 // goes or scales to zero. kwok fakes the pods, so Helm's waits and
-// kube-controller-manager behave as on a real cluster; Helm hook Jobs whose
-// image has no binary are completed by kwok.
+// kube-controller-manager behave as on a real cluster. The pods of Jobs
+// (Helm hooks) whose image has a binary run its command and complete with
+// its exit code; the control plane completes the others at once. Secret,
+// ConfigMap and emptyDir volumes are folders on the host, and Services with
+// a program behind them answer at their ClusterIPs.
 type Kubelet struct {
 	cp      *ControlPlane
 	logDir  string
 	workDir string
 	cancel  context.CancelFunc
 	done    chan struct{}
+
+	sockDir string // unix sockets (short paths)
 
 	binOnce sync.Once
 	binDir  string // Argo CD's names, helm, kustomize and git's askpass
@@ -136,10 +168,12 @@ type Kubelet struct {
 	rollCtx    context.Context
 	rollCancel context.CancelFunc
 	rollouts   sync.WaitGroup
+	jobs       sync.WaitGroup // Job commands in flight
 
 	mu      sync.Mutex
 	running map[string]*hostPod            // by workload key
 	ports   map[string]map[int32]*endpoint // workload key → container port → its stable address
+	proxies map[string]*serviceProxy       // "namespace/name/clusterIP:port" → its listener
 	said    map[string]bool                // "nothing runs behind" lines already logged
 	paused  bool                           // during Wipe
 	syncMu  sync.Mutex
@@ -154,6 +188,7 @@ type hostPod struct {
 	ready    func(context.Context) error
 	started  time.Time
 	restarts int
+	volumes  *podVolumes
 }
 
 // workload is a Deployment or StatefulSet, as far as the kubelet cares.
@@ -175,6 +210,7 @@ func StartKubelet(t testing.TB, cp *ControlPlane) *Kubelet {
 		workDir: t.TempDir(),
 		running: map[string]*hostPod{},
 		ports:   map[string]map[int32]*endpoint{},
+		proxies: map[string]*serviceProxy{},
 		said:    map[string]bool{},
 		done:    make(chan struct{}),
 	}
@@ -189,7 +225,14 @@ func StartKubelet(t testing.TB, cp *ControlPlane) *Kubelet {
 			}
 		}
 	}
+	sockDir, err := os.MkdirTemp("", "gw-sock-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.sockDir = sockDir
+	t.Cleanup(func() { _ = os.RemoveAll(sockDir) })
 	k.rollCtx, k.rollCancel = context.WithCancel(context.Background())
+	cp.RunJobsWith(k.runJob)
 	lctx, lcancel := context.WithCancel(context.Background())
 	k.cancel = lcancel
 	go k.loop(lctx)
@@ -208,8 +251,10 @@ func StartKubelet(t testing.TB, cp *ControlPlane) *Kubelet {
 		k.mu.Unlock()
 	})
 	t.Cleanup(func() {
+		cp.RunJobsWith(nil)
 		k.cancel()
 		<-k.done
+		k.jobs.Wait()
 		k.stopRollouts()
 		k.stopAll()
 		k.mu.Lock()
@@ -218,6 +263,9 @@ func StartKubelet(t testing.TB, cp *ControlPlane) *Kubelet {
 			for _, e := range m {
 				_ = e.ln.Close()
 			}
+		}
+		for _, sp := range k.proxies {
+			_ = sp.ln.Close()
 		}
 	})
 	return k
@@ -340,7 +388,6 @@ func (k *Kubelet) sync(ctx context.Context) {
 	if err != nil {
 		return // API unavailable (e.g. during Wipe): keep the current state.
 	}
-	k.noteJobs(sctx)
 	want := map[string]bool{}
 	for _, w := range ws {
 		c, prog, ok := k.programFor(w)
@@ -364,6 +411,9 @@ func (k *Kubelet) sync(ctx context.Context) {
 		restarts := 0
 		if p != nil {
 			if exited, _ := p.proc.Exited(); !exited {
+				if p.volumes != nil {
+					k.noteRefreshError(p, k.refreshVolumes(sctx, p.volumes))
+				}
 				continue
 			}
 			// CrashLoopBackOff, kubelet style.
@@ -394,6 +444,7 @@ func (k *Kubelet) sync(ctx context.Context) {
 	for _, key := range gone {
 		k.stop(key)
 	}
+	k.syncServices(sctx, ws, want)
 }
 
 // imagePull is how long the kubelet takes, in a rollout, to "pull" an
@@ -506,11 +557,8 @@ func gracePeriod(w workload) time.Duration {
 func (k *Kubelet) programFor(w workload) (corev1.Container, program, bool) {
 	var images []string
 	for _, c := range w.template.Spec.Containers {
-		if p, ok := programs[imageRepository(c.Image)]; ok {
+		if p, ok := programFor(c.Image); ok {
 			return c, p, true
-		}
-		if strings.HasSuffix(imageRepository(c.Image), "/redis") {
-			return c, programs["redis"], true
 		}
 		images = append(images, c.Image)
 	}
@@ -518,21 +566,15 @@ func (k *Kubelet) programFor(w workload) (corev1.Container, program, bool) {
 	return corev1.Container{}, program{}, false
 }
 
-// noteJobs logs, once per Job, that kwok completes the pods of Jobs (Helm
-// hooks such as flux2's pre-install check): none of their images has a
-// cached binary.
-func (k *Kubelet) noteJobs(ctx context.Context) {
-	jobs, err := k.cp.Client().BatchV1().Jobs("").List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return
+// programFor is the host program of a container image.
+func programFor(image string) (program, bool) {
+	if p, ok := programs[imageRepository(image)]; ok {
+		return p, true
 	}
-	for _, j := range jobs.Items {
-		var images []string
-		for _, c := range j.Spec.Template.Spec.Containers {
-			images = append(images, c.Image)
-		}
-		k.sayOnce("job/"+string(j.UID), "jobs", "kubelet: Job %s/%s (%s): no binary runs its command; kwok completes its pod", j.Namespace, j.Name, strings.Join(images, ", "))
+	if strings.HasSuffix(imageRepository(image), "/redis") {
+		return programs["redis"], true
 	}
+	return program{}, false
 }
 
 func (k *Kubelet) sayOnce(key, file, format string, args ...any) {
@@ -545,9 +587,15 @@ func (k *Kubelet) sayOnce(key, file, format string, args ...any) {
 	}
 }
 
-// templateHash identifies what a program is started from: a change restarts it.
+// templateHash identifies what a program is started from: a change restarts
+// it. Like a Deployment's pod-template-hash it covers the template's labels
+// and annotations too (a chart upgrade that only relabels the pods, such as
+// helm.sh/chart, still rolls them).
 func templateHash(w workload) string {
-	b, _ := json.Marshal(w.template.Spec)
+	b, _ := json.Marshal(corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: w.template.Labels, Annotations: w.template.Annotations},
+		Spec:       w.template.Spec,
+	})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:6])
 }
@@ -580,30 +628,14 @@ func (e *endpoint) route(backend int) {
 }
 
 func (e *endpoint) serve() {
-	for {
-		c, err := e.ln.Accept()
-		if err != nil {
-			return
-		}
+	serveTCPProxy(e.ln, func() string {
 		e.mu.Lock()
-		backend := e.backend
-		e.mu.Unlock()
-		go func() {
-			defer c.Close()
-			if backend == 0 {
-				return
-			}
-			b, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(backend))
-			if err != nil {
-				return
-			}
-			defer b.Close()
-			done := make(chan struct{}, 2)
-			go func() { _, _ = io.Copy(b, c); done <- struct{}{} }()
-			go func() { _, _ = io.Copy(c, b); done <- struct{}{} }()
-			<-done
-		}()
-	}
+		defer e.mu.Unlock()
+		if e.backend == 0 {
+			return ""
+		}
+		return "127.0.0.1:" + strconv.Itoa(e.backend)
+	})
 }
 
 // hostPort is the stable loopback port standing for a workload's container
@@ -715,27 +747,102 @@ func expand(s string, env map[string]string) string {
 	})
 }
 
-// containerEnv is the container's environment as far as it can be known on
-// the host: literal values and the pod's namespace and name.
-func containerEnv(w workload, c corev1.Container) map[string]string {
+// containerEnv is the container's environment as the kubelet makes it:
+// literal values ($(VAR) expanded), the pod's namespace and name, and
+// values from ConfigMaps and Secrets (envFrom and valueFrom; a missing one
+// that is not optional is an error, as it keeps a pod from starting). Values
+// naming an in-cluster Service address are rewritten to the loopback
+// address standing for it (Argo CD's chart hands its components each
+// other's addresses through a ConfigMap).
+func (k *Kubelet) containerEnv(ctx context.Context, w workload, c corev1.Container) (map[string]string, error) {
+	cs := k.cp.Client().CoreV1()
 	env := map[string]string{}
-	for _, e := range c.Env {
+	optional := func(b *bool) bool { return b != nil && *b }
+	for _, from := range c.EnvFrom {
+		var data map[string]string
 		switch {
-		case e.ValueFrom == nil:
-			env[e.Name] = expand(e.Value, env)
-		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
-			env[e.Name] = w.namespace
-		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name":
-			env[e.Name] = w.name
+		case from.ConfigMapRef != nil:
+			cm, err := cs.ConfigMaps(w.namespace).Get(ctx, from.ConfigMapRef.Name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) && optional(from.ConfigMapRef.Optional) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("envFrom configmap %s: %w", from.ConfigMapRef.Name, err)
+			}
+			data = cm.Data
+		case from.SecretRef != nil:
+			sec, err := cs.Secrets(w.namespace).Get(ctx, from.SecretRef.Name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) && optional(from.SecretRef.Optional) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("envFrom secret %s: %w", from.SecretRef.Name, err)
+			}
+			data = map[string]string{}
+			for key, v := range sec.Data {
+				data[key] = string(v)
+			}
+		}
+		for key, v := range data {
+			env[from.Prefix+key] = v
 		}
 	}
-	return env
+	for _, e := range c.Env {
+		from := e.ValueFrom
+		switch {
+		case from == nil:
+			env[e.Name] = expand(e.Value, env)
+		case from.FieldRef != nil && from.FieldRef.FieldPath == "metadata.namespace":
+			env[e.Name] = w.namespace
+		case from.FieldRef != nil && from.FieldRef.FieldPath == "metadata.name":
+			env[e.Name] = w.name
+		case from.ConfigMapKeyRef != nil:
+			ref := from.ConfigMapKeyRef
+			cm, err := cs.ConfigMaps(w.namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+			if err != nil && !(apierrors.IsNotFound(err) && optional(ref.Optional)) {
+				return nil, fmt.Errorf("env %s: configmap %s: %w", e.Name, ref.Name, err)
+			}
+			var data map[string]string
+			if cm != nil {
+				data = cm.Data
+			}
+			if v, ok := data[ref.Key]; ok {
+				env[e.Name] = v
+			} else if err == nil && !optional(ref.Optional) {
+				return nil, fmt.Errorf("env %s: configmap %s has no key %s", e.Name, ref.Name, ref.Key)
+			}
+		case from.SecretKeyRef != nil:
+			ref := from.SecretKeyRef
+			sec, err := cs.Secrets(w.namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+			if err != nil && !(apierrors.IsNotFound(err) && optional(ref.Optional)) {
+				return nil, fmt.Errorf("env %s: secret %s: %w", e.Name, ref.Name, err)
+			}
+			var data map[string][]byte
+			if sec != nil {
+				data = sec.Data
+			}
+			if v, ok := data[ref.Key]; ok {
+				env[e.Name] = string(v)
+			} else if err == nil && !optional(ref.Optional) {
+				return nil, fmt.Errorf("env %s: secret %s has no key %s", e.Name, ref.Name, ref.Key)
+			}
+		}
+	}
+	for n, v := range env {
+		nv, err := k.rewriteAddress(ctx, w.namespace, n, v)
+		if err != nil {
+			return nil, fmt.Errorf("env %s: %w", n, err)
+		}
+		env[n] = nv
+	}
+	return env, nil
 }
 
 // rewriteAddress replaces an in-cluster Service address in a flag value
+// or variable value (name: the flag or variable)
 // (http://svc.ns.svc.cluster.local., svc.ns.svc:80, svc:6379) by the
 // loopback address standing for it. Values that name no Service are kept.
-func (k *Kubelet) rewriteAddress(ctx context.Context, namespace, value string) (string, error) {
+func (k *Kubelet) rewriteAddress(ctx context.Context, namespace, name, value string) (string, error) {
 	scheme, rest := "", value
 	if i := strings.Index(value, "://"); i >= 0 {
 		scheme, rest = value[:i+3], value[i+3:]
@@ -755,7 +862,12 @@ func (k *Kubelet) rewriteAddress(ctx context.Context, namespace, value string) (
 	host = strings.TrimSuffix(host, ".")
 	labels := strings.Split(host, ".")
 	svc, ns := labels[0], namespace
-	inCluster := len(labels) >= 3 && labels[2] == "svc"
+	// An address has a scheme or a port, or is the value of a flag or
+	// variable named for an address (source-controller's
+	// --storage-adv-addr); another bare host name is a name (the DNS name a
+	// webhook's certificate is checked against, --dns-name), not a place to
+	// dial.
+	inCluster := len(labels) >= 3 && labels[2] == "svc" && (scheme != "" || port != 0 || namesAddress(name))
 	switch {
 	case inCluster:
 		ns = labels[1]
@@ -776,9 +888,23 @@ func (k *Kubelet) rewriteAddress(ctx context.Context, namespace, value string) (
 	return scheme + addr + path, nil
 }
 
+// namesAddress says whether a flag or variable name is for an address.
+func namesAddress(name string) bool {
+	name = strings.ToLower(name)
+	for _, w := range []string{"addr", "url", "server", "endpoint", "host"} {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
+}
+
 // start runs the program for workload w's container c.
 func (k *Kubelet) start(ctx context.Context, w workload, c corev1.Container, prog program) (*hostPod, error) {
-	env := containerEnv(w, c)
+	env, err := k.containerEnv(ctx, w, c)
+	if err != nil {
+		return nil, err
+	}
 	args := append(append([]string{}, c.Command...), c.Args...)
 	for i, a := range args {
 		args[i] = expand(a, env)
@@ -820,6 +946,17 @@ func (k *Kubelet) start(ctx context.Context, w workload, c corev1.Container, pro
 			return nil, err
 		}
 		bin = p
+		if prog.subcommands != nil {
+			sub := ""
+			if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+				sub = args[0]
+			}
+			sp, ok := prog.subcommands[sub]
+			if !ok {
+				return nil, fmt.Errorf("%s %q has no host program", prog.binary, sub)
+			}
+			prog.listens, prog.set = sp.listens, sp.set
+		}
 	}
 
 	// Flags the kubelet sets itself.
@@ -848,20 +985,36 @@ func (k *Kubelet) start(ctx context.Context, w workload, c corev1.Container, pro
 			return nil, err
 		}
 	}
+	vols, err := k.mountVolumes(ctx, w, c, filepath.Join(work, "volumes"))
+	if err != nil {
+		return nil, err
+	}
 	var out []string
-	for _, a := range args {
+	for i := 0; i < len(args); i++ {
+		a := vols.rewrite(args[i])
 		if strings.HasPrefix(a, "-") {
 			f, v, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
 			if _, ok := set[f]; ok {
+				// --flag value: the value goes too.
+				if !hasValue && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+					i++
+				}
 				continue
 			}
 			if hasValue {
-				nv, err := k.rewriteAddress(ctx, w.namespace, v)
+				nv, err := k.rewriteAddress(ctx, w.namespace, f, v)
 				if err != nil {
 					return nil, fmt.Errorf("flag %s: %w", f, err)
 				}
 				a = a[:len(a)-len(v)] + nv
 			}
+		} else if i > 0 && strings.HasPrefix(args[i-1], "-") && !strings.Contains(args[i-1], "=") {
+			// The value of a --flag value pair.
+			nv, err := k.rewriteAddress(ctx, w.namespace, args[i-1], a)
+			if err != nil {
+				return nil, fmt.Errorf("flag %s: %w", args[i-1], err)
+			}
+			a = nv
 		}
 		out = append(out, a)
 	}
@@ -896,7 +1049,7 @@ func (k *Kubelet) start(ctx context.Context, w workload, c corev1.Container, pro
 	}
 	environ := []string{"HOME=" + work, "TMPDIR=" + tmp}
 	for n, v := range env {
-		environ = append(environ, n+"="+v)
+		environ = append(environ, n+"="+vols.rewrite(v))
 	}
 	k.mu.Lock()
 	binDir := k.binDir
@@ -906,8 +1059,10 @@ func (k *Kubelet) start(ctx context.Context, w workload, c corev1.Container, pro
 	}
 	if prog.binary == argoCDBinary {
 		// GPG off; the askpass socket (by default /tmp/reposerver-ask-pass.sock,
-		// shared by every repo-server on the host) per workload.
-		environ = append(environ, "ARGOCD_GPG_ENABLED=false", "ARGOCD_ASK_PASS_SOCK="+filepath.Join(tmp, "askpass.sock"))
+		// shared by every repo-server on the host) per program, in a folder
+		// with a short path (a unix socket's path is at most 107 bytes).
+		sum := sha256.Sum256([]byte(work))
+		environ = append(environ, "ARGOCD_GPG_ENABLED=false", "ARGOCD_ASK_PASS_SOCK="+filepath.Join(k.sockDir, hex.EncodeToString(sum[:6])+".sock"))
 	}
 	sa := w.template.Spec.ServiceAccountName
 	if sa == "" {
@@ -925,6 +1080,27 @@ func (k *Kubelet) start(ctx context.Context, w workload, c corev1.Container, pro
 		// In-cluster clients (Argo CD's in-cluster destination) use it too.
 		environ = append(environ, "KUBECONFIG="+kubeconfig, "ARGOCD_FAKE_IN_CLUSTER=true")
 	}
+	if prog.inCluster {
+		if !asSA {
+			return nil, fmt.Errorf("%s does not mount a ServiceAccount token, and %s reads nothing else", w.key(), filepath.Base(bin))
+		}
+		saDir := filepath.Join(work, "serviceaccount")
+		token, err := k.cp.ServiceAccountToken(ctx, w.namespace, sa)
+		if err != nil {
+			return nil, err
+		}
+		if err := writeFiles(saDir, map[string][]byte{"token": []byte(token), "ca.crt": k.cp.CAPEM(), "namespace": []byte(w.namespace)}); err != nil {
+			return nil, err
+		}
+		environ = append(environ, "KUBERNETES_SERVICE_HOST="+k.cp.KubernetesServiceIP().String(), "KUBERNETES_SERVICE_PORT=443", "GROUNDWORK_SA_DIR="+saDir)
+		// A mount namespace of its own: a tmpfs over /run (so nothing is
+		// created on the host) holding the pod's token folder.
+		out = append([]string{"--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+			`mount -t tmpfs tmpfs /run && mkdir -p ` + saMountPath + ` && mount --bind "$GROUNDWORK_SA_DIR" ` + saMountPath + ` && exec "$0" "$@"`, bin}, out...)
+		if bin, err = exec.LookPath("unshare"); err != nil {
+			return nil, fmt.Errorf("%s runs in a mount namespace of its own: %w (Debian: util-linux)", w.key(), err)
+		}
+	}
 	ready, err := k.readiness(w, c, backends)
 	if err != nil {
 		return nil, err
@@ -938,7 +1114,36 @@ func (k *Kubelet) start(ctx context.Context, w workload, c corev1.Container, pro
 	if err != nil {
 		return nil, err
 	}
-	return &hostPod{w: w, proc: p, ready: ready, started: time.Now(), backends: backends}, nil
+	return &hostPod{w: w, proc: p, ready: ready, started: time.Now(), backends: backends, volumes: vols}, nil
+}
+
+// saMountPath is where a pod's ServiceAccount token is mounted (under /run,
+// which /var/run links to).
+const saMountPath = "/run/secrets/kubernetes.io/serviceaccount"
+
+// writeFiles writes files into dir atomically (each through a temporary file
+// and a rename), leaving files that did not change untouched.
+func writeFiles(dir string, files map[string][]byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for name, data := range files {
+		p := filepath.Join(dir, name)
+		if old, err := os.ReadFile(p); err == nil && string(old) == string(data) {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		tmp := p + ".tmp"
+		if err := os.WriteFile(tmp, data, 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readiness turns the container's readiness probe into a check on the host
@@ -969,7 +1174,11 @@ func (k *Kubelet) readiness(w workload, c corev1.Container, backends map[int32]i
 	if probe.TCPSocket != nil {
 		return tcpReady(hp), nil
 	}
-	return httpReady("http://127.0.0.1:" + strconv.Itoa(hp) + probe.HTTPGet.Path), nil
+	scheme := "http"
+	if probe.HTTPGet.Scheme == corev1.URISchemeHTTPS {
+		scheme = "https"
+	}
+	return httpReady(scheme + "://127.0.0.1:" + strconv.Itoa(hp) + probe.HTTPGet.Path), nil
 }
 
 // argoCDBin prepares a directory of Argo CD's names (the multi-call binary
@@ -1052,8 +1261,11 @@ func tcpReady(port int) func(context.Context) error {
 	}
 }
 
+// httpReady is an HTTP readiness probe as the kubelet makes it: redirects
+// followed (argocd-server sends plain HTTP to HTTPS), certificates not
+// verified.
 func httpReady(url string) func(context.Context) error {
-	hc := &http.Client{Timeout: 2 * time.Second}
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // as the kubelet's probes
 	return func(ctx context.Context) error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		resp, err := hc.Do(req)

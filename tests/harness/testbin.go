@@ -103,6 +103,29 @@ var Components = []Component{
 		Binaries: []string{"notification-controller"},
 	},
 	{
+		// The Sealed Secrets controller. Its v0.40.0 module still declares
+		// github.com/bitnami/sealed-secrets (the tools module replaces it by
+		// the bitnami-labs path). The chart the tests install is the one in
+		// the same module (helm/sealed-secrets, chart 2.19.3).
+		Name:         "sealedsecrets",
+		Version:      "v0.40.0",
+		Packages:     []string{"github.com/bitnami/sealed-secrets/cmd/controller"},
+		Binaries:     []string{"controller"},
+		VersionArgs:  []string{"--version"},
+		VersionMatch: "v0.40.0",
+	},
+	{
+		// External Secrets Operator: controller, webhook and cert
+		// controller in one binary. v1.3.2 (what groundwork installs by
+		// default) does not build from the module proxy: its runtime
+		// submodule at v0.0.0 is refused; v0.20.4 is the newest that does,
+		// and serves external-secrets.io/v1 as v1.x does.
+		Name:     "externalsecrets",
+		Version:  "v0.20.4",
+		Packages: []string{"github.com/external-secrets/external-secrets"},
+		Binaries: []string{"external-secrets"},
+	},
+	{
 		Name:    "sops",
 		Version: "v3.13.3-age-v1.3.1",
 		Packages: []string{

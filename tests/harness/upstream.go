@@ -48,6 +48,9 @@ var (
 	UpstreamCharts  = []UpstreamChart{FluxChart, FluxChartNext, ArgoCDChart, ArgoCDChartNext}
 )
 
+// ArgoCDNamespace is the namespace the tests install the argo-cd chart into.
+const ArgoCDNamespace = "argocd"
+
 // MissingChartError says a pinned upstream chart is in none of the places
 // the harness looks, and how to get it.
 type MissingChartError struct {

@@ -32,8 +32,8 @@ func NewCmdRebuild(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command
 		Use:   "rebuild FILE",
 		Short: "Bring an environment back from Git after its cluster was lost",
 		Long: `For an environment whose cluster is gone, broken or replaced: recreate (kind) or
-re-adopt (existing) the cluster, restore the age key from the key store into
-the cluster before the reconciler starts, reinstall the reconciler at the
+re-adopt (existing) the cluster, restore the keys from the key store into the
+cluster before the reconciler starts (the age key, or every sealing key), reinstall the reconciler at the
 version Git declares, point it at the existing repository as Git declares it,
 and wait until every Kustomization in Git is applied and healthy. The
 repository is not re-seeded: only files groundwork owns that are missing are

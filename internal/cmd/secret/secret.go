@@ -40,11 +40,21 @@ func NewCmdSet(f *cmdutil.Factory, runF func(*SetOptions) error) *cobra.Command 
 	opts := &SetOptions{F: f}
 	return &cobra.Command{
 		Use:   "set FILE NAMESPACE/NAME key=value...",
-		Short: "Commit a Secret to the repository, encrypted with SOPS",
+		Short: "Commit a Secret to the repository, encrypted with SOPS or sealed",
 		Long: `Write the Secret NAMESPACE/NAME with the given keys into the environment's
-folder of the GitOps repository (secrets/NAMESPACE/NAME.yaml), encrypted with
-SOPS for the age recipients of its .sops.yaml, and commit it; Flux decrypts it
-in the cluster. The whole Secret is replaced: give every key it should have.
+folder of the GitOps repository (secrets/NAMESPACE/NAME.yaml), encrypted for
+the environment's secrets provider, and commit it:
+
+  sops              a Secret encrypted with SOPS for the age recipients of
+                    the folder's .sops.yaml; Flux decrypts it in the cluster.
+  sealed-secrets    a SealedSecret sealed, for NAMESPACE/NAME only, with the
+                    public certificate of the latest sealing key in the key
+                    store (no cluster needed); the Sealed Secrets controller
+                    unseals it in the cluster.
+  external-secrets  refused: the values live in the external store; put them
+                    there and commit an ExternalSecret that reads them.
+
+The whole Secret is replaced: give every key it should have.
 
 Values: key=value takes the value as written (it stays in your shell history:
 prefer the next two), key=@path reads it from a file, key=- from standard
@@ -140,8 +150,16 @@ func RunSet(ctx context.Context, opts *SetOptions) error {
 	}
 	sort.Strings(keys)
 	if f.Globals.JSON() {
-		return f.WriteJSON(map[string]any{"format_version": "1", "secret": ref.Namespace + "/" + ref.Name, "keys": keys,
-			"path": secret.Path(env, ref), "revision": out.Revision, "changed": out.Changed})
+		doc := map[string]any{"format_version": "1", "secret": ref.Namespace + "/" + ref.Name, "keys": keys,
+			"path": secret.Path(env, ref), "revision": out.Revision, "changed": out.Changed, "provider": out.Provider}
+		if out.SealingKey != nil {
+			doc["sealing_key"] = out.SealingKey.ID()
+		}
+		return f.WriteJSON(doc)
+	}
+	if out.SealingKey != nil {
+		fmt.Fprintf(f.IO.Out, "Committed SealedSecret %s/%s (keys: %s), sealed for sealing key %s, as %s in %s\n", ref.Namespace, ref.Name, strings.Join(keys, ", "), out.SealingKey.ID(), secret.Path(env, ref), out.Revision)
+		return nil
 	}
 	fmt.Fprintf(f.IO.Out, "Committed Secret %s/%s (keys: %s), encrypted, as %s in %s\n", ref.Namespace, ref.Name, strings.Join(keys, ", "), secret.Path(env, ref), out.Revision)
 	return nil

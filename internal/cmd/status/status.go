@@ -49,7 +49,14 @@ the target's Alert; a delivery that worked leaves no trace, so status says
 whether a failure was recorded after the last event the Alert covers); with
 Argo CD, the deliveries it records on the Applications (failed ones are only in
 its log). A failing webhook does not make the environment unhealthy. URLs in
-the reconciler's messages are cut to their host.`,
+the reconciler's messages are cut to their host.
+
+With secrets provider "external-secrets" it also shows whether External
+Secrets Operator validated the ClusterSecretStore aws-secrets-manager (when it
+cannot reach or authenticate to Secrets Manager: its error and what to check),
+and how many ExternalSecrets, in all namespaces, are Ready, with why the others
+are not. A store or an ExternalSecret that is not ready makes the environment
+unhealthy.`,
 		Example: `  groundwork status environments/dev.hcl
   groundwork status environments/dev.hcl --output json`,
 		Args: cmdutil.ExactArgs(1),
@@ -87,10 +94,26 @@ func Run(ctx context.Context, opts *Options) error {
 		writeText(f, doc)
 	}
 	if !doc.Healthy {
-		fmt.Fprintf(f.IO.ErrOut, "Environment %s is not healthy; groundwork up %s converges it.\n", res.Env.Name, opts.File)
+		if x := doc.ExternalSecrets; x != nil && !x.OK && storeProblemOnly(doc.Report) {
+			// groundwork up cannot make Secrets Manager reachable.
+			fmt.Fprintf(f.IO.ErrOut, "Environment %s is not healthy: External Secrets cannot sync (see the secrets lines above).\n", res.Env.Name)
+		} else {
+			fmt.Fprintf(f.IO.ErrOut, "Environment %s is not healthy; groundwork up %s converges it.\n", res.Env.Name, opts.File)
+		}
 		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Reported: true, Err: errors.New("the environment is not healthy")}
 	}
 	return nil
+}
+
+// storeProblemOnly reports whether all that is wrong is External Secrets
+// failing to sync with its store in place (not missing, not uninstalled),
+// which groundwork up does not fix.
+func storeProblemOnly(r *status.Report) bool {
+	c, rec, x := r.Cluster, r.Reconciler, r.ExternalSecrets
+	if !c.Reachable || !rec.Installed || !rec.WorkloadsOK || !r.Sync.InSync {
+		return false
+	}
+	return x.Error == "" && x.Store.State != status.StoreMissing && x.Store.State != status.StoreNotServed
 }
 
 func writeText(f *cmdutil.Factory, d Document) {
@@ -144,6 +167,9 @@ func writeText(f *cmdutil.Factory, d Document) {
 			}
 		}
 	}
+	if x := d.ExternalSecrets; x != nil && c.Reachable {
+		writeExternalSecrets(w, x, mark)
+	}
 	if n := d.Notifications; n != nil && c.Reachable {
 		writeNotifications(w, n, mark)
 	}
@@ -188,6 +214,87 @@ func writeNotifications(w io.Writer, n *status.Notifications, mark func(bool) st
 		fmt.Fprintf(w, "%s notify      %s (%s): %s\n", mark(t.OK()), t.Target, t.Type, text)
 	}
 	fmt.Fprintf(w, "    %s.\n", n.Records)
+}
+
+// maxListed bounds the not-ready ExternalSecrets listed as text; JSON has
+// all the report holds.
+const maxListed = 10
+
+// writeExternalSecrets says whether groundwork's ClusterSecretStore is
+// ready, and if not why and what to check, then how many ExternalSecrets
+// are Ready and why the others are not.
+func writeExternalSecrets(w io.Writer, x *status.ExternalSecretsStatus, mark func(bool) string) {
+	st := x.Store
+	store := st.Kind + " " + st.Name
+	var text string
+	switch st.State {
+	case status.StoreReady:
+		text = store + " is ready" + parens(st.Reason, st.Message)
+	case status.StoreNotReady:
+		text = store + " is not ready" + parens(st.Reason, st.Message)
+	case status.StoreUnknown:
+		text = store + " is in an unknown state" + parens(st.Reason, st.Message)
+	case status.StoreNotReconciled:
+		text = store + " is not validated yet"
+	case status.StoreMissing, status.StoreNotServed:
+		text = ""
+	}
+	if st.Detail != "" {
+		if text != "" {
+			text += ": "
+		}
+		text += st.Detail
+	}
+	if text != "" {
+		fmt.Fprintf(w, "%s secrets     %s\n", mark(st.OK()), text)
+		if st.Hint != "" {
+			fmt.Fprintf(w, "    %s\n", st.Hint)
+		}
+	}
+	if x.Error != "" {
+		fmt.Fprintf(w, "%s secrets     %s\n", mark(false), x.Error)
+		return
+	}
+	if st.State == status.StoreNotServed {
+		return
+	}
+	fmt.Fprintf(w, "%s secrets     %d/%d ExternalSecrets ready (all namespaces)\n", mark(x.Ready == x.Total), x.Ready, x.Total)
+	for i, e := range x.NotReady {
+		if i == maxListed {
+			fmt.Fprintf(w, "    and %d more not ready (--output json lists them)\n", len(x.NotReady)-maxListed+x.Omitted)
+			return
+		}
+		line := e.Namespace + "/" + e.Name
+		if len(e.Stores) > 0 {
+			line += " (" + strings.Join(e.Stores, ", ") + ")"
+		}
+		if e.Reason == "" && e.Message == "" {
+			line += ": no Ready condition yet"
+		} else {
+			line += ": " + strings.TrimPrefix(e.Reason+": "+e.Message, ": ")
+		}
+		if e.Detail != "" {
+			line += ": " + e.Detail
+		}
+		if e.Hint != "" {
+			line += "; " + e.Hint
+		}
+		fmt.Fprintf(w, "    %s\n", line)
+	}
+	if x.Omitted > 0 && len(x.NotReady) <= maxListed {
+		fmt.Fprintf(w, "    and %d more not ready\n", x.Omitted)
+	}
+}
+
+// parens is " (reason: message)", or less when they are empty.
+func parens(reason, message string) string {
+	switch {
+	case reason != "" && message != "":
+		return " (" + reason + ": " + message + ")"
+	case reason != "" || message != "":
+		return " (" + reason + message + ")"
+	}
+	return ""
 }
 
 func orNone(s string) string {

@@ -19,6 +19,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "testbin:", err)
 		os.Exit(1)
 	}
+	// The charts published inside the controllers' modules (Sealed
+	// Secrets, External Secrets): into the module cache now, so that a
+	// test's timeouts do not include a download.
+	for _, m := range []harness.ModuleChart{harness.SealedSecretsChart, harness.ExternalSecretsChart} {
+		if _, err := harness.ModuleDir(m.Component, m.Module, m.Version); err != nil {
+			fmt.Fprintln(os.Stderr, "testbin:", err)
+			os.Exit(1)
+		}
+	}
 	// The published charts the tests install (flux2, argo-cd): checked
 	// where they are, downloaded with the Helm SDK where they are not.
 	if err := harness.EnsureUpstreamCharts(ctx, os.Stderr); err != nil {
