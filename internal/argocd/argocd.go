@@ -436,15 +436,65 @@ func (w *Waiter) state(ctx context.Context, u *unstructured.Unstructured, revisi
 // compared reports whether the sync status describes the Application's
 // current spec: Argo CD records the source(s) and destination it compared
 // (a chart version bumped in Git is Synced only once compared).
+// Fields at their zero value are left out on both sides: Argo CD records
+// the source as its Go types serialise it (a directory source gains
+// "jsonnet: {}"), not as written.
 func compared(u *unstructured.Unstructured) bool {
 	spec, _, _ := unstructured.NestedMap(u.Object, "spec")
 	to, _, _ := unstructured.NestedMap(u.Object, "status", "sync", "comparedTo")
 	for _, k := range []string{"source", "sources", "destination"} {
-		if !equality.Semantic.DeepEqual(spec[k], to[k]) {
+		if !equality.Semantic.DeepEqual(withoutZero(spec[k]), withoutZero(to[k])) {
 			return false
 		}
 	}
 	return true
+}
+
+// withoutZero is v without the map entries and list items at their zero
+// value (nil, "", false, 0, or a map or list left empty); nil when nothing
+// is left.
+func withoutZero(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, x := range v {
+			if x = withoutZero(x); x != nil {
+				out[k] = x
+			}
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return out
+	case []any:
+		var out []any
+		for _, x := range v {
+			if x = withoutZero(x); x != nil {
+				out = append(out, x)
+			}
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return out
+	case string:
+		if v == "" {
+			return nil
+		}
+	case bool:
+		if !v {
+			return nil
+		}
+	case int64:
+		if v == 0 {
+			return nil
+		}
+	case float64:
+		if v == 0 {
+			return nil
+		}
+	}
+	return v
 }
 
 func resourceName(m map[string]any) string {

@@ -196,3 +196,30 @@ func TestApplicationControllerName(t *testing.T) {
 		t.Errorf("hint: %s", err)
 	}
 }
+
+// TestComparedIgnoresZeroFields: Argo CD records a directory source with
+// the fields its types add ("jsonnet: {}"); that is the same source.
+func TestComparedIgnoresZeroFields(t *testing.T) {
+	app := func(comparedDir string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(`
+spec:
+  source: {repoURL: "https://git.example/fleet.git", path: clusters/dev/secrets, targetRevision: main, directory: {recurse: true}}
+  destination: {server: "https://kubernetes.default.svc"}
+status:
+  sync:
+    comparedTo:
+      source: {repoURL: "https://git.example/fleet.git", path: clusters/dev/secrets, targetRevision: main, directory: `+comparedDir+`}
+      destination: {server: "https://kubernetes.default.svc"}
+`), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	if !compared(app(`{recurse: true, jsonnet: {}}`)) {
+		t.Error("a directory source with jsonnet: {} added is the same source")
+	}
+	if compared(app(`{recurse: false, jsonnet: {}}`)) {
+		t.Error("recurse turned off is another source")
+	}
+}
