@@ -58,17 +58,22 @@ type Result struct {
 	Sealed *SealedResult
 }
 
-// Run rotates the environment's key: the SOPS age key, re-encrypting the
-// repository's SOPS files, or the Sealed Secrets sealing key
-// (RunSealedSecrets). External Secrets has no key of groundwork's: an
-// *ExternalSecretsError.
-func Run(ctx context.Context, o Options) (*Result, error) {
+// defaults fills in the clock and the log a caller left out.
+func (o *Options) defaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
+}
+
+// Run rotates the environment's key: the SOPS age key, re-encrypting the
+// repository's SOPS files, or the Sealed Secrets sealing key
+// (RunSealedSecrets). External Secrets has no key of groundwork's: an
+// *ExternalSecretsError.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	o.defaults()
 	env := o.Env
 	switch env.Secrets.Provider {
 	case spec.SecretsSealedSecrets:

@@ -89,6 +89,9 @@ func checkController(ctx context.Context, cs kubernetes.Interface, ns string) er
 		return err
 	}
 	for _, c := range d.Spec.Template.Spec.Containers {
+		if !strings.Contains(c.Image, "sealed-secrets") {
+			continue
+		}
 		args := append(append([]string{}, c.Command...), c.Args...)
 		watch, renewOff := false, false
 		for i, a := range args {
@@ -100,9 +103,6 @@ func checkController(ctx context.Context, cs kubernetes.Interface, ns string) er
 			case strings.HasPrefix(a, "--key-renew-period="):
 				renewOff = isZeroDuration(strings.TrimPrefix(a, "--key-renew-period="))
 			}
-		}
-		if !strings.Contains(c.Image, "sealed-secrets") {
-			continue
 		}
 		switch {
 		case !watch:
@@ -133,12 +133,7 @@ var generate = sealing.Generate
 // every SealedSecret sealed before still decrypts, and nothing in Git needs
 // re-encrypting.
 func RunSealedSecrets(ctx context.Context, o Options) (*SealedResult, error) {
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Logf == nil {
-		o.Logf = func(string, ...any) {}
-	}
+	o.defaults()
 	env := o.Env
 	s := env.Secrets
 	if s.KeyStore.Type != spec.KeyStoreFile {

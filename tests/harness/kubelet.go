@@ -411,7 +411,7 @@ func (k *Kubelet) sync(ctx context.Context) {
 		restarts := 0
 		if p != nil {
 			if exited, _ := p.proc.Exited(); !exited {
-				if p.volumes != nil {
+				if p.volumes != nil && p.volumes.due(time.Now()) {
 					k.noteRefreshError(p, k.refreshVolumes(sctx, p.volumes))
 				}
 				continue

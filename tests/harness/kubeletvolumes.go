@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -23,8 +24,27 @@ type podVolumes struct {
 	namespace string
 	mounts    []hostMount
 
-	mu      sync.Mutex
-	lastErr string
+	mu        sync.Mutex
+	lastErr   string
+	refreshed time.Time
+}
+
+// volumeRefresh is how often the kubelet rewrites a running program's Secret
+// and ConfigMap volumes (a real kubelet takes up to a minute; the sync loop
+// runs every 500ms, and a GET per volume per pass would load the API server
+// for nothing).
+const volumeRefresh = 2 * time.Second
+
+// due says whether the volumes are to be refreshed now, and if so marks
+// them refreshed.
+func (pv *podVolumes) due(now time.Time) bool {
+	pv.mu.Lock()
+	defer pv.mu.Unlock()
+	if now.Sub(pv.refreshed) < volumeRefresh {
+		return false
+	}
+	pv.refreshed = now
+	return true
 }
 
 type hostMount struct {
@@ -60,6 +80,7 @@ func (k *Kubelet) mountVolumes(ctx context.Context, w workload, c corev1.Contain
 	if err := k.refreshVolumes(ctx, pv); err != nil {
 		return nil, err
 	}
+	pv.refreshed = time.Now()
 	return pv, nil
 }
 
