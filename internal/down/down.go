@@ -20,9 +20,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cluster/kind"
 	"github.com/groundwork-dev/groundwork/internal/cluster/remote"
-	"github.com/groundwork-dev/groundwork/internal/engine"
 	"github.com/groundwork-dev/groundwork/internal/flux"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/helm"
@@ -125,7 +125,7 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	for _, f := range []string{engine.JournalFile, "kubeconfig"} {
+	for _, f := range []string{actions.JournalFile, "kubeconfig"} {
 		if err := os.Remove(filepath.Join(o.StateDir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
@@ -141,7 +141,7 @@ func destroy(ctx context.Context, o Options) error {
 		progress = func(line string) { o.Logf("terraform: %s", line) }
 	}
 	var expires time.Time
-	if j, err := engine.OpenJournal(o.StateDir); err == nil {
+	if j, err := actions.OpenJournal(o.StateDir); err == nil {
 		if s, ok := j.Output("cluster", "expires"); ok {
 			expires, _ = time.Parse(time.RFC3339, s)
 		}

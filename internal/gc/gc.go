@@ -15,9 +15,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cluster/remote"
 	"github.com/groundwork-dev/groundwork/internal/down"
-	"github.com/groundwork-dev/groundwork/internal/engine"
 	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/plan"
 	"github.com/groundwork-dev/groundwork/internal/spec"
@@ -83,7 +83,7 @@ func Run(ctx context.Context, o Options) []Instance {
 			// An instance's state records its expiry (up's expiry step);
 			// that also tells an instance from another environment
 			// whose name merely starts the same.
-			j, err := engine.OpenJournal(dir)
+			j, err := actions.OpenJournal(dir)
 			if err != nil || j.Outputs[plan.StepExpiry]["expires"] == "" {
 				continue
 			}

@@ -5,7 +5,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/notify"
 	"github.com/groundwork-dev/groundwork/internal/render"
 	"github.com/groundwork-dev/groundwork/internal/spec"
@@ -60,7 +60,7 @@ func argoTriggers(t spec.NotificationTarget) []string {
 
 // notificationSeedActions are the seed step's files for the notification
 // targets.
-func (b *builder) notificationSeedActions() []engine.Action {
+func (b *builder) notificationSeedActions() []actions.Action {
 	env := b.env
 	n := env.Notifications
 	if n == nil {
@@ -72,13 +72,13 @@ func (b *builder) notificationSeedActions() []engine.Action {
 		names = append(names, t.Name+": "+t.Type)
 	}
 	if g.Engine == spec.EngineArgoCD {
-		return []engine.Action{{Op: engine.OpCreate, Resource: path.Join(g.Repository.Path, "applications", "argocd.yaml"),
+		return []actions.Action{{Op: actions.OpCreate, Resource: path.Join(g.Repository.Path, "applications", "argocd.yaml"),
 			Detail: fmt.Sprintf("Argo CD's values gain argocd-notifications: a webhook service per target (%s), groundwork's failure and recovery triggers, a subscription per target; the same values as the Helm release", strings.Join(names, ", "))}}
 	}
-	acts := []engine.Action{{Op: engine.OpCreate, Resource: path.Join(g.Repository.Path, render.NotificationsDir) + "/",
+	acts := []actions.Action{{Op: actions.OpCreate, Resource: path.Join(g.Repository.Path, render.NotificationsDir) + "/",
 		Detail: fmt.Sprintf("a Provider and an Alert per notification target (%s), over the Kustomizations and HelmReleases in %s, applied with their Secrets by the Kustomization groundwork-notifications", strings.Join(names, ", "), g.Namespace)}}
 	for _, t := range n.Targets {
-		acts = append(acts, engine.Action{Op: engine.OpCreate,
+		acts = append(acts, actions.Action{Op: actions.OpCreate,
 			Resource: render.NotificationSecretPath(env, t),
 			Detail:   fmt.Sprintf("the Secret %s with the webhook URL of %s from $%s, encrypted with SOPS; kept as it is while the URL does not change", notify.SecretName(t), t.Name, t.URLEnv)})
 	}
@@ -87,7 +87,7 @@ func (b *builder) notificationSeedActions() []engine.Action {
 
 // notificationSyncActions are the sync step's objects for the targets
 // (Argo CD: the Secret with their URLs, which never goes to Git).
-func (b *builder) notificationSyncActions() []engine.Action {
+func (b *builder) notificationSyncActions() []actions.Action {
 	n := b.env.Notifications
 	if n == nil {
 		return nil
@@ -96,7 +96,7 @@ func (b *builder) notificationSyncActions() []engine.Action {
 	for _, t := range n.Targets {
 		from = append(from, fmt.Sprintf("%s from $%s", t.Name, t.URLEnv))
 	}
-	return []engine.Action{{Op: engine.OpCreate, Resource: "Secret " + b.env.GitOps.Namespace + "/" + notify.ArgoCDSecret,
+	return []actions.Action{{Op: actions.OpCreate, Resource: "Secret " + b.env.GitOps.Namespace + "/" + notify.ArgoCDSecret,
 		Detail: "the webhook URLs of the notification targets (" + strings.Join(from, ", ") + "); in the cluster only, never in Git"}}
 }
 

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/terraform"
 )
@@ -36,7 +36,7 @@ type Options struct {
 // Plan is the ordered list of steps up runs for an environment.
 type Plan struct {
 	Env   *spec.Environment
-	Steps []engine.Description
+	Steps []actions.Description
 	// Terraform is what terraform plan says the cluster step would change
 	// (plan --terraform on an eks, gke or aks environment); nil when not
 	// asked.
@@ -50,10 +50,10 @@ type Plan struct {
 func Build(env *spec.Environment, opts Options) *Plan {
 	b := &builder{env: env, opts: opts}
 	p := &Plan{Env: env}
-	add := func(name, title string, inputs any, actions ...engine.Action) {
-		p.Steps = append(p.Steps, engine.Description{
-			Name: name, Title: title, Actions: actions,
-			Fingerprint: engine.Fingerprint(struct {
+	add := func(name, title string, inputs any, acts ...actions.Action) {
+		p.Steps = append(p.Steps, actions.Description{
+			Name: name, Title: title, Actions: acts,
+			Fingerprint: actions.Fingerprint(struct {
 				Name   string
 				Inputs any
 			}{name, inputs}),
@@ -79,7 +79,7 @@ func Build(env *spec.Environment, opts Options) *Plan {
 		how = "install when the cluster has none, then wait until its workloads are ready; once its HelmRelease in Git took it over, Flux upgrades it"
 	}
 	add(StepReconciler, fmt.Sprintf("Install %s with Helm", engineName(g.Engine)), reconcilerInputs,
-		engine.Action{Op: engine.OpCreate, Resource: fmt.Sprintf("Helm release %s/%s", g.Namespace, g.Chart.Name),
+		actions.Action{Op: actions.OpCreate, Resource: fmt.Sprintf("Helm release %s/%s", g.Namespace, g.Chart.Name),
 			Detail: fmt.Sprintf("chart %s %s from %s; %s", g.Chart.Name, g.Version, g.Chart.Repository, how)})
 	add(StepSecrets, b.secretsTitle(), []any{env.Secrets, g.Engine, g.Namespace, g.Repository.Path}, b.secretsActions()...)
 	seedInputs := []any{g.Repository, g.Commit, g.Engine, g.Version, env.Addons, env.Secrets.Provider}
@@ -96,7 +96,7 @@ func Build(env *spec.Environment, opts Options) *Plan {
 	add(StepSync, "Point the reconciler at the repository", syncInputs, b.syncActions()...)
 	if env.Ephemeral != nil {
 		add(StepExpiry, "Record the environment's expiry", env.Ephemeral,
-			engine.Action{Op: engine.OpCreate, Resource: "ConfigMap groundwork-system/groundwork-expiry",
+			actions.Action{Op: actions.OpCreate, Resource: "ConfigMap groundwork-system/groundwork-expiry",
 				Detail: fmt.Sprintf("expires %s after up finishes; gc deletes the environment after that", spec.FormatDuration(env.Ephemeral.TTL))})
 	}
 	add(StepWait, "Wait until the cluster has applied the repository", []any{g.Engine, g.Sync.Timeout}, b.waitActions()...)
@@ -112,7 +112,7 @@ func (b *builder) stateDir(elem ...string) string {
 	return filepath.Join(append([]string{b.opts.StateDir}, elem...)...)
 }
 
-func (b *builder) stateActions() []engine.Action {
+func (b *builder) stateActions() []actions.Action {
 	st := b.env.State
 	if st == nil {
 		file := b.stateDir("terraform", "terraform.tfstate")
@@ -120,15 +120,15 @@ func (b *builder) stateActions() []engine.Action {
 			// An instance's own Terraform workspace.
 			file = b.stateDir("terraform", "terraform.tfstate.d", b.env.Name, "terraform.tfstate")
 		}
-		return []engine.Action{{Op: engine.OpCreate, Resource: "local Terraform state " + file,
+		return []actions.Action{{Op: actions.OpCreate, Resource: "local Terraform state " + file,
 			Detail: "kept on this machine only; add a state block to share it with your team and CI"}}
 	}
-	var acts []engine.Action
+	var acts []actions.Action
 	if st.Create {
-		acts = append(acts, engine.Action{Op: engine.OpCreate, Resource: "s3 bucket " + st.Config["bucket"],
+		acts = append(acts, actions.Action{Op: actions.OpCreate, Resource: "s3 bucket " + st.Config["bucket"],
 			Detail: fmt.Sprintf("in %s if missing, with versioning, encryption and public access blocked", st.Config["region"])})
 	}
-	return append(acts, engine.Action{Op: engine.OpCreate, Resource: "Terraform backend " + st.Backend,
+	return append(acts, actions.Action{Op: actions.OpCreate, Resource: "Terraform backend " + st.Backend,
 		Detail: "configured with " + keyValues(st.Config)})
 }
 
@@ -143,7 +143,7 @@ func (b *builder) clusterTitle() string {
 	}
 }
 
-func (b *builder) clusterActions() []engine.Action {
+func (b *builder) clusterActions() []actions.Action {
 	name := b.env.Name
 	switch c := b.env.Cluster; c.Provider {
 	case spec.ProviderKind:
@@ -155,7 +155,7 @@ func (b *builder) clusterActions() []engine.Action {
 		case image == "":
 			image = KindDefaultImage + " (kind's default)"
 		}
-		acts := []engine.Action{{Op: engine.OpCreate, Resource: fmt.Sprintf("kind cluster %q", name),
+		acts := []actions.Action{{Op: actions.OpCreate, Resource: fmt.Sprintf("kind cluster %q", name),
 			Detail: fmt.Sprintf("%s, node image %s", nodeCounts(k.Nodes), image)}}
 		for i, n := range k.Nodes {
 			for _, pm := range n.PortMappings {
@@ -163,47 +163,47 @@ func (b *builder) clusterActions() []engine.Action {
 				if addr == "" {
 					addr = "0.0.0.0"
 				}
-				acts = append(acts, engine.Action{Op: engine.OpCreate, Resource: fmt.Sprintf("port mapping %s:%d -> node %d port %d/%s", addr, pm.HostPort, i+1, pm.ContainerPort, pm.Protocol)})
+				acts = append(acts, actions.Action{Op: actions.OpCreate, Resource: fmt.Sprintf("port mapping %s:%d -> node %d port %d/%s", addr, pm.HostPort, i+1, pm.ContainerPort, pm.Protocol)})
 			}
 		}
 		return acts
 	case spec.ProviderEKS:
 		e := c.EKS
-		return []engine.Action{{Op: engine.OpCreate, Resource: fmt.Sprintf("EKS cluster %q", name),
+		return []actions.Action{{Op: actions.OpCreate, Resource: fmt.Sprintf("EKS cluster %q", name),
 			Detail: fmt.Sprintf("modules/eks in %s, Kubernetes %s, VPC %s, node pools %s", e.Region, e.KubernetesVersion, e.VPCCIDR, pools(e.NodePools))}}
 	case spec.ProviderGKE:
 		g := c.GKE
-		return []engine.Action{{Op: engine.OpCreate, Resource: fmt.Sprintf("GKE cluster %q", name),
+		return []actions.Action{{Op: actions.OpCreate, Resource: fmt.Sprintf("GKE cluster %q", name),
 			Detail: fmt.Sprintf("modules/gke in project %s, %s, Kubernetes %s, network %s, node pools %s", g.Project, g.Location, g.KubernetesVersion, g.Network, pools(g.NodePools))}}
 	case spec.ProviderAKS:
 		a := c.AKS
-		return []engine.Action{{Op: engine.OpCreate, Resource: fmt.Sprintf("AKS cluster %q", name),
+		return []actions.Action{{Op: actions.OpCreate, Resource: fmt.Sprintf("AKS cluster %q", name),
 			Detail: fmt.Sprintf("modules/aks in %s, resource group %s, Kubernetes %s, node pools %s", a.Location, a.ResourceGroup, a.KubernetesVersion, pools(a.NodePools))}}
 	case spec.ProviderExisting:
-		return []engine.Action{{Op: engine.OpRead, Resource: "cluster of " + contextName(c.Existing),
+		return []actions.Action{{Op: actions.OpRead, Resource: "cluster of " + contextName(c.Existing),
 			Detail: "check it answers and which Kubernetes version it runs; groundwork does not own it and down leaves it alone"}}
 	}
 	return nil
 }
 
-func (b *builder) kubeconfigActions() []engine.Action {
+func (b *builder) kubeconfigActions() []actions.Action {
 	c := b.env.Cluster
 	switch c.Provider {
 	case spec.ProviderExisting:
 		if a := c.Existing.EKS; a != nil {
-			return []engine.Action{{Op: engine.OpCreate, Resource: "file " + b.stateDir("kubeconfig"),
+			return []actions.Action{{Op: actions.OpCreate, Resource: "file " + b.stateDir("kubeconfig"),
 				Detail: "from EKS DescribeCluster of " + a.Name + " in " + a.Region + ", authenticated with short-lived tokens from AWS STS, mode 0600"}}
 		}
-		return []engine.Action{{Op: engine.OpRead, Resource: "kubeconfig " + c.Existing.Kubeconfig, Detail: "context " + orCurrent(c.Existing.Context)}}
+		return []actions.Action{{Op: actions.OpRead, Resource: "kubeconfig " + c.Existing.Kubeconfig, Detail: "context " + orCurrent(c.Existing.Context)}}
 	case spec.ProviderKind:
-		return []engine.Action{{Op: engine.OpCreate, Resource: "file " + b.stateDir("kubeconfig"), Detail: "exported from kind, mode 0600"}}
+		return []actions.Action{{Op: actions.OpCreate, Resource: "file " + b.stateDir("kubeconfig"), Detail: "exported from kind, mode 0600"}}
 	}
 	how := map[string]string{
 		spec.ProviderEKS: "authenticated with short-lived tokens from AWS STS",
 		spec.ProviderGKE: "authenticated through gke-gcloud-auth-plugin",
 		spec.ProviderAKS: "authenticated through kubelogin",
 	}[c.Provider]
-	return []engine.Action{{Op: engine.OpCreate, Resource: "file " + b.stateDir("kubeconfig"), Detail: "from the module's outputs, " + how + ", mode 0600"}}
+	return []actions.Action{{Op: actions.OpCreate, Resource: "file " + b.stateDir("kubeconfig"), Detail: "from the module's outputs, " + how + ", mode 0600"}}
 }
 
 func (b *builder) secretsTitle() string {
@@ -216,15 +216,15 @@ func (b *builder) secretsTitle() string {
 	return "Set up SOPS decryption with an age key"
 }
 
-func (b *builder) secretsActions() []engine.Action {
+func (b *builder) secretsActions() []actions.Action {
 	s, g := b.env.Secrets, b.env.GitOps
 	store := keyStore(s.KeyStore)
 	switch s.Provider {
 	case spec.SecretsSealedSecrets:
-		return []engine.Action{
-			{Op: engine.OpCreate, Resource: "sealing key pairs in " + store, Detail: "a first one generated if the store has none; every key pair kept; sealing keys found in the cluster that the store lacks are added to it"},
-			{Op: engine.OpCreate, Resource: "Secrets " + s.Namespace + "/groundwork-sealing-key*", Detail: "one per stored key pair, labelled as the controller's active keys, before the controller starts"},
-			{Op: engine.OpCreate, Resource: "Helm release " + s.Namespace + "/" + s.Chart.Name, Detail: fmt.Sprintf("chart %s %s from %s; the controller's own key renewal off (keys rotate renews), key Secrets watched", s.Chart.Name, s.Version, s.Chart.Repository)},
+		return []actions.Action{
+			{Op: actions.OpCreate, Resource: "sealing key pairs in " + store, Detail: "a first one generated if the store has none; every key pair kept; sealing keys found in the cluster that the store lacks are added to it"},
+			{Op: actions.OpCreate, Resource: "Secrets " + s.Namespace + "/groundwork-sealing-key*", Detail: "one per stored key pair, labelled as the controller's active keys, before the controller starts"},
+			{Op: actions.OpCreate, Resource: "Helm release " + s.Namespace + "/" + s.Chart.Name, Detail: fmt.Sprintf("chart %s %s from %s; the controller's own key renewal off (keys rotate renews), key Secrets watched", s.Chart.Name, s.Version, s.Chart.Repository)},
 		}
 	case spec.SecretsExternalSecrets:
 		x := s.ExternalStore
@@ -232,23 +232,23 @@ func (b *builder) secretsActions() []engine.Action {
 		if x.RoleARN != "" {
 			detail += ", assuming role " + x.RoleARN
 		}
-		return []engine.Action{
-			{Op: engine.OpCreate, Resource: "Helm release " + s.Namespace + "/" + s.Chart.Name, Detail: fmt.Sprintf("chart %s %s from %s", s.Chart.Name, s.Version, s.Chart.Repository)},
-			{Op: engine.OpCreate, Resource: "ClusterSecretStore " + x.Type, Detail: detail},
+		return []actions.Action{
+			{Op: actions.OpCreate, Resource: "Helm release " + s.Namespace + "/" + s.Chart.Name, Detail: fmt.Sprintf("chart %s %s from %s", s.Chart.Name, s.Version, s.Chart.Repository)},
+			{Op: actions.OpCreate, Resource: "ClusterSecretStore " + x.Type, Detail: detail},
 		}
 	}
-	return []engine.Action{
-		{Op: engine.OpCreate, Resource: "age key in " + store, Detail: "generated if the store has none, reused otherwise"},
-		{Op: engine.OpCreate, Resource: "Secret " + g.Namespace + "/sops-age", Detail: "the age identity the reconciler decrypts with"},
+	return []actions.Action{
+		{Op: actions.OpCreate, Resource: "age key in " + store, Detail: "generated if the store has none, reused otherwise"},
+		{Op: actions.OpCreate, Resource: "Secret " + g.Namespace + "/sops-age", Detail: "the age identity the reconciler decrypts with"},
 	}
 }
 
-func (b *builder) seedActions() []engine.Action {
+func (b *builder) seedActions() []actions.Action {
 	env, g := b.env, b.env.GitOps
 	r := g.Repository
-	acts := []engine.Action{{Op: engine.OpRead, Resource: "repository " + r.URL, Detail: fmt.Sprintf("branch %s (created if the repository is empty), %s", r.Branch, authText(r.Auth))}}
+	acts := []actions.Action{{Op: actions.OpRead, Resource: "repository " + r.URL, Detail: fmt.Sprintf("branch %s (created if the repository is empty), %s", r.Branch, authText(r.Auth))}}
 	render := func(p, detail string) {
-		acts = append(acts, engine.Action{Op: engine.OpCreate, Resource: r.Path + "/" + p, Detail: detail})
+		acts = append(acts, actions.Action{Op: actions.OpCreate, Resource: r.Path + "/" + p, Detail: detail})
 	}
 	if g.Engine == spec.EngineArgoCD {
 		render("applications/", fmt.Sprintf("the root Application (app of apps, managing itself) and one managing Argo CD itself (chart %s %s)", g.Chart.Name, g.Version))
@@ -272,41 +272,41 @@ func (b *builder) seedActions() []engine.Action {
 	}
 	acts = append(acts, b.notificationSeedActions()...)
 	if env.Secrets.Provider == spec.SecretsSOPS {
-		acts = append(acts, engine.Action{Op: engine.OpCreate, Resource: ".sops.yaml", Detail: "encrypt Secrets under " + r.Path + " for the environment's age recipient"})
+		acts = append(acts, actions.Action{Op: actions.OpCreate, Resource: ".sops.yaml", Detail: "encrypt Secrets under " + r.Path + " for the environment's age recipient"})
 	}
-	acts = append(acts, engine.Action{Op: engine.OpCreate, Resource: "commit on " + r.Branch,
+	acts = append(acts, actions.Action{Op: actions.OpCreate, Resource: "commit on " + r.Branch,
 		Detail: fmt.Sprintf("only if something changed, as %s <%s>; pushed, rebased on the remote if it moved (never forced)", g.Commit.AuthorName, g.Commit.AuthorEmail)})
 	return acts
 }
 
-func (b *builder) syncActions() []engine.Action {
+func (b *builder) syncActions() []actions.Action {
 	g := b.env.GitOps
 	r := g.Repository
-	var acts []engine.Action
+	var acts []actions.Action
 	if r.Auth.SSHKeyFile != "" || r.Auth.TokenEnv != "" {
 		name := "flux-system"
 		if g.Engine == spec.EngineArgoCD {
 			name = "repo-" + b.env.Name
 		}
-		acts = append(acts, engine.Action{Op: engine.OpCreate, Resource: "Secret " + g.Namespace + "/" + name, Detail: "Git credentials: " + authText(r.Auth)})
+		acts = append(acts, actions.Action{Op: actions.OpCreate, Resource: "Secret " + g.Namespace + "/" + name, Detail: "Git credentials: " + authText(r.Auth)})
 	}
 	if g.Engine == spec.EngineArgoCD {
 		acts = append(acts, b.notificationSyncActions()...)
-		return append(acts, engine.Action{Op: engine.OpCreate, Resource: "Application " + g.Namespace + "/" + b.env.Name + "-root",
+		return append(acts, actions.Action{Op: actions.OpCreate, Resource: "Application " + g.Namespace + "/" + b.env.Name + "-root",
 			Detail: fmt.Sprintf("app of apps from %s@%s path %s, automated sync", r.URL, r.Branch, r.Path)})
 	}
 	return append(acts,
-		engine.Action{Op: engine.OpCreate, Resource: "GitRepository " + g.Namespace + "/flux-system", Detail: fmt.Sprintf("%s branch %s, every %s", r.URL, r.Branch, spec.FormatDuration(g.Sync.Interval))},
-		engine.Action{Op: engine.OpCreate, Resource: "Kustomization " + g.Namespace + "/flux-system", Detail: fmt.Sprintf("path ./%s, prune %t, every %s", r.Path, g.Sync.Prune, spec.FormatDuration(g.Sync.Interval))},
+		actions.Action{Op: actions.OpCreate, Resource: "GitRepository " + g.Namespace + "/flux-system", Detail: fmt.Sprintf("%s branch %s, every %s", r.URL, r.Branch, spec.FormatDuration(g.Sync.Interval))},
+		actions.Action{Op: actions.OpCreate, Resource: "Kustomization " + g.Namespace + "/flux-system", Detail: fmt.Sprintf("path ./%s, prune %t, every %s", r.Path, g.Sync.Prune, spec.FormatDuration(g.Sync.Interval))},
 	)
 }
 
-func (b *builder) waitActions() []engine.Action {
+func (b *builder) waitActions() []actions.Action {
 	g := b.env.GitOps
 	if g.Engine == spec.EngineArgoCD {
-		return []engine.Action{{Op: engine.OpWait, Resource: "every Application", Detail: fmt.Sprintf("Synced and Healthy at the seeded revision, at most %s", spec.FormatDuration(g.Sync.Timeout))}}
+		return []actions.Action{{Op: actions.OpWait, Resource: "every Application", Detail: fmt.Sprintf("Synced and Healthy at the seeded revision, at most %s", spec.FormatDuration(g.Sync.Timeout))}}
 	}
-	return []engine.Action{{Op: engine.OpWait, Resource: "every Kustomization", Detail: fmt.Sprintf("Ready at the seeded revision, at most %s", spec.FormatDuration(g.Sync.Timeout))}}
+	return []actions.Action{{Op: actions.OpWait, Resource: "every Kustomization", Detail: fmt.Sprintf("Ready at the seeded revision, at most %s", spec.FormatDuration(g.Sync.Timeout))}}
 }
 
 func engineName(e string) string {

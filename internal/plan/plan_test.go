@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/testutil/golden"
 )
@@ -49,7 +49,7 @@ func TestExamplePlans(t *testing.T) {
 	}
 }
 
-func names(ds []engine.Description) string {
+func names(ds []actions.Description) string {
 	var out []string
 	for _, d := range ds {
 		out = append(out, d.Name)
@@ -75,7 +75,7 @@ func TestStepOrderPerProvider(t *testing.T) {
 func TestPendingFollowsJournalAndInputs(t *testing.T) {
 	env := load(t, "../../environments/local.hcl")
 	p := Build(env, Options{StateDir: "/s"})
-	j, err := engine.OpenJournal(t.TempDir())
+	j, err := actions.OpenJournal(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestPendingFollowsJournalAndInputs(t *testing.T) {
 		t.Fatalf("empty journal: %d pending, want all %d", n, len(p.Steps))
 	}
 	for _, s := range p.Steps {
-		j.Steps[s.Name] = engine.StepRecord{State: engine.StateDone, Fingerprint: s.Fingerprint}
+		j.Steps[s.Name] = actions.StepRecord{State: actions.StateDone, Fingerprint: s.Fingerprint}
 	}
 	if n := len(p.Pending(j)); n != 0 {
 		t.Fatalf("all recorded: %d pending", n)

@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/terraform"
 )
@@ -23,12 +23,12 @@ const (
 // same inputs (all of them without a journal).
 // With a Terraform summary, the cluster step is pending when Terraform has
 // changes to make, whatever the journal says.
-func (p *Plan) Pending(j *engine.Journal) []engine.Description {
-	pending := engine.Pending(j, p.Steps)
+func (p *Plan) Pending(j *actions.Journal) []actions.Description {
+	pending := actions.Pending(j, p.Steps)
 	if p.Terraform == nil {
 		return pending
 	}
-	var out []engine.Description
+	var out []actions.Description
 	for _, d := range p.Steps {
 		if d.Name == StepCluster && !p.Terraform.Empty() {
 			out = append(out, d)
@@ -44,7 +44,7 @@ func (p *Plan) Pending(j *engine.Journal) []engine.Description {
 }
 
 // WriteText renders the plan for people.
-func (p *Plan) WriteText(w io.Writer, j *engine.Journal) error {
+func (p *Plan) WriteText(w io.Writer, j *actions.Journal) error {
 	env := p.Env
 	pending := map[string]bool{}
 	for _, d := range p.Pending(j) {
@@ -109,8 +109,8 @@ func writeTerraform(b *strings.Builder, sum *terraform.Summary) {
 }
 
 // changeSymbol is terraform's own notation of an action list.
-func changeSymbol(actions []string) string {
-	switch strings.Join(actions, ",") {
+func changeSymbol(ops []string) string {
+	switch strings.Join(ops, ",") {
 	case "create":
 		return "+"
 	case "delete":
@@ -122,14 +122,14 @@ func changeSymbol(actions []string) string {
 	case "create,delete":
 		return "+/-"
 	}
-	return strings.Join(actions, ",")
+	return strings.Join(ops, ",")
 }
 
-func symbol(op engine.Op) string {
+func symbol(op actions.Op) string {
 	switch op {
-	case engine.OpRead:
+	case actions.OpRead:
 		return "<="
-	case engine.OpWait:
+	case actions.OpWait:
 		return "..."
 	}
 	return "+"
@@ -156,12 +156,12 @@ type JSON struct {
 
 // JSONStep is a step of the machine-readable plan.
 type JSONStep struct {
-	engine.Description
+	actions.Description
 	Status string `json:"status"`
 }
 
 // ToJSON converts the plan to its machine-readable form.
-func (p *Plan) ToJSON(j *engine.Journal) JSON {
+func (p *Plan) ToJSON(j *actions.Journal) JSON {
 	pending := map[string]bool{}
 	for _, d := range p.Pending(j) {
 		pending[d.Name] = true
@@ -180,7 +180,7 @@ func (p *Plan) ToJSON(j *engine.Journal) JSON {
 }
 
 // WriteJSON writes the machine-readable plan.
-func (p *Plan) WriteJSON(w io.Writer, j *engine.Journal) error {
+func (p *Plan) WriteJSON(w io.Writer, j *actions.Journal) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)

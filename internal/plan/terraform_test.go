@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/terraform"
 	"github.com/groundwork-dev/groundwork/internal/testutil/golden"
 )
@@ -33,9 +33,9 @@ func TestTerraformSummary(t *testing.T) {
 	// A journal recording every step done: Terraform's changes still make
 	// the cluster step pending, and its empty plan makes it done even
 	// when the journal does not say so.
-	j := &engine.Journal{Steps: map[string]engine.StepRecord{}}
+	j := &actions.Journal{Steps: map[string]actions.StepRecord{}}
 	for _, d := range p.Steps {
-		j.Steps[d.Name] = engine.StepRecord{State: engine.StateDone, Fingerprint: d.Fingerprint}
+		j.Steps[d.Name] = actions.StepRecord{State: actions.StateDone, Fingerprint: d.Fingerprint}
 	}
 	if got := names(p.Pending(j)); got != StepCluster {
 		t.Errorf("pending with Terraform changes = %q, want cluster", got)

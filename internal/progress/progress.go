@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/actions"
 )
 
 var frames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
@@ -38,8 +38,8 @@ func (r *Reporter) Printf(format string, args ...any) {
 	fmt.Fprintf(r.w, format+"\n", args...)
 }
 
-// StepStarted implements engine.Reporter.
-func (r *Reporter) StepStarted(d engine.Description) {
+// StepStarted implements actions.Reporter.
+func (r *Reporter) StepStarted(d actions.Description) {
 	if !r.tty {
 		fmt.Fprintf(r.w, " • %s ...\n", d.Title)
 		return
@@ -82,8 +82,8 @@ func (r *Reporter) stopSpinner() {
 	fmt.Fprint(r.w, "\r\x1b[2K")
 }
 
-// StepFinished implements engine.Reporter.
-func (r *Reporter) StepFinished(d engine.Description, state engine.StepState, took time.Duration, err error) {
+// StepFinished implements actions.Reporter.
+func (r *Reporter) StepFinished(d actions.Description, state actions.StepState, took time.Duration, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.tty {
@@ -95,7 +95,7 @@ func (r *Reporter) StepFinished(d engine.Description, state engine.StepState, to
 		if r.verbose {
 			fmt.Fprintf(r.w, "   %v\n", err)
 		}
-	case state == engine.StateSkipped:
+	case state == actions.StateSkipped:
 		fmt.Fprintf(r.w, " ✓ %s (unchanged, %s)\n", d.Title, round(took))
 	default:
 		fmt.Fprintf(r.w, " ✓ %s (%s)\n", d.Title, round(took))

@@ -7,19 +7,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/actions"
 )
 
 func TestPlainLines(t *testing.T) {
 	var buf bytes.Buffer
 	r := New(&buf, false, true)
-	d := engine.Description{Name: "cluster", Title: "Create the kind cluster"}
+	d := actions.Description{Name: "cluster", Title: "Create the kind cluster"}
 	r.StepStarted(d)
-	r.StepFinished(d, engine.StateDone, 1500*time.Millisecond, nil)
+	r.StepFinished(d, actions.StateDone, 1500*time.Millisecond, nil)
 	r.StepStarted(d)
-	r.StepFinished(d, engine.StateSkipped, 3*time.Millisecond, nil)
+	r.StepFinished(d, actions.StateSkipped, 3*time.Millisecond, nil)
 	r.StepStarted(d)
-	r.StepFinished(d, engine.StateFailed, time.Second, errors.New("no container runtime"))
+	r.StepFinished(d, actions.StateFailed, time.Second, errors.New("no container runtime"))
 	want := ` • Create the kind cluster ...
  ✓ Create the kind cluster (1.5s)
  • Create the kind cluster ...
@@ -39,10 +39,10 @@ func TestPlainLines(t *testing.T) {
 func TestSpinnerOnTerminal(t *testing.T) {
 	var buf bytes.Buffer // the Reporter serialises its writes; read after the spinner stopped
 	r := New(&buf, true, false)
-	d := engine.Description{Name: "seed", Title: "Seed the GitOps repository"}
+	d := actions.Description{Name: "seed", Title: "Seed the GitOps repository"}
 	r.StepStarted(d)
 	time.Sleep(250 * time.Millisecond)
-	r.StepFinished(d, engine.StateDone, 250*time.Millisecond, nil)
+	r.StepFinished(d, actions.StateDone, 250*time.Millisecond, nil)
 	out := buf.String()
 	if !strings.Contains(out, "\r\x1b[2K ⠋ Seed the GitOps repository") {
 		t.Fatalf("no spinner frame in %q", out)

@@ -12,8 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/argocd"
-	"github.com/groundwork-dev/groundwork/internal/engine"
 	"github.com/groundwork-dev/groundwork/internal/flux"
 	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/spec"
@@ -95,7 +95,7 @@ func (r *Run) applyArgoCDObjects(ctx context.Context, files map[string][]byte) e
 		changed = changed || ch
 	}
 	if !changed {
-		return engine.NoChange
+		return actions.NoChange
 	}
 	return nil
 }
@@ -152,16 +152,16 @@ func (r *Run) argoCDWaiter() *argocd.Waiter {
 	return w
 }
 
-func (r *Run) checkArgoCDWait(ctx context.Context) (engine.Status, error) {
+func (r *Run) checkArgoCDWait(ctx context.Context) (actions.Status, error) {
 	req, err := r.argoCDRequired(ctx)
 	if err != nil {
-		return engine.Status{}, err
+		return actions.Status{}, err
 	}
 	_, ok, err := r.argoCDWaiter().Look(ctx, r.Revision, req)
 	if err != nil || !ok {
-		return engine.Status{}, err
+		return actions.Status{}, err
 	}
-	return engine.Status{Done: true, Reason: "every Application Synced and Healthy at " + r.Revision}, nil
+	return actions.Status{Done: true, Reason: "every Application Synced and Healthy at " + r.Revision}, nil
 }
 
 // applyArgoCDWait asks Argo CD to compare the root Application with Git

@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/flux"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/keys"
@@ -105,28 +105,28 @@ func (r *Run) loadKeys(ctx context.Context) error {
 // the reconciler, the reconciler at the version Git declares, the files
 // groundwork owns that are missing (nothing else), the sync objects as Git
 // has them, and the wait for everything Git declares.
-func (r *Run) RebuildSteps() []engine.Step {
-	d := func(name, title string, acts ...engine.Action) {
-		r.descs[name] = engine.Description{Name: name, Title: title, Actions: acts, Fingerprint: engine.Fingerprint([]any{name, r.env().Name})}
+func (r *Run) RebuildSteps() []actions.Step {
+	d := func(name, title string, acts ...actions.Action) {
+		r.descs[name] = actions.Description{Name: name, Title: title, Actions: acts, Fingerprint: actions.Fingerprint([]any{name, r.env().Name})}
 	}
 	g := r.env().GitOps
 	switch s := r.env().Secrets; s.Provider {
 	case spec.SecretsSealedSecrets:
 		d(StepRestoreKeys, "Restore the sealing keys and install Sealed Secrets",
-			engine.Action{Op: engine.OpRead, Resource: "every sealing key pair in " + keyStoreText(s.KeyStore)},
-			engine.Action{Op: engine.OpCreate, Resource: "Secrets " + s.Namespace + "/" + SealingKeySecret + "[-<id>]", Detail: "one per stored key, labelled as the controller's active keys, before the controller starts"},
-			engine.Action{Op: engine.OpCreate, Resource: "Helm release " + s.Namespace + "/" + s.Chart.Name + " " + s.Version})
+			actions.Action{Op: actions.OpRead, Resource: "every sealing key pair in " + keyStoreText(s.KeyStore)},
+			actions.Action{Op: actions.OpCreate, Resource: "Secrets " + s.Namespace + "/" + SealingKeySecret + "[-<id>]", Detail: "one per stored key, labelled as the controller's active keys, before the controller starts"},
+			actions.Action{Op: actions.OpCreate, Resource: "Helm release " + s.Namespace + "/" + s.Chart.Name + " " + s.Version})
 	case spec.SecretsExternalSecrets:
 		d(StepRestoreKeys, "Install External Secrets Operator and its store",
-			engine.Action{Op: engine.OpCreate, Resource: "Helm release " + s.Namespace + "/" + s.Chart.Name + " " + s.Version},
-			engine.Action{Op: engine.OpCreate, Resource: "ClusterSecretStore " + ClusterSecretStore})
+			actions.Action{Op: actions.OpCreate, Resource: "Helm release " + s.Namespace + "/" + s.Chart.Name + " " + s.Version},
+			actions.Action{Op: actions.OpCreate, Resource: "ClusterSecretStore " + ClusterSecretStore})
 	default:
 		d(StepRestoreKeys, "Restore the age key into the cluster",
-			engine.Action{Op: engine.OpRead, Resource: "age key in " + keyStoreText(s.KeyStore)},
-			engine.Action{Op: engine.OpCreate, Resource: "Secret " + g.Namespace + "/" + AgeSecret, Detail: "before the reconciler starts"})
+			actions.Action{Op: actions.OpRead, Resource: "age key in " + keyStoreText(s.KeyStore)},
+			actions.Action{Op: actions.OpCreate, Resource: "Secret " + g.Namespace + "/" + AgeSecret, Detail: "before the reconciler starts"})
 	}
 	d(StepRestoreSeed, "Restore missing files groundwork owns in the repository",
-		engine.Action{Op: engine.OpCreate, Resource: g.Repository.Path + "/", Detail: "only files groundwork manages that are missing; nothing users changed is touched, and no commit when nothing is missing"})
+		actions.Action{Op: actions.OpCreate, Resource: g.Repository.Path + "/", Detail: "only files groundwork manages that are missing; nothing users changed is touched, and no commit when nothing is missing"})
 	rd := r.descs[plan.StepReconciler]
 	rd.Title = "Reinstall " + r.engineTitle() + " with Helm at the version Git declares" // engineTitle: argocd.go
 	r.descs["rebuild-"+plan.StepReconciler] = rd
@@ -136,7 +136,7 @@ func (r *Run) RebuildSteps() []engine.Step {
 	wd := r.descs[plan.StepWait]
 	wd.Title = "Wait until everything Git declares is applied"
 	r.descs["rebuild-"+plan.StepWait] = wd
-	return []engine.Step{
+	return []actions.Step{
 		&step{r, plan.StepCluster, r.checkCluster, r.applyCluster},
 		&step{r, plan.StepKubeconfig, r.checkKubeconfig, nil},
 		&step{r, StepRestoreKeys, nil, r.applyRestoreKeys},
@@ -171,7 +171,7 @@ func (r *Run) applyRestoreKeys(ctx context.Context) error {
 		return err
 	}
 	if !changed {
-		return engine.NoChange
+		return actions.NoChange
 	}
 	return nil
 }
@@ -210,7 +210,7 @@ func (r *Run) applyRestoreSeed(ctx context.Context) error {
 		// Its files are where an older groundwork put them: restoring the
 		// current layout beside them would declare everything twice.
 		r.opts.Logf("the repository has the layout of an older groundwork: no files restored (up moves them into %s/groundwork/)", r.env().GitOps.Repository.Path)
-		return engine.NoChange
+		return actions.NoChange
 	}
 	files, err := r.Render(ctx)
 	if err != nil {
@@ -230,7 +230,7 @@ func (r *Run) applyRestoreSeed(ctx context.Context) error {
 		return err
 	}
 	if !res.Changed {
-		return engine.NoChange
+		return actions.NoChange
 	}
 	r.Revision = res.Revision
 	if r.snapshot, err = git.Read(ctx, g.Repository.Path); err != nil {
@@ -259,7 +259,7 @@ func (r *Run) applyGitSync(ctx context.Context) error {
 		return err
 	}
 	if !changed {
-		return engine.NoChange
+		return actions.NoChange
 	}
 	return nil
 }

@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cluster/remote"
-	"github.com/groundwork-dev/groundwork/internal/engine"
 	"github.com/groundwork-dev/groundwork/internal/plan"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/terraform"
@@ -59,15 +59,15 @@ func (r *Run) tfOptions() TerraformOptions {
 
 // checkState: only an s3 bucket with create = true is groundwork's to make;
 // every other backend's storage must exist, which terraform init checks.
-func (r *Run) checkState(ctx context.Context) (engine.Status, error) {
+func (r *Run) checkState(ctx context.Context) (actions.Status, error) {
 	st := r.env().State
 	switch {
 	case st == nil:
-		return engine.Status{Done: true, Reason: "local Terraform state in " + remote.WorkDir(r.opts.StateDir)}, nil
+		return actions.Status{Done: true, Reason: "local Terraform state in " + remote.WorkDir(r.opts.StateDir)}, nil
 	case !st.Create:
-		return engine.Status{Done: true, Reason: "Terraform backend " + st.Backend + ", storage managed by you"}, nil
+		return actions.Status{Done: true, Reason: "Terraform backend " + st.Backend + ", storage managed by you"}, nil
 	}
-	return engine.Status{}, nil
+	return actions.Status{}, nil
 }
 
 func (r *Run) applyState(ctx context.Context) error {
@@ -82,7 +82,7 @@ func (r *Run) applyState(ctx context.Context) error {
 		return err
 	}
 	if !created {
-		return engine.NoChange
+		return actions.NoChange
 	}
 	r.opts.Logf("created the state bucket %s in %s (versioning, encryption, public access blocked)", st.Config["bucket"], st.Config["region"])
 	return nil
@@ -124,24 +124,24 @@ func (r *Run) remoteDriver(ctx context.Context, prepare bool) (*terraform.Driver
 // checkRemoteCluster renders the root module, initialises Terraform and
 // plans: the cluster step is done when the plan is empty. The plan is
 // saved for applyRemoteCluster, which applies exactly it.
-func (r *Run) checkRemoteCluster(ctx context.Context) (engine.Status, error) {
+func (r *Run) checkRemoteCluster(ctx context.Context) (actions.Status, error) {
 	d, err := r.remoteDriver(ctx, true)
 	if err != nil {
-		return engine.Status{}, err
+		return actions.Status{}, err
 	}
 	r.opts.Logf("terraform: %s, working directory %s", d.Binary(), d.Dir)
 	sum, err := d.Plan(ctx, false)
 	if err != nil {
-		return engine.Status{}, err
+		return actions.Status{}, err
 	}
 	if sum.Empty() {
-		return engine.Status{Done: true, Reason: "Terraform: no changes"}, nil
+		return actions.Status{Done: true, Reason: "Terraform: no changes"}, nil
 	}
 	r.opts.Logf("terraform plan: %s", sum)
 	for _, c := range sum.Changes {
 		r.opts.Logf("  %s %s", strings.Join(c.Actions, ","), c.Address)
 	}
-	return engine.Status{}, nil
+	return actions.Status{}, nil
 }
 
 func (r *Run) applyRemoteCluster(ctx context.Context) error {

@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/helm"
 	"github.com/groundwork-dev/groundwork/internal/plan"
 	"github.com/groundwork-dev/groundwork/internal/sealing"
@@ -174,7 +174,7 @@ func (r *Run) applySealedSecrets(ctx context.Context) error {
 		return err
 	}
 	if !grew && !changed && out == helm.Unchanged {
-		return engine.NoChange
+		return actions.NoChange
 	}
 	return nil
 }
@@ -200,7 +200,7 @@ func (r *Run) applyExternalSecrets(ctx context.Context) error {
 		return fmt.Errorf("%w (External Secrets Operator %s must serve external-secrets.io/v1)", err, r.env().Secrets.Version)
 	}
 	if !changed && out == helm.Unchanged {
-		return engine.NoChange
+		return actions.NoChange
 	}
 	return nil
 }

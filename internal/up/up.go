@@ -18,8 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cluster/kind"
-	"github.com/groundwork-dev/groundwork/internal/engine"
 	"github.com/groundwork-dev/groundwork/internal/flux"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/health"
@@ -58,7 +58,7 @@ type Options struct {
 	// CacheDir keeps downloaded charts; empty means the user's cache dir.
 	CacheDir string
 	// Journal carries outputs between steps and runs.
-	Journal *engine.Journal
+	Journal *actions.Journal
 	// Logf gets verbose lines; nil drops them.
 	Logf func(format string, args ...any)
 	// Now is the clock; nil means time.Now.
@@ -76,7 +76,7 @@ type Options struct {
 // Run is one run of up: its steps and what they learn.
 type Run struct {
 	opts  Options
-	descs map[string]engine.Description
+	descs map[string]actions.Description
 
 	kube     *kube.Client
 	creds    *gitrepo.Credentials
@@ -124,7 +124,7 @@ func New(opts Options) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Run{opts: opts, creds: creds, descs: map[string]engine.Description{}}
+	r := &Run{opts: opts, creds: creds, descs: map[string]actions.Description{}}
 	for _, d := range plan.Build(env, plan.Options{StateDir: opts.StateDir}).Steps {
 		r.descs[d.Name] = d
 	}
@@ -132,11 +132,11 @@ func New(opts Options) (*Run, error) {
 }
 
 // UseJournal makes the steps record their outputs in j.
-func (r *Run) UseJournal(j *engine.Journal) { r.opts.Journal = j }
+func (r *Run) UseJournal(j *actions.Journal) { r.opts.Journal = j }
 
 // Steps are up's steps in order.
-func (r *Run) Steps() []engine.Step {
-	var steps []engine.Step
+func (r *Run) Steps() []actions.Step {
+	var steps []actions.Step
 	if r.opts.Env.Cluster.Remote() {
 		steps = append(steps, &step{r, plan.StepState, r.checkState, r.applyState})
 	}
@@ -154,28 +154,28 @@ func (r *Run) Steps() []engine.Step {
 	return append(steps, &step{r, plan.StepWait, r.checkWait, r.applyWait})
 }
 
-// step adapts a pair of Run methods to engine.Step. A nil check means the
-// apply finds out itself (and returns engine.NoChange); a nil apply means
+// step adapts a pair of Run methods to actions.Step. A nil check means the
+// apply finds out itself (and returns actions.NoChange); a nil apply means
 // the check does all the work.
 type step struct {
 	r     *Run
 	name  string
-	check func(context.Context) (engine.Status, error)
+	check func(context.Context) (actions.Status, error)
 	apply func(context.Context) error
 }
 
-func (s *step) Plan() engine.Description { return s.r.descs[s.name] }
+func (s *step) Plan() actions.Description { return s.r.descs[s.name] }
 
-func (s *step) Check(ctx context.Context) (engine.Status, error) {
+func (s *step) Check(ctx context.Context) (actions.Status, error) {
 	if s.check == nil {
-		return engine.Status{}, nil
+		return actions.Status{}, nil
 	}
 	return s.check(ctx)
 }
 
 func (s *step) Apply(ctx context.Context) error {
 	if s.apply == nil {
-		return engine.NoChange
+		return actions.NoChange
 	}
 	return s.apply(ctx)
 }
@@ -194,26 +194,26 @@ func (r *Run) kindCluster(ctx context.Context) (*kind.Cluster, error) {
 	return kind.New(ctx, r.env().Name, r.env().Cluster.Kind, filepath.Join(r.opts.StateDir, "kubeconfig"))
 }
 
-func (r *Run) checkCluster(ctx context.Context) (engine.Status, error) {
+func (r *Run) checkCluster(ctx context.Context) (actions.Status, error) {
 	if r.env().Cluster.Remote() {
 		return r.checkRemoteCluster(ctx)
 	}
 	if r.env().Cluster.Provider == spec.ProviderExisting {
 		// Adopting is reading: the kubeconfig step checks it answers.
-		return engine.Status{Done: true, Reason: "existing cluster, adopted as it is"}, nil
+		return actions.Status{Done: true, Reason: "existing cluster, adopted as it is"}, nil
 	}
 	c, err := r.kindCluster(ctx)
 	if err != nil {
-		return engine.Status{}, err
+		return actions.Status{}, err
 	}
 	ok, err := c.Exists()
 	if err != nil || !ok {
-		return engine.Status{}, err
+		return actions.Status{}, err
 	}
 	if _, err := os.Stat(c.KubeconfigPath); err != nil {
-		return engine.Status{}, nil
+		return actions.Status{}, nil
 	}
-	return engine.Status{Done: true, Reason: "kind cluster " + c.Name + " exists"}, nil
+	return actions.Status{Done: true, Reason: "kind cluster " + c.Name + " exists"}, nil
 }
 
 func (r *Run) applyCluster(ctx context.Context) error {
@@ -238,33 +238,33 @@ func Kubeconfig(env *spec.Environment, stateDir string) (path, kubeContext strin
 	return filepath.Join(stateDir, "kubeconfig"), ""
 }
 
-func (r *Run) checkKubeconfig(ctx context.Context) (engine.Status, error) {
+func (r *Run) checkKubeconfig(ctx context.Context) (actions.Status, error) {
 	switch e := r.env().Cluster.Existing; {
 	case r.env().Cluster.Remote():
 		// From the module's outputs, on every run: an EKS token expires.
 		if err := r.writeRemoteKubeconfig(ctx); err != nil {
-			return engine.Status{}, err
+			return actions.Status{}, err
 		}
 	case e != nil && e.EKS != nil:
 		if err := r.adoptEKS(ctx); err != nil {
-			return engine.Status{}, err
+			return actions.Status{}, err
 		}
 	}
 	path, kctx := Kubeconfig(r.env(), r.opts.StateDir)
 	c, err := kube.Connect(path, kctx)
 	if err != nil {
-		return engine.Status{}, err
+		return actions.Status{}, err
 	}
 	v, err := c.ServerVersion(ctx)
 	if err != nil {
-		return engine.Status{}, err
+		return actions.Status{}, err
 	}
 	r.kube, r.Kubeconfig, r.ServerVersion = c, path, v
 	r.output(plan.StepKubeconfig, "path", path)
 	r.output(plan.StepKubeconfig, "server", c.Config.Host)
 	r.output(plan.StepKubeconfig, "version", v)
 	r.opts.Logf("cluster %s answers, Kubernetes %s", c.Config.Host, v)
-	return engine.Status{Done: true, Reason: "Kubernetes " + v + " at " + c.Config.Host}, nil
+	return actions.Status{Done: true, Reason: "Kubernetes " + v + " at " + c.Config.Host}, nil
 }
 
 // Client is the cluster's client once the kubeconfig step ran.
@@ -293,7 +293,7 @@ func (r *Run) applyReconciler(ctx context.Context) error {
 	}
 	if owned {
 		r.opts.Logf("%s", why)
-		return engine.NoChange
+		return actions.NoChange
 	}
 	if err := r.adoptBootstrap(ctx); err != nil {
 		return err
@@ -303,7 +303,7 @@ func (r *Run) applyReconciler(ctx context.Context) error {
 		return err
 	}
 	if out == helm.Unchanged {
-		return engine.NoChange
+		return actions.NoChange
 	}
 	return nil
 }
@@ -384,7 +384,7 @@ func (r *Run) applySecrets(ctx context.Context) error {
 	}
 	r.output(plan.StepSecrets, "recipient", r.identity.Recipient().String())
 	if !changed {
-		return engine.NoChange
+		return actions.NoChange
 	}
 	return nil
 }
@@ -486,7 +486,7 @@ func (r *Run) applySeed(ctx context.Context) error {
 	r.output(plan.StepSeed, "revision", res.Revision)
 	r.opts.Logf("repository %s at %s (changed: %t, attempts: %d)", g.Repository.URL, res.Revision, res.Changed, res.Attempts)
 	if !res.Changed {
-		return engine.NoChange
+		return actions.NoChange
 	}
 	return nil
 }
@@ -514,7 +514,7 @@ func (r *Run) applySync(ctx context.Context) error {
 		return err
 	}
 	if !changed {
-		return engine.NoChange
+		return actions.NoChange
 	}
 	return nil
 }
@@ -526,7 +526,7 @@ func (r *Run) applyExpiry(ctx context.Context) error {
 	if cm, err := cms.Get(ctx, ExpiryConfigMap, metav1.GetOptions{}); err == nil {
 		if t, err := time.Parse(time.RFC3339, cm.Data["expires"]); err == nil {
 			r.Expires = t
-			return engine.NoChange
+			return actions.NoChange
 		}
 	}
 	r.Expires = r.opts.Now().Add(r.env().Ephemeral.TTL).UTC().Truncate(time.Second)
@@ -602,25 +602,25 @@ func (r *Run) deleteRetired(ctx context.Context) error {
 	return err
 }
 
-func (r *Run) checkWait(ctx context.Context) (engine.Status, error) {
+func (r *Run) checkWait(ctx context.Context) (actions.Status, error) {
 	if r.Revision == "" {
-		return engine.Status{}, errors.New("no seeded revision to wait for")
+		return actions.Status{}, errors.New("no seeded revision to wait for")
 	}
 	if r.argoCD() { // argocd engine: see argocd.go
 		return r.checkArgoCDWait(ctx)
 	}
 	req, err := r.required(ctx)
 	if err != nil {
-		return engine.Status{}, err
+		return actions.Status{}, err
 	}
 	_, ok, err := r.waiter().Ready(ctx, r.Revision, req)
 	if err != nil || !ok {
-		return engine.Status{}, err
+		return actions.Status{}, err
 	}
 	if err := r.deleteRetired(ctx); err != nil {
-		return engine.Status{}, err
+		return actions.Status{}, err
 	}
-	return engine.Status{Done: true, Reason: "every Kustomization applied " + r.Revision}, nil
+	return actions.Status{Done: true, Reason: "every Kustomization applied " + r.Revision}, nil
 }
 
 func (r *Run) applyWait(ctx context.Context) error {

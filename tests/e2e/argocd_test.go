@@ -18,8 +18,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	cmdup "github.com/groundwork-dev/groundwork/internal/cmd/up"
-	"github.com/groundwork-dev/groundwork/internal/engine"
 	"github.com/groundwork-dev/groundwork/internal/sealing"
 	"github.com/groundwork-dev/groundwork/internal/up"
 	"github.com/groundwork-dev/groundwork/tests/harness"
@@ -251,7 +251,7 @@ func TestArgoCD(t *testing.T) {
 			t.Errorf("a second up changed something: %+v", doc.Steps)
 		}
 		for _, s := range doc.Steps {
-			if s.State != string(engine.StateSkipped) {
+			if s.State != string(actions.StateSkipped) {
 				t.Errorf("step %s: %s, want unchanged", s.Name, s.State)
 			}
 		}

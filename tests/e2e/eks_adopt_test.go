@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/up"
 )
@@ -86,7 +86,7 @@ func TestUpAdoptsEKSByName(t *testing.T) {
 			t.Fatal(res.Diags)
 		}
 		stateDir := filepath.Join(filepath.Dir(file), ".groundwork", "shared")
-		j, err := engine.OpenJournal(stateDir)
+		j, err := actions.OpenJournal(stateDir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,7 +94,7 @@ func TestUpAdoptsEKSByName(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = (&engine.Runner{Command: "up", Journal: j}).Run(ctx, r.Steps()[:2]) // cluster, kubeconfig
+		_, err = (&actions.Runner{Command: "up", Journal: j}).Run(ctx, r.Steps()[:2]) // cluster, kubeconfig
 		return r, stateDir, err
 	}
 

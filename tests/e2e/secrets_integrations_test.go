@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
-	"github.com/groundwork-dev/groundwork/internal/engine"
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/sealing"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/up"
@@ -49,7 +49,7 @@ func TestSecretsIntegrations(t *testing.T) {
 	dir := t.TempDir()
 
 	// run runs up's first steps, through secrets, for an environment.
-	run := func(t *testing.T, src string, stateDir string) *engine.Result {
+	run := func(t *testing.T, src string, stateDir string) *actions.Result {
 		t.Helper()
 		file := filepath.Join(dir, "env.hcl")
 		os.WriteFile(file, []byte(src), 0o644)
@@ -61,7 +61,7 @@ func TestSecretsIntegrations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var steps []engine.Step
+		var steps []actions.Step
 		for _, s := range r.Steps() {
 			switch s.Plan().Name {
 			case "cluster", "kubeconfig", "secrets":
@@ -69,7 +69,7 @@ func TestSecretsIntegrations(t *testing.T) {
 			}
 		}
 		start := time.Now()
-		res2, err := (&engine.Runner{Command: "up"}).Run(ctx, steps)
+		res2, err := (&actions.Runner{Command: "up"}).Run(ctx, steps)
 		if err != nil {
 			t.Fatalf("up's secrets step: %v", err)
 		}

@@ -18,9 +18,9 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cluster/remote"
 	"github.com/groundwork-dev/groundwork/internal/down"
-	"github.com/groundwork-dev/groundwork/internal/engine"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/terraform"
 	"github.com/groundwork-dev/groundwork/internal/up"
@@ -100,9 +100,9 @@ func TestUpEKSClusterSteps(t *testing.T) {
 		t.Fatal(err)
 	}
 	stateDir := filepath.Join(dir, ".groundwork", env.Name)
-	run := func() (*engine.Result, *up.Run, []string) {
+	run := func() (*actions.Result, *up.Run, []string) {
 		t.Helper()
-		journal, err := engine.OpenJournal(stateDir)
+		journal, err := actions.OpenJournal(stateDir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +118,7 @@ func TestUpEKSClusterSteps(t *testing.T) {
 			Kubeconfig: &remote.KubeconfigOptions{Token: &remote.Token{Value: "k8s-aws-v1.test-token"}},
 		})
 		steps := r.Steps()[:3] // state, cluster, kubeconfig
-		res, err := (&engine.Runner{Command: "up", Journal: journal}).Run(ctx, steps)
+		res, err := (&actions.Runner{Command: "up", Journal: journal}).Run(ctx, steps)
 		if err != nil {
 			t.Fatalf("up: %v\nterraform:\n%s", err, strings.Join(progress, "\n"))
 		}
@@ -155,7 +155,7 @@ func TestUpEKSClusterSteps(t *testing.T) {
 	// Again: the expiry tag is the first run's, the plan is empty.
 	res2, _, _ := run()
 	for _, s := range res2.Steps {
-		if s.State != engine.StateSkipped {
+		if s.State != actions.StateSkipped {
 			t.Errorf("second run: step %s %s, want unchanged", s.Name, s.State)
 		}
 	}
@@ -245,9 +245,9 @@ func TestUpEKSOnHarness(t *testing.T) {
 	env := res.Env
 	stateDir := filepath.Join(dir, ".groundwork", "prod")
 	find := terraform.FindOptions{CacheDir: filepath.Join(dir, "cache"), Installer: noTerraformInstall{}}
-	up1 := func() (*engine.Result, *up.Run) {
+	up1 := func() (*actions.Result, *up.Run) {
 		t.Helper()
-		journal, err := engine.OpenJournal(stateDir)
+		journal, err := actions.OpenJournal(stateDir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -257,7 +257,7 @@ func TestUpEKSOnHarness(t *testing.T) {
 		}
 		r.UseTerraform(up.TerraformOptions{Module: os.DirFS(module), Find: find,
 			Kubeconfig: &remote.KubeconfigOptions{Token: &remote.Token{Value: tr.Status.Token}}})
-		res, err := (&engine.Runner{Command: "up", Journal: journal}).Run(ctx, r.Steps())
+		res, err := (&actions.Runner{Command: "up", Journal: journal}).Run(ctx, r.Steps())
 		if err != nil {
 			t.Fatalf("up: %v", err)
 		}
@@ -268,13 +268,13 @@ func TestUpEKSOnHarness(t *testing.T) {
 		t.Fatalf("up: revision %q, server %q", r.Revision, r.ServerVersion)
 	}
 	for _, s := range res1.Steps {
-		if s.Name == "cluster" && s.State != engine.StateDone {
+		if s.Name == "cluster" && s.State != actions.StateDone {
 			t.Errorf("cluster step %s, want done (terraform apply)", s.State)
 		}
 	}
 	res2, _ := up1()
 	for _, s := range res2.Steps {
-		if s.State != engine.StateSkipped {
+		if s.State != actions.StateSkipped {
 			t.Errorf("second up: step %s %s, want unchanged", s.Name, s.State)
 		}
 	}

@@ -18,10 +18,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/app"
 	cmdup "github.com/groundwork-dev/groundwork/internal/cmd/up"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
-	"github.com/groundwork-dev/groundwork/internal/engine"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/testutil/golden"
 	"github.com/groundwork-dev/groundwork/internal/up"
@@ -241,7 +241,7 @@ func TestUp(t *testing.T) {
 			t.Errorf("a second up changed something: %+v", doc.Steps)
 		}
 		for _, s := range doc.Steps {
-			if s.State != string(engine.StateSkipped) {
+			if s.State != string(actions.StateSkipped) {
 				t.Errorf("step %s: %s, want unchanged", s.Name, s.State)
 			}
 		}
@@ -354,7 +354,7 @@ stringData:
 	})
 
 	t.Run("a second run waits for the lock or fails clearly", func(t *testing.T) {
-		lock, err := engine.AcquireLock(ctx, stateDir, "pid 1, test holder", false)
+		lock, err := actions.AcquireLock(ctx, stateDir, "pid 1, test holder", false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -423,7 +423,7 @@ func interruptAt(ctx context.Context, t *testing.T, g *groundwork, stateDir, ste
 	if res.Diags.HasErrors() {
 		t.Fatalf("spec: %v", res.Diags)
 	}
-	j, err := engine.OpenJournal(stateDir)
+	j, err := actions.OpenJournal(stateDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,12 +434,12 @@ func interruptAt(ctx context.Context, t *testing.T, g *groundwork, stateDir, ste
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rep := &cancelAt{step: step, delay: delay, cancel: cancel}
-	_, err = (&engine.Runner{Command: "up", Journal: j, Reporter: rep}).Run(rctx, run.Steps())
-	var se *engine.StepError
+	_, err = (&actions.Runner{Command: "up", Journal: j, Reporter: rep}).Run(rctx, run.Steps())
+	var se *actions.StepError
 	if !errors.As(err, &se) || se.Step != step {
 		t.Fatalf("the run was to be interrupted in step %s; it ended with %v", step, err)
 	}
-	j2, _ := engine.OpenJournal(stateDir)
+	j2, _ := actions.OpenJournal(stateDir)
 	t.Logf("interrupted at %s: %v (journal: run %s)", se.Step, err, j2.Run.Outcome)
 	if j2.Run.Outcome != "interrupted" && j2.Run.Outcome != "failed" {
 		t.Errorf("journal outcome %q after an interruption", j2.Run.Outcome)
@@ -452,7 +452,7 @@ type cancelAt struct {
 	cancel func()
 }
 
-func (c *cancelAt) StepStarted(d engine.Description) {
+func (c *cancelAt) StepStarted(d actions.Description) {
 	switch {
 	case d.Name != c.step:
 	case c.delay == 0:
@@ -462,7 +462,7 @@ func (c *cancelAt) StepStarted(d engine.Description) {
 	}
 }
 
-func (c *cancelAt) StepFinished(engine.Description, engine.StepState, time.Duration, error) {}
+func (c *cancelAt) StepFinished(actions.Description, actions.StepState, time.Duration, error) {}
 
 // assertFluxApplied checks the GitRepository fetched revision and every
 // Kustomization applied it and is ready.

@@ -9,9 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
 	"github.com/groundwork-dev/groundwork/internal/down"
-	"github.com/groundwork-dev/groundwork/internal/engine"
 	"github.com/groundwork-dev/groundwork/internal/up"
 )
 
@@ -83,7 +83,7 @@ func Run(ctx context.Context, opts *Options) error {
 		return cmdutil.UsageError("down deletes; run it again with --yes to confirm")
 	}
 	holder := fmt.Sprintf("pid %d, groundwork down, since %s", os.Getpid(), time.Now().UTC().Format(time.RFC3339))
-	lock, err := engine.AcquireLock(ctx, stateDir, holder, false)
+	lock, err := actions.AcquireLock(ctx, stateDir, holder, false)
 	if err != nil {
 		return err
 	}

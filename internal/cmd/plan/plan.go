@@ -7,9 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cluster/remote"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
-	"github.com/groundwork-dev/groundwork/internal/engine"
 	"github.com/groundwork-dev/groundwork/internal/plan"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/terraform"
@@ -97,7 +97,7 @@ func RunContext(ctx context.Context, opts *Options) error {
 		return err
 	}
 	stateDir := f.StateDir(res.Env)
-	journal, err := engine.OpenJournal(stateDir)
+	journal, err := actions.OpenJournal(stateDir)
 	if err != nil {
 		return err
 	}

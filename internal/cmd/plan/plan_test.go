@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cmd/cmdtest"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
-	"github.com/groundwork-dev/groundwork/internal/engine"
 	"github.com/groundwork-dev/groundwork/internal/plan"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 )
@@ -66,9 +66,9 @@ func TestDetailedExitCode(t *testing.T) {
 	// Record every step done in the default state dir, as up would.
 	stateDir := filepath.Join(filepath.Dir(path), ".groundwork", "dev")
 	res := spec.Load(path, spec.Options{})
-	j, _ := engine.OpenJournal(stateDir)
+	j, _ := actions.OpenJournal(stateDir)
 	for _, d := range plan.Build(res.Env, plan.Options{StateDir: stateDir}).Steps {
-		j.Steps[d.Name] = engine.StepRecord{State: engine.StateDone, Fingerprint: d.Fingerprint}
+		j.Steps[d.Name] = actions.StepRecord{State: actions.StateDone, Fingerprint: d.Fingerprint}
 	}
 	if err := j.Save(); err != nil {
 		t.Fatal(err)

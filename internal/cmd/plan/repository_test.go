@@ -100,7 +100,7 @@ func planJSON(t *testing.T, r planRun) plan.JSON {
 	return doc
 }
 
-func actions(r *plan.Repository) map[string]string {
+func fileActions(r *plan.Repository) map[string]string {
 	out := map[string]string{}
 	for _, f := range r.Files {
 		out[f.Path] = string(f.Action)
@@ -148,7 +148,7 @@ func TestRepositoryEmpty(t *testing.T) {
 	if doc.Repository == nil || doc.Repository.Error != "" || !doc.Repository.KeyPending || doc.Repository.Revision != "" || doc.Repository.Conflicts() != 0 {
 		t.Fatalf("JSON repository: %+v", doc.Repository)
 	}
-	for p, a := range actions(doc.Repository) {
+	for p, a := range fileActions(doc.Repository) {
 		if a != "add" {
 			t.Errorf("%s: %s, want add", p, a)
 		}
@@ -185,8 +185,8 @@ func TestRepositoryConflictAndAdopt(t *testing.T) {
 	if doc.Repository == nil {
 		t.Fatalf("no repository in JSON")
 	}
-	if a := actions(doc.Repository)[sopsPath]; a != "conflict" {
-		t.Fatalf("%s: %q, want conflict; files %v", sopsPath, a, actions(doc.Repository))
+	if a := fileActions(doc.Repository)[sopsPath]; a != "conflict" {
+		t.Fatalf("%s: %q, want conflict; files %v", sopsPath, a, fileActions(doc.Repository))
 	}
 	if doc.Repository.Conflicts() != 1 || doc.Repository.Revision != "main@sha1:"+before {
 		t.Errorf("repository: %+v", doc.Repository)
@@ -194,8 +194,8 @@ func TestRepositoryConflictAndAdopt(t *testing.T) {
 
 	// Handed over: adopted, no conflict left.
 	doc = planJSON(t, runPlan(t, Options{File: file, AdoptFiles: []string{sopsPath}}, true, false))
-	if a := actions(doc.Repository)[sopsPath]; a != "adopt" {
-		t.Fatalf("--adopt-file %s: %q, want adopt; files %v", sopsPath, a, actions(doc.Repository))
+	if a := fileActions(doc.Repository)[sopsPath]; a != "adopt" {
+		t.Fatalf("--adopt-file %s: %q, want adopt; files %v", sopsPath, a, fileActions(doc.Repository))
 	}
 	if n := doc.Repository.Conflicts(); n != 0 {
 		t.Errorf("--adopt-file: %d conflicts left", n)
@@ -256,7 +256,7 @@ func TestRepositoryVerboseDiff(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Errorf("JSON -v: no sync.yaml in %v", actions(doc.Repository))
+		t.Errorf("JSON -v: no sync.yaml in %v", fileActions(doc.Repository))
 	}
 	if after := head(t, dir); after != before {
 		t.Errorf("plan moved main from %s to %s", before, after)

@@ -8,9 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	cmdup "github.com/groundwork-dev/groundwork/internal/cmd/up"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
-	"github.com/groundwork-dev/groundwork/internal/engine"
 	"github.com/groundwork-dev/groundwork/internal/progress"
 	"github.com/groundwork-dev/groundwork/internal/up"
 )
@@ -100,12 +100,12 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	defer lock.Release()
-	journal, err := engine.OpenJournal(stateDir)
+	journal, err := actions.OpenJournal(stateDir)
 	if err != nil {
 		return err
 	}
 	run.UseJournal(journal)
-	result, runErr := (&engine.Runner{Command: "rebuild", Journal: journal, Reporter: rep}).Run(ctx, steps)
+	result, runErr := (&actions.Runner{Command: "rebuild", Journal: journal, Reporter: rep}).Run(ctx, steps)
 	doc := cmdup.NewDocument(env, run, result, runErr)
 	rto := time.Since(start)
 	if runErr == nil {
@@ -132,9 +132,9 @@ func Run(ctx context.Context, opts *Options) error {
 	return nil
 }
 
-func dryRun(f *cmdutil.Factory, name string, run *up.Run, steps []engine.Step) error {
+func dryRun(f *cmdutil.Factory, name string, run *up.Run, steps []actions.Step) error {
 	if f.Globals.JSON() {
-		ds := make([]engine.Description, len(steps))
+		ds := make([]actions.Description, len(steps))
 		for i, s := range steps {
 			ds[i] = s.Plan()
 		}

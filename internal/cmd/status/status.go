@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
-	"github.com/groundwork-dev/groundwork/internal/engine"
 	"github.com/groundwork-dev/groundwork/internal/plan"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/status"
@@ -26,8 +26,8 @@ type Options struct {
 type Document struct {
 	FormatVersion string `json:"format_version"`
 	*status.Report
-	LastRun *engine.Run `json:"last_run,omitempty"`
-	Seeded  string      `json:"seeded_revision,omitempty"`
+	LastRun *actions.Run `json:"last_run,omitempty"`
+	Seeded  string       `json:"seeded_revision,omitempty"`
 }
 
 // NewCmdStatus returns the status command; runF replaces the behaviour in
@@ -82,7 +82,7 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	stateDir := f.StateDir(res.Env)
 	doc := Document{FormatVersion: "1", Report: status.Collect(ctx, res.Env, stateDir)}
-	if j, err := engine.OpenJournal(stateDir); err == nil && !j.Run.Started.IsZero() {
+	if j, err := actions.OpenJournal(stateDir); err == nil && !j.Run.Started.IsZero() {
 		doc.LastRun = &j.Run
 		doc.Seeded, _ = j.Output(plan.StepSeed, "revision")
 	}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
-	"github.com/groundwork-dev/groundwork/internal/engine"
 	"github.com/groundwork-dev/groundwork/internal/progress"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/up"
@@ -156,7 +156,7 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	defer lock.Release()
-	journal, err := engine.OpenJournal(stateDir)
+	journal, err := actions.OpenJournal(stateDir)
 	if err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func Run(ctx context.Context, opts *Options) error {
 			rep.Printf("--adopt-file %s: groundwork writes no such file; nothing to hand over (paths are from the repository root)", a)
 		}
 	}
-	runner := &engine.Runner{Command: "up", Journal: journal, Reporter: rep}
+	runner := &actions.Runner{Command: "up", Journal: journal, Reporter: rep}
 	result, runErr := runner.Run(ctx, run.Steps())
 	doc := NewDocument(env, run, result, runErr)
 	if f.Globals.JSON() {
@@ -213,21 +213,21 @@ func Run(ctx context.Context, opts *Options) error {
 
 // Acquire takes the environment's lock for command, waiting up to timeout
 // for another run (0: fail at once).
-func Acquire(ctx context.Context, dir, command string, timeout time.Duration, rep *progress.Reporter) (*engine.Lock, error) {
+func Acquire(ctx context.Context, dir, command string, timeout time.Duration, rep *progress.Reporter) (*actions.Lock, error) {
 	holder := fmt.Sprintf("pid %d, groundwork %s, since %s", os.Getpid(), command, time.Now().UTC().Format(time.RFC3339))
-	lock, err := engine.AcquireLock(ctx, dir, holder, false)
-	var le *engine.LockedError
+	lock, err := actions.AcquireLock(ctx, dir, holder, false)
+	var le *actions.LockedError
 	if !errors.As(err, &le) || timeout == 0 {
 		return lock, err
 	}
 	rep.Printf("Waiting up to %s for the other run on this environment to finish (%s)...", timeout, le.Holder)
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return engine.AcquireLock(wctx, dir, holder, true)
+	return actions.AcquireLock(wctx, dir, holder, true)
 }
 
 // NewDocument is the JSON document of a run of up's steps (rebuild's too).
-func NewDocument(env *spec.Environment, run *up.Run, result *engine.Result, err error) Document {
+func NewDocument(env *spec.Environment, run *up.Run, result *actions.Result, err error) Document {
 	d := Document{FormatVersion: "1", Environment: env.Name, Succeeded: err == nil, Steps: []StepDoc{},
 		Kubeconfig: run.Kubeconfig, KubernetesVersion: run.ServerVersion, Revision: run.Revision}
 	if c := run.Client(); c != nil {
@@ -244,7 +244,7 @@ func NewDocument(env *spec.Environment, run *up.Run, result *engine.Result, err 
 	}
 	if err != nil {
 		d.Error = &ErrorDoc{Message: err.Error(), ExitCode: cmdutil.ExitFailure}
-		var se *engine.StepError
+		var se *actions.StepError
 		if errors.As(err, &se) {
 			d.Error.Step = se.Step
 		}

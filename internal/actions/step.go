@@ -1,4 +1,4 @@
-package engine
+package actions
 
 import (
 	"context"
@@ -67,7 +67,7 @@ type Status struct {
 func Fingerprint(inputs any) string {
 	b, err := json.Marshal(inputs)
 	if err != nil {
-		panic("engine: fingerprint inputs must encode as JSON: " + err.Error())
+		panic("actions: fingerprint inputs must encode as JSON: " + err.Error())
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])

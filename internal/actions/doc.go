@@ -1,4 +1,4 @@
-// Package engine runs the ordered, idempotent steps that make up groundwork
+// Package actions runs the ordered, idempotent steps (kind calls them actions) that make up groundwork
 // commands such as up and rebuild.
 //
 // A Step can describe itself without side effects (Plan), tell whether its
@@ -8,4 +8,4 @@
 // run in a Journal there, so that an interrupted or failed run can be resumed
 // by running the same command again, and so that plan can say which steps
 // the last run left undone.
-package engine
+package actions
