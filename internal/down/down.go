@@ -15,15 +15,13 @@ import (
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/storage/driver"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cluster/kind"
 	"github.com/groundwork-dev/groundwork/internal/cluster/remote"
-	"github.com/groundwork-dev/groundwork/internal/flux"
+	"github.com/groundwork-dev/groundwork/internal/facts"
+	"github.com/groundwork-dev/groundwork/internal/gitops"
+	"github.com/groundwork-dev/groundwork/internal/gitops/engines"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/helm"
 	"github.com/groundwork-dev/groundwork/internal/kube"
@@ -31,7 +29,6 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/render"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/terraform"
-	"github.com/groundwork-dev/groundwork/internal/up"
 )
 
 // Options say what to delete.
@@ -61,7 +58,7 @@ func Plan(o Options) []string {
 	var out []string
 	switch {
 	case env.Cluster.Remote():
-		where := "local Terraform state in " + remote.WorkDir(o.StateDir)
+		where := "local Terraform state in " + facts.Terraform(o.StateDir)
 		if env.State != nil {
 			where = "Terraform state in the " + env.State.Backend + " backend"
 		}
@@ -70,8 +67,8 @@ func Plan(o Options) []string {
 	case env.Cluster.Provider == spec.ProviderKind:
 		out = append(out, fmt.Sprintf("delete the kind cluster %q and everything in it", env.Name))
 	case env.Cluster.Provider == spec.ProviderExisting && o.Uninstall:
-		rel := up.ReconcilerRelease(env)
-		out = append(out, fmt.Sprintf("uninstall the reconciler (Helm release %s/%s, its sync objects and Secrets) from the existing cluster; what it applied stays", rel.Namespace, rel.Name))
+		name, ns := facts.ReconcilerRelease(env)
+		out = append(out, fmt.Sprintf("uninstall %s (Helm release %s/%s, its %ss and the other objects pointing it at the repository, and the Secrets groundwork gave it) from the existing cluster; what it applied stays", engines.For(env).Name(), ns, name, engines.For(env).Kind()))
 	case env.Cluster.Provider == spec.ProviderExisting:
 		out = append(out, "leave the existing cluster alone (add --uninstall to remove the reconciler from it)")
 	}
@@ -79,7 +76,7 @@ func Plan(o Options) []string {
 		r := env.GitOps.Repository
 		out = append(out, fmt.Sprintf("remove the environment's files under %s/ from %s (branch %s) in a commit; files of yours beside them stay", r.Path, r.URL, r.Branch))
 	}
-	return append(out, "remove the state in "+o.StateDir+" (the age key stays in its key store)")
+	return append(out, "remove the state in "+o.StateDir+" ("+keptKeys(env)+")")
 }
 
 // Destructive reports whether Run would delete anything beyond local state.
@@ -99,7 +96,7 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	case env.Cluster.Provider == spec.ProviderKind:
-		path, _ := up.Kubeconfig(env, o.StateDir)
+		path, _ := facts.Kubeconfig(env, o.StateDir)
 		c, err := kind.New(ctx, env.Name, env.Cluster.Kind, path)
 		if err != nil {
 			return err
@@ -121,7 +118,7 @@ func Run(ctx context.Context, o Options) error {
 	if env.Cluster.Remote() {
 		// The working directory (and local state, now empty) goes with the
 		// cluster; a remote backend keeps its (empty) state.
-		if err := os.RemoveAll(remote.WorkDir(o.StateDir)); err != nil {
+		if err := os.RemoveAll(facts.Terraform(o.StateDir)); err != nil {
 			return err
 		}
 	}
@@ -156,7 +153,7 @@ func destroy(ctx context.Context, o Options) error {
 	}
 	if sum.Destroy == 0 {
 		if o.Env.State == nil {
-			o.Logf("Terraform's local state of %s (in %s) holds nothing to destroy; if the cluster was made on another machine, its state is there", o.Env.Name, remote.WorkDir(o.StateDir))
+			o.Logf("Terraform's local state of %s (in %s) holds nothing to destroy; if the cluster was made on another machine, its state is there", o.Env.Name, facts.Terraform(o.StateDir))
 		} else {
 			o.Logf("Terraform's state of %s holds nothing to destroy", o.Env.Name)
 		}
@@ -170,11 +167,11 @@ func destroy(ctx context.Context, o Options) error {
 	return nil
 }
 
-// uninstall detaches Flux first (suspend, drop finalizers, delete its
-// objects) so that it cannot garbage-collect what it applied, then removes
-// the Helm release and groundwork's Secrets.
+// uninstall detaches the engine first (its objects deleted without
+// garbage collection, the Secrets groundwork gave it deleted) so that it
+// cannot delete what it applied, then removes its Helm release.
 func uninstall(ctx context.Context, o Options) error {
-	path, kctx := up.Kubeconfig(o.Env, o.StateDir)
+	path, kctx := facts.Kubeconfig(o.Env, o.StateDir)
 	c, err := kube.Connect(path, kctx)
 	if err != nil {
 		return err
@@ -182,33 +179,15 @@ func uninstall(ctx context.Context, o Options) error {
 	if _, err := c.ServerVersion(ctx); err != nil {
 		return err
 	}
-	ns := o.Env.GitOps.Namespace
-	for _, gvk := range []schema.GroupVersionKind{flux.KustomizationKind, flux.GitRepositoryKind,
-		flux.HelmRepositoryKind, flux.HelmReleaseKind,
-		// helm-controller makes one for each HelmRelease; with its
-		// finalizer left, uninstalling the chart's CRDs would wait for
-		// a source-controller that is going away too.
-		{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "HelmChart"}} {
-		ri, err := c.Resource(gvk, ns)
-		if err != nil {
-			continue // the kind is not served: nothing of it to detach
-		}
-		list, err := ri.List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return fmt.Errorf("list %s: %w", gvk.Kind, err)
-		}
-		for _, u := range list.Items {
-			patch := []byte(`{"spec":{"suspend":true},"metadata":{"finalizers":null}}`)
-			if _, err := ri.Patch(ctx, u.GetName(), types.MergePatchType, patch, metav1.PatchOptions{FieldManager: kube.FieldManager}); err != nil && !apierrors.IsNotFound(err) {
-				return fmt.Errorf("detach %s %s: %w", gvk.Kind, u.GetName(), err)
-			}
-			if err := ri.Delete(ctx, u.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-				return fmt.Errorf("delete %s %s: %w", gvk.Kind, u.GetName(), err)
-			}
-			o.Logf("deleted %s %s/%s (what it applied stays)", gvk.Kind, ns, u.GetName())
-		}
+	e := engines.New(gitops.Deps{Env: o.Env, Kube: c, Logf: o.Logf})
+	done, err := e.Detach(ctx)
+	for _, d := range done {
+		o.Logf("deleted %s (what it applied stays)", d)
 	}
-	rel := up.ReconcilerRelease(o.Env)
+	if err != nil {
+		return err
+	}
+	rel := e.Release()
 	cfg, err := helm.NewConfiguration(path, kctx, rel.Namespace, nil)
 	if err != nil {
 		return err
@@ -219,13 +198,19 @@ func uninstall(ctx context.Context, o Options) error {
 		return fmt.Errorf("uninstall Helm release %s/%s: %w", rel.Namespace, rel.Name, err)
 	}
 	o.Logf("uninstalled Helm release %s/%s", rel.Namespace, rel.Name)
-	for _, name := range []string{up.AgeSecret, up.CredentialsSecret} {
-		err := c.Clientset.CoreV1().Secrets(ns).Delete(ctx, name, metav1.DeleteOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("delete Secret %s/%s: %w", ns, name, err)
-		}
-	}
 	return nil
+}
+
+// keptKeys says what stays of the environment's keys, which down never
+// deletes.
+func keptKeys(env *spec.Environment) string {
+	switch env.Secrets.Provider {
+	case spec.SecretsSealedSecrets:
+		return "the sealing keys stay in their key store"
+	case spec.SecretsExternalSecrets:
+		return "the secrets stay in AWS Secrets Manager"
+	}
+	return "the age key stays in its key store"
 }
 
 func purge(ctx context.Context, o Options) error {

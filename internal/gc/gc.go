@@ -18,11 +18,11 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cluster/remote"
 	"github.com/groundwork-dev/groundwork/internal/down"
+	"github.com/groundwork-dev/groundwork/internal/facts"
 	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/plan"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/terraform"
-	"github.com/groundwork-dev/groundwork/internal/up"
 )
 
 // Instance is an ephemeral environment gc looked at.
@@ -138,7 +138,7 @@ func Run(ctx context.Context, o Options) []Instance {
 // cluster cannot be read is kept, with the reason: gc never deletes on a
 // guess.
 func look(ctx context.Context, in *Instance, now time.Time) {
-	path, kctx := up.Kubeconfig(in.env, in.StateDir)
+	path, kctx := facts.Kubeconfig(in.env, in.StateDir)
 	c, err := kube.Connect(path, kctx)
 	if err != nil {
 		in.Error = fmt.Sprintf("cannot reach its cluster: %v", err)
@@ -146,7 +146,7 @@ func look(ctx context.Context, in *Instance, now time.Time) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	cm, err := c.Clientset.CoreV1().ConfigMaps(up.ExpiryNamespace).Get(cctx, up.ExpiryConfigMap, metav1.GetOptions{})
+	cm, err := c.Clientset.CoreV1().ConfigMaps(facts.ExpiryNamespace).Get(cctx, facts.ExpiryConfigMap, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		in.Error = "its cluster records no expiry (not created by up, or up did not finish)"

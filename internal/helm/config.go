@@ -1,9 +1,12 @@
 package helm
 
 import (
+	"errors"
 	"fmt"
 
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/storage/driver"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 )
 
@@ -24,4 +27,21 @@ func NewConfiguration(kubeconfig, kubeContext, namespace string, logf func(forma
 		return nil, fmt.Errorf("helm: %w", err)
 	}
 	return cfg, nil
+}
+
+// Stored reads a release's latest revision from Helm's storage in the
+// cluster kubeconfig points at; nil when there is none.
+func Stored(kubeconfig, kubeContext, namespace, name string, logf func(format string, args ...any)) (*release.Release, error) {
+	cfg, err := NewConfiguration(kubeconfig, kubeContext, namespace, logf)
+	if err != nil {
+		return nil, err
+	}
+	current, err := action.NewGet(cfg).Run(name)
+	switch {
+	case errors.Is(err, driver.ErrReleaseNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read Helm release %s/%s: %w", namespace, name, err)
+	}
+	return current, nil
 }

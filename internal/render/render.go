@@ -326,3 +326,12 @@ func ArgoCDValues(env *spec.Environment) map[string]any {
 	}
 	return vals
 }
+
+// FileMap keys rendered files by path.
+func FileMap(files []File) map[string][]byte {
+	m := make(map[string][]byte, len(files))
+	for _, f := range files {
+		m[f.Path] = f.Data
+	}
+	return m
+}

@@ -19,13 +19,14 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/groundwork-dev/groundwork/internal/flux"
+	"github.com/groundwork-dev/groundwork/internal/facts"
+	"github.com/groundwork-dev/groundwork/internal/gitops"
+	"github.com/groundwork-dev/groundwork/internal/gitops/engines"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/keys"
 	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/sopsenc"
 	"github.com/groundwork-dev/groundwork/internal/spec"
-	"github.com/groundwork-dev/groundwork/internal/up"
 )
 
 // NextKeySuffix names the file that holds the new key during a rotation.
@@ -102,7 +103,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	res := &Result{OldRecipient: old.Recipient().String(), NewRecipient: next.Recipient().String()}
 
-	kubeconfig, kctx := up.Kubeconfig(env, o.StateDir)
+	kubeconfig, kctx := facts.Kubeconfig(env, o.StateDir)
 	kc, err := kube.Connect(kubeconfig, kctx)
 	if err != nil {
 		return nil, err
@@ -164,14 +165,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 func applyAgeSecret(ctx context.Context, kc *kube.Client, ns string, ids ...*age.X25519Identity) error {
 	data := map[string][]byte{}
 	for i, id := range ids {
-		name := up.AgeSecretKey
+		name := facts.AgeSecretKey
 		if i > 0 {
 			name = fmt.Sprintf("previous-%d.agekey", i)
 		}
 		data[name] = []byte(id.String() + "\n")
 	}
 	s := &corev1.Secret{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: up.AgeSecret, Labels: map[string]string{"app.kubernetes.io/managed-by": "groundwork"}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: facts.AgeSecret, Labels: map[string]string{"app.kubernetes.io/managed-by": "groundwork"}},
 		Type:       corev1.SecretTypeOpaque, Data: data}
 	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(s)
 	if err != nil {
@@ -264,11 +265,6 @@ func waitApplied(ctx context.Context, kc *kube.Client, git *gitrepo.Client, env 
 	if err != nil {
 		return err
 	}
-	if err := flux.RequestReconcile(ctx, kc, env.GitOps.Namespace, time.Now()); err != nil {
-		return err
-	}
-	wctx, cancel := context.WithTimeout(ctx, env.GitOps.Sync.Timeout)
-	defer cancel()
-	w := &flux.Waiter{Client: kc, Namespace: env.GitOps.Namespace, IsAncestor: git.IsAncestor}
-	return w.Wait(wctx, revision, flux.DeclaredKustomizations(snap.Files, env.GitOps.Namespace))
+	e := engines.New(gitops.Deps{Env: env, Kube: kc, IsAncestor: git.IsAncestor})
+	return e.Wait(ctx, revision, e.Declared(snap.Files))
 }

@@ -13,11 +13,11 @@ import (
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/groundwork-dev/groundwork/internal/facts"
 	"github.com/groundwork-dev/groundwork/internal/keys"
 	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/sealing"
 	"github.com/groundwork-dev/groundwork/internal/spec"
-	"github.com/groundwork-dev/groundwork/internal/up"
 )
 
 // SealedResult says what a Sealed Secrets rotation did.
@@ -81,9 +81,9 @@ func (e *ControllerError) Error() string {
 // registered only when the controller restarts, and what secret set seals
 // for the new key would not open) and not renew keys on its own.
 func checkController(ctx context.Context, cs kubernetes.Interface, ns string) error {
-	d, err := cs.AppsV1().Deployments(ns).Get(ctx, up.SealedSecretsName, metav1.GetOptions{})
+	d, err := cs.AppsV1().Deployments(ns).Get(ctx, facts.SealedSecretsName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return &ControllerError{Namespace: ns, Deployment: up.SealedSecretsName, Why: "is not installed"}
+		return &ControllerError{Namespace: ns, Deployment: facts.SealedSecretsName, Why: "is not installed"}
 	}
 	if err != nil {
 		return err
@@ -149,7 +149,7 @@ func RunSealedSecrets(ctx context.Context, o Options) (*SealedResult, error) {
 	}
 	cs := o.Clientset
 	if cs == nil {
-		kubeconfig, kctx := up.Kubeconfig(env, o.StateDir)
+		kubeconfig, kctx := facts.Kubeconfig(env, o.StateDir)
 		kc, err := kube.Connect(kubeconfig, kctx)
 		if err != nil {
 			return nil, err
@@ -166,7 +166,7 @@ func RunSealedSecrets(ctx context.Context, o Options) (*SealedResult, error) {
 
 	// 1. What the cluster has, the store keeps (a key the controller made
 	// on its own before groundwork turned its renewal off).
-	stored, rescued, err := up.RescueSealingKeys(ctx, cs, s.Namespace, path, o.Logf)
+	stored, rescued, err := sealing.RescueReporting(ctx, cs, s.Namespace, path, o.Logf)
 	if err != nil {
 		return nil, err
 	}

@@ -17,10 +17,10 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/groundwork-dev/groundwork/internal/facts"
 	"github.com/groundwork-dev/groundwork/internal/sealing"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/testutil/sealtest"
-	"github.com/groundwork-dev/groundwork/internal/up"
 )
 
 // quickPair is a sealing key pair made quickly (RSA 2048, where Generate
@@ -173,7 +173,7 @@ func controller(watch bool, renew string) *appsv1.Deployment {
 	if watch {
 		args = append(args, "--watch-for-secrets")
 	}
-	return &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: up.SealedSecretsName},
+	return &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: facts.SealedSecretsName},
 		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{
 			Name: "controller", Image: "docker.io/bitnami/sealed-secrets-controller:0.39.1", Command: []string{"controller"}, Args: args}}}}}}
 }

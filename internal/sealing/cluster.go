@@ -137,3 +137,15 @@ func Rescue(ctx context.Context, cs kubernetes.Interface, namespace, path string
 	}
 	return all, out, nil
 }
+
+// RescueReporting is Rescue, saying what it kept (and which key
+// Secrets it could not read) through logf.
+func RescueReporting(ctx context.Context, cs kubernetes.Interface, namespace, storePath string, logf func(string, ...any)) (Keys, []Rescued, error) {
+	all, rescued, err := Rescue(ctx, cs, namespace, storePath, func(ck ClusterKey) {
+		logf("Secret %s/%s is labelled as an active sealing key but holds none (%v): the controller cannot use it either; left as it is", namespace, ck.Secret, ck.Err)
+	})
+	for _, x := range rescued {
+		logf("kept sealing key %s from Secret %s/%s in the key store %s: the controller made it, and the SealedSecrets sealed with it now survive a rebuild", x.Key.Describe(), namespace, x.Secret, storePath)
+	}
+	return all, rescued, err
+}

@@ -16,9 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/groundwork-dev/groundwork/internal/facts"
 	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/spec"
-	"github.com/groundwork-dev/groundwork/internal/up"
 )
 
 // What status can say of groundwork's ClusterSecretStore.
@@ -149,7 +149,7 @@ func (e *NotServedError) Error() string {
 // a missing object through discovery.
 func externalSecrets(ctx context.Context, c *kube.Client, env *spec.Environment) *ExternalSecretsStatus {
 	x := &ExternalSecretsStatus{NotReady: []ExternalSecret{}}
-	x.Store = SecretStore{Kind: clusterSecretStoreKind, Name: up.ClusterSecretStore}
+	x.Store = SecretStore{Kind: clusterSecretStoreKind, Name: facts.ClusterSecretStore}
 	if es := env.Secrets.ExternalStore; es != nil {
 		x.Store.Region = es.Region
 	}
@@ -163,12 +163,12 @@ func externalSecrets(ctx context.Context, c *kube.Client, env *spec.Environment)
 		}
 		return x
 	}
-	store, err := c.Dynamic.Resource(clusterSecretStoreResource).Get(ctx, up.ClusterSecretStore, metav1.GetOptions{})
+	store, err := c.Dynamic.Resource(clusterSecretStoreResource).Get(ctx, facts.ClusterSecretStore, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		store = nil
 	case err != nil:
-		x.Error = fmt.Sprintf("read ClusterSecretStore %s: %v", up.ClusterSecretStore, err)
+		x.Error = fmt.Sprintf("read ClusterSecretStore %s: %v", facts.ClusterSecretStore, err)
 		return x
 	}
 	readStore(ctx, c, env, &x.Store, store)
@@ -226,7 +226,7 @@ func served(ctx context.Context, c *kube.Client, env *spec.Environment) error {
 func readStore(ctx context.Context, c *kube.Client, env *spec.Environment, s *SecretStore, store *unstructured.Unstructured) {
 	if store == nil {
 		s.State = StoreMissing
-		s.Detail = fmt.Sprintf("ClusterSecretStore %s is not in the cluster", up.ClusterSecretStore)
+		s.Detail = fmt.Sprintf("ClusterSecretStore %s is not in the cluster", facts.ClusterSecretStore)
 		s.Hint = "run groundwork up: it applies the store after installing External Secrets Operator"
 		return
 	}
@@ -253,7 +253,7 @@ func readStore(ctx context.Context, c *kube.Client, env *spec.Environment, s *Se
 	default:
 		s.State = StoreUnknown
 	}
-	s.Detail = newestWarning(ctx, c, clusterSecretStoreKind, up.ClusterSecretStore, cond.Reason)
+	s.Detail = newestWarning(ctx, c, clusterSecretStoreKind, facts.ClusterSecretStore, cond.Reason)
 	s.Hint = storeHint(env, s.Region)
 }
 
@@ -269,7 +269,7 @@ func storeHint(env *spec.Environment, region string) string {
 		who = fmt.Sprintf("the role %s and that External Secrets Operator's ServiceAccount (namespace %s) may assume it", x.RoleARN, env.Secrets.Namespace)
 	}
 	return fmt.Sprintf("check the region (%s) of external_store %q, %s, and that the cluster can reach Secrets Manager and STS in %s; kubectl describe clustersecretstore %s shows the operator's events",
-		region, up.ClusterSecretStore, who, region, up.ClusterSecretStore)
+		region, facts.ClusterSecretStore, who, region, facts.ClusterSecretStore)
 }
 
 // operatorHint says why the operator may not have reconciled anything:
@@ -307,7 +307,7 @@ func summarise(ctx context.Context, c *kube.Client, env *spec.Environment, x *Ex
 		}
 		return items[i].GetName() < items[j].GetName()
 	})
-	ours := clusterSecretStoreKind + " " + up.ClusterSecretStore
+	ours := clusterSecretStoreKind + " " + facts.ClusterSecretStore
 	var warnings map[string]string
 	for i := range items {
 		o := &items[i]
@@ -330,10 +330,10 @@ func summarise(ctx context.Context, c *kube.Client, env *spec.Environment, x *Ex
 		switch {
 		case usesOurs && !x.Store.OK():
 			e.StoreNotReady = true
-			e.Hint = fmt.Sprintf("it reads ClusterSecretStore %s, which is not ready: fix the store first", up.ClusterSecretStore)
-		case strings.Contains(e.Detail, fmt.Sprintf("%q is not ready", up.ClusterSecretStore)):
+			e.Hint = fmt.Sprintf("it reads ClusterSecretStore %s, which is not ready: fix the store first", facts.ClusterSecretStore)
+		case strings.Contains(e.Detail, fmt.Sprintf("%q is not ready", facts.ClusterSecretStore)):
 			e.StoreNotReady = true
-			e.Hint = fmt.Sprintf("the operator found ClusterSecretStore %s not ready when it last tried; it retries", up.ClusterSecretStore)
+			e.Hint = fmt.Sprintf("the operator found ClusterSecretStore %s not ready when it last tried; it retries", facts.ClusterSecretStore)
 		case !found:
 			e.Hint = fmt.Sprintf("External Secrets Operator has not reconciled it yet; check it runs: kubectl -n %s get pods", env.Secrets.Namespace)
 		case cond.Reason == reasonSecretSyncedError && notFoundInProvider(e.Detail):

@@ -16,9 +16,9 @@ import (
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/groundwork-dev/groundwork/internal/facts"
 	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/spec"
-	"github.com/groundwork-dev/groundwork/internal/up"
 )
 
 func esoEnv() *spec.Environment {
@@ -54,7 +54,8 @@ func ready(status, reason, msg string) []any {
 }
 
 func store(conds []any) *unstructured.Unstructured {
-	u := up.ClusterSecretStoreObject(esoEnv())
+	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore",
+		"metadata": map[string]any{"name": facts.ClusterSecretStore}}}
 	if conds != nil {
 		u.Object["status"] = map[string]any{"conditions": conds}
 	}
@@ -96,14 +97,14 @@ func TestExternalSecretsStoreUnreachable(t *testing.T) {
 	c := esoCluster(t, []string{"v1"},
 		[]runtime.Object{
 			store(ready("False", "InvalidProviderConfig", "unable to validate store")),
-			externalSecret("shop", "db", "ClusterSecretStore", up.ClusterSecretStore, ready("False", "SecretSyncedError", "could not get secret data from provider")),
-			externalSecret("shop", "api-key", "ClusterSecretStore", up.ClusterSecretStore, ready("True", "SecretSynced", "secret synced")),
+			externalSecret("shop", "db", "ClusterSecretStore", facts.ClusterSecretStore, ready("False", "SecretSyncedError", "could not get secret data from provider")),
+			externalSecret("shop", "api-key", "ClusterSecretStore", facts.ClusterSecretStore, ready("True", "SecretSynced", "secret synced")),
 			externalSecret("billing", "stripe", "SecretStore", "vault", ready("False", "SecretSyncedError", "could not get secret data from provider")),
-			externalSecret("billing", "fresh", "ClusterSecretStore", up.ClusterSecretStore, nil),
+			externalSecret("billing", "fresh", "ClusterSecretStore", facts.ClusterSecretStore, nil),
 		},
-		warning("default", "ClusterSecretStore", up.ClusterSecretStore, "InvalidProviderConfig", "an older failure", t0),
-		warning("default", "ClusterSecretStore", up.ClusterSecretStore, "InvalidProviderConfig", stsUnreachable, t0.Add(time.Minute)),
-		warning("default", "ClusterSecretStore", up.ClusterSecretStore, "StoreUnmaintained", "store isn't currently maintained", t0.Add(2*time.Minute)),
+		warning("default", "ClusterSecretStore", facts.ClusterSecretStore, "InvalidProviderConfig", "an older failure", t0),
+		warning("default", "ClusterSecretStore", facts.ClusterSecretStore, "InvalidProviderConfig", stsUnreachable, t0.Add(time.Minute)),
+		warning("default", "ClusterSecretStore", facts.ClusterSecretStore, "StoreUnmaintained", "store isn't currently maintained", t0.Add(2*time.Minute)),
 		warning("default", "ClusterSecretStore", "someone-elses", "InvalidProviderConfig", "not ours", t0.Add(3*time.Minute)),
 		warning("shop", "ExternalSecret", "db", "UpdateFailed", `ClusterSecretStore "aws-secrets-manager" is not ready`, t0.Add(time.Minute)),
 		warning("billing", "ExternalSecret", "stripe", "UpdateFailed", "ResourceNotFoundException: Secrets Manager can't find the specified secret.", t0.Add(time.Minute)),
@@ -149,9 +150,9 @@ func TestExternalSecretsStoreUnreachable(t *testing.T) {
 func TestExternalSecretsReady(t *testing.T) {
 	c := esoCluster(t, []string{"v1beta1", "v1"}, []runtime.Object{
 		store(ready("True", "Valid", "store validated")),
-		externalSecret("shop", "db", "ClusterSecretStore", up.ClusterSecretStore, ready("True", "SecretSynced", "secret synced")),
-		externalSecret("shop", "api-key", "ClusterSecretStore", up.ClusterSecretStore, ready("True", "SecretSynced", "secret synced")),
-	}, warning("default", "ClusterSecretStore", up.ClusterSecretStore, "InvalidProviderConfig", "old failure", t0))
+		externalSecret("shop", "db", "ClusterSecretStore", facts.ClusterSecretStore, ready("True", "SecretSynced", "secret synced")),
+		externalSecret("shop", "api-key", "ClusterSecretStore", facts.ClusterSecretStore, ready("True", "SecretSynced", "secret synced")),
+	}, warning("default", "ClusterSecretStore", facts.ClusterSecretStore, "InvalidProviderConfig", "old failure", t0))
 	x := externalSecrets(context.Background(), c, esoEnv())
 	if !x.OK || x.Store.State != StoreReady || x.Store.Detail != "" || x.Store.Hint != "" || x.Total != 2 || x.Ready != 2 || len(x.NotReady) != 0 || x.Error != "" {
 		t.Fatalf("%+v", x)
@@ -222,7 +223,7 @@ func TestStoreRefs(t *testing.T) {
 	u := externalSecret("shop", "db", "", "vault", nil)
 	spec := u.Object["spec"].(map[string]any)
 	spec["dataFrom"] = []any{
-		map[string]any{"sourceRef": map[string]any{"storeRef": map[string]any{"kind": "ClusterSecretStore", "name": up.ClusterSecretStore}}},
+		map[string]any{"sourceRef": map[string]any{"storeRef": map[string]any{"kind": "ClusterSecretStore", "name": facts.ClusterSecretStore}}},
 		map[string]any{"sourceRef": map[string]any{"storeRef": map[string]any{"name": "vault"}}},
 		map[string]any{"sourceRef": map[string]any{"generatorRef": map[string]any{"kind": "Password", "name": "pw"}}},
 	}

@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/groundwork-dev/groundwork/internal/argocd"
+	"github.com/groundwork-dev/groundwork/internal/gitops/argocd"
 	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/notify"
 	"github.com/groundwork-dev/groundwork/internal/spec"

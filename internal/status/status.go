@@ -4,19 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/storage/driver"
 
-	"github.com/groundwork-dev/groundwork/internal/argocd"
-	"github.com/groundwork-dev/groundwork/internal/flux"
+	"github.com/groundwork-dev/groundwork/internal/facts"
+	"github.com/groundwork-dev/groundwork/internal/gitops"
+	"github.com/groundwork-dev/groundwork/internal/gitops/engines"
 	"github.com/groundwork-dev/groundwork/internal/health"
 	"github.com/groundwork-dev/groundwork/internal/helm"
 	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/spec"
-	"github.com/groundwork-dev/groundwork/internal/up"
 )
 
 // Report is what Collect found.
@@ -41,13 +40,16 @@ type Report struct {
 		WantsVersion string   `json:"wanted_version"`
 	} `json:"reconciler"`
 	Sync struct {
-		// Engine is the reconciler: flux (Objects are the GitRepository
-		// and the Kustomizations) or argocd (Objects are the Applications).
-		Engine   string        `json:"engine"`
-		Revision string        `json:"revision,omitempty"`
-		InSync   bool          `json:"in_sync"`
-		Objects  []flux.Object `json:"objects"`
-		Error    string        `json:"error,omitempty"`
+		// Engine is the reconciler: flux (Objects are the GitRepository,
+		// the Kustomizations and the HelmReleases) or argocd (Objects are
+		// the Applications, with their sync and health statuses).
+		Engine string `json:"engine"`
+		// EngineName is the engine's name as people write it.
+		EngineName string          `json:"engine_name"`
+		Revision   string          `json:"revision,omitempty"`
+		InSync     bool            `json:"in_sync"`
+		Objects    []gitops.Object `json:"objects"`
+		Error      string          `json:"error,omitempty"`
 	} `json:"sync"`
 	// Notifications are the notification targets' last deliveries (nil
 	// without a notifications block). They do not count towards Healthy:
@@ -63,12 +65,12 @@ type Report struct {
 // Collect looks at env's cluster through the kubeconfig up uses.
 func Collect(ctx context.Context, env *spec.Environment, stateDir string) *Report {
 	r := &Report{Environment: env.Name}
-	path, kctx := up.Kubeconfig(env, stateDir)
+	path, kctx := facts.Kubeconfig(env, stateDir)
 	r.Cluster.Kubeconfig = path
-	rel := up.ReconcilerRelease(env)
-	r.Reconciler.Release = rel.Namespace + "/" + rel.Name
-	r.Reconciler.WantsVersion = rel.Version
-	r.Sync.Objects = []flux.Object{}
+	name, ns := facts.ReconcilerRelease(env)
+	r.Reconciler.Release = ns + "/" + name
+	r.Reconciler.WantsVersion = env.GitOps.Version
+	r.Sync.Objects = []gitops.Object{}
 	r.Sync.Engine = env.GitOps.Engine
 	c, err := kube.Connect(path, kctx)
 	if err != nil {
@@ -82,18 +84,18 @@ func Collect(ctx context.Context, env *spec.Environment, stateDir string) *Repor
 		return r
 	}
 	r.Cluster.Reachable, r.Cluster.KubernetesVersion = true, v
-	reconciler(ctx, r, c, rel)
-	if env.GitOps.Engine == spec.EngineArgoCD {
-		argoCDSync(ctx, r, c, env)
+	e := engines.New(gitops.Deps{Env: env, Kube: c})
+	r.Sync.EngineName = e.Name()
+	reconciler(ctx, r, c, e.Release())
+	objs, ok, err := e.Look(ctx, "", nil)
+	if err != nil {
+		r.Sync.Error = err.Error()
 	} else {
-		w := &flux.Waiter{Client: c, Namespace: env.GitOps.Namespace}
-		objs, ok, err := w.Status(ctx)
-		if err != nil {
-			r.Sync.Error = err.Error()
-		} else {
-			r.Sync.Objects, r.Sync.InSync = objs, ok
-			if len(objs) > 0 {
-				r.Sync.Revision = objs[0].Revision
+		r.Sync.Objects, r.Sync.InSync = objs, ok && len(objs) > 0
+		kind, name := e.SyncRoot()
+		for _, o := range objs {
+			if o.Kind == kind && o.Name == name {
+				r.Sync.Revision = o.Revision
 			}
 		}
 	}
@@ -113,35 +115,6 @@ func Collect(ctx context.Context, env *spec.Environment, stateDir string) *Repor
 func (r *Report) healthy() bool {
 	return r.Cluster.Reachable && r.Reconciler.Installed && r.Reconciler.WorkloadsOK && r.Sync.InSync &&
 		(r.ExternalSecrets == nil || r.ExternalSecrets.OK)
-}
-
-// argoCDSync reports every Application in Argo CD's namespace, Synced and
-// Healthy or not and why; the revision is the root Application's.
-func argoCDSync(ctx context.Context, r *Report, c *kube.Client, env *spec.Environment) {
-	w := &argocd.Waiter{Client: c, Namespace: env.GitOps.Namespace, RepoURL: env.GitOps.Repository.URL}
-	apps, ok, err := w.Look(ctx, "", nil)
-	if err != nil {
-		r.Sync.Error = err.Error()
-		return
-	}
-	r.Sync.InSync = ok && len(apps) > 0
-	for _, a := range apps {
-		o := flux.Object{Kind: "Application", Name: a.Name, Ready: a.Ready, Missing: a.Missing, Revision: a.Revision}
-		if !a.Ready && !a.Missing {
-			o.Reason = a.Sync + ", " + a.Health
-			var why []string
-			for _, m := range append(append([]string{a.HealthMessage, a.Operation}, a.Conditions...), a.Resources...) {
-				if m != "" {
-					why = append(why, m)
-				}
-			}
-			o.Message = strings.Join(why, "; ")
-		}
-		if a.Name == env.Name+"-root" {
-			r.Sync.Revision = a.Revision
-		}
-		r.Sync.Objects = append(r.Sync.Objects, o)
-	}
 }
 
 func reconciler(ctx context.Context, r *Report, c *kube.Client, rel helm.Release) {

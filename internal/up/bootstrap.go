@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/groundwork-dev/groundwork/internal/flux"
+	"github.com/groundwork-dev/groundwork/internal/gitops/flux"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/kustomization"
@@ -98,7 +98,7 @@ func (r *Run) adoptBootstrap(ctx context.Context) error {
 	if r.repo == nil || r.repo.Bootstrap == "" {
 		return nil
 	}
-	rel := ReconcilerRelease(r.env())
+	rel := r.engine().Release()
 	tree := r.repo.Preview.Tree
 	n := 0
 	for _, file := range []string{"gotk-components.yaml", "gotk-sync.yaml"} {

@@ -9,6 +9,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/groundwork-dev/groundwork/internal/gitops"
+	"github.com/groundwork-dev/groundwork/internal/gitops/engines"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/notify"
 	"github.com/groundwork-dev/groundwork/internal/render"
@@ -165,7 +167,7 @@ func TestArgoCDNotificationSecret(t *testing.T) {
 	_, url := gittest.Bare(t)
 	env := notifyEnvOn(t, url, spec.EngineArgoCD)
 	r := newRun(t, env, "SLACK_WEBHOOK_URL="+slackURL, "PAGER_URL="+pagerURL)
-	s, err := r.argoCDNotificationSecret()
+	s, err := notificationSecret(r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,9 +176,9 @@ func TestArgoCDNotificationSecret(t *testing.T) {
 		s.GetAnnotations()["meta.helm.sh/release-name"] != "argo-cd" || s.GetLabels()["app.kubernetes.io/managed-by"] != "Helm" {
 		t.Fatalf("%+v", s.Object)
 	}
-	fluxVals := ReconcilerValues(notifyEnvOn(t, url, spec.EngineFlux))
+	fluxVals := engines.For(notifyEnvOn(t, url, spec.EngineFlux)).Release().Values
 	keep, _, _ := unstructured.NestedString(fluxVals, "crds", "annotations", "helm.sh/resource-policy")
-	if vals := ReconcilerValues(env); vals == nil || keep != "keep" || len(fluxVals) != 1 {
+	if vals := engines.For(env).Release().Values; vals == nil || keep != "keep" || len(fluxVals) != 1 {
 		t.Fatalf("ReconcilerValues: Argo CD's notifications values; for Flux only the CRDs' keep policy, got %v", fluxVals)
 	}
 
@@ -184,11 +186,34 @@ func TestArgoCDNotificationSecret(t *testing.T) {
 	// (applying it would drop that URL), not an error; up without it is.
 	r = newRun(t, env, "SLACK_WEBHOOK_URL="+slackURL)
 	r.snapshot = &gitrepo.Snapshot{Files: map[string][]byte{}}
-	if s, err := r.argoCDNotificationSecret(); err != nil || s != nil {
+	if s, err := notificationSecret(r); err != nil || s != nil {
 		t.Fatalf("rebuild without a variable: %v %v", s, err)
 	}
 	r.snapshot = nil
-	if _, err := r.argoCDNotificationSecret(); err == nil {
+	if _, err := notificationSecret(r); err == nil {
 		t.Fatal("up without the variables must fail")
 	}
+}
+
+// notificationSecret is argocd-notifications-secret among the sync objects
+// the sync step would apply (nil when it is not among them).
+func notificationSecret(r *Run) (*unstructured.Unstructured, error) {
+	var o render.Options
+	if err := r.notificationOptions(&o); err != nil {
+		return nil, err
+	}
+	files, err := render.Render(r.env(), render.Options{NotificationURLs: o.NotificationURLs})
+	if err != nil {
+		return nil, err
+	}
+	objs, err := r.engine().SyncObjects(context.Background(), render.FileMap(files), gitops.AttachOptions{NotificationURLs: o.NotificationURLs})
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range objs {
+		if u.GetKind() == "Secret" && u.GetName() == notify.ArgoCDSecret {
+			return u, nil
+		}
+	}
+	return nil, nil
 }

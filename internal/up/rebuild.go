@@ -12,10 +12,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
-	"github.com/groundwork-dev/groundwork/internal/flux"
+	"github.com/groundwork-dev/groundwork/internal/facts"
+	"github.com/groundwork-dev/groundwork/internal/gitops"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/keys"
-	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/plan"
 	"github.com/groundwork-dev/groundwork/internal/sealing"
 	"github.com/groundwork-dev/groundwork/internal/spec"
@@ -63,16 +63,13 @@ func (r *Run) Preflight(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.syncPath = path.Join(p, r.syncFile()) // syncFile: argocd.go
-	if _, ok := snap.Files[r.syncPath]; !ok && !r.argoCD() {
-		// A repository seeded by groundwork before its files moved into
-		// groundwork/: rebuild it as it is (up moves it).
-		r.syncPath = path.Join(p, flux.LegacySyncFile)
-		r.legacyLayout = true
+	if _, err := r.engine().SyncObjects(ctx, snap.Files, gitops.AttachOptions{}); err != nil {
+		return fmt.Errorf("%s has no usable %s/%s on branch %s (%v): there is nothing to rebuild from; run groundwork up to create the environment", r.env().GitOps.Repository.URL, p, r.engine().SyncFile(), r.env().GitOps.Repository.Branch, err)
 	}
-	if _, ok := snap.Files[r.syncPath]; !ok {
-		return fmt.Errorf("%s has no %s/%s on branch %s: there is nothing to rebuild from; run groundwork up to create the environment", r.env().GitOps.Repository.URL, p, r.syncFile(), r.env().GitOps.Repository.Branch)
-	}
+	// A repository seeded by groundwork before its files moved into
+	// groundwork/ is rebuilt as it is (up moves it).
+	_, r.legacyLayout = snap.Files[path.Join(p, r.engine().SyncFile())]
+	r.legacyLayout = !r.legacyLayout
 	r.snapshot, r.Revision = snap, snap.Revision
 	return nil
 }
@@ -119,16 +116,16 @@ func (r *Run) RebuildSteps() []actions.Step {
 	case spec.SecretsExternalSecrets:
 		d(StepRestoreKeys, "Install External Secrets Operator and its store",
 			actions.Action{Op: actions.OpCreate, Resource: "Helm release " + s.Namespace + "/" + s.Chart.Name + " " + s.Version},
-			actions.Action{Op: actions.OpCreate, Resource: "ClusterSecretStore " + ClusterSecretStore})
+			actions.Action{Op: actions.OpCreate, Resource: "ClusterSecretStore " + facts.ClusterSecretStore})
 	default:
 		d(StepRestoreKeys, "Restore the age key into the cluster",
 			actions.Action{Op: actions.OpRead, Resource: "age key in " + keyStoreText(s.KeyStore)},
-			actions.Action{Op: actions.OpCreate, Resource: "Secret " + g.Namespace + "/" + AgeSecret, Detail: "before the reconciler starts"})
+			actions.Action{Op: actions.OpCreate, Resource: "Secret " + g.Namespace + "/" + facts.AgeSecret, Detail: "before the reconciler starts"})
 	}
 	d(StepRestoreSeed, "Restore missing files groundwork owns in the repository",
 		actions.Action{Op: actions.OpCreate, Resource: g.Repository.Path + "/", Detail: "only files groundwork manages that are missing; nothing users changed is touched, and no commit when nothing is missing"})
 	rd := r.descs[plan.StepReconciler]
-	rd.Title = "Reinstall " + r.engineTitle() + " with Helm at the version Git declares" // engineTitle: argocd.go
+	rd.Title = "Reinstall " + r.engine().Name() + " with Helm at the version Git declares"
 	r.descs["rebuild-"+plan.StepReconciler] = rd
 	sd := r.descs[plan.StepSync]
 	sd.Title = "Point the reconciler at the repository, as Git declares it"
@@ -166,7 +163,7 @@ func (r *Run) applyRestoreKeys(ctx context.Context) error {
 	ns := r.env().GitOps.Namespace
 	nsObj := toUnstructured(&corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: ns}})
 	changed, err := r.kube.ApplyAll(ctx, []*unstructured.Unstructured{nsObj,
-		secret(ns, AgeSecret, map[string][]byte{AgeSecretKey: []byte(r.identity.String() + "\n")})})
+		secret(ns, facts.AgeSecret, map[string][]byte{facts.AgeSecretKey: []byte(r.identity.String() + "\n")})})
 	if err != nil {
 		return err
 	}
@@ -176,32 +173,18 @@ func (r *Run) applyRestoreKeys(ctx context.Context) error {
 	return nil
 }
 
-// declaredChart reads the version (and source) of the reconciler from the
-// HelmRelease and HelmRepository in Git, so that a version bumped in Git
-// after bootstrap is the one reinstalled.
+// declaredChart takes the engine's version (and source) from what Git
+// declares, so that a version bumped in Git after bootstrap is the one
+// reinstalled.
 func (r *Run) declaredChart() {
-	if r.argoCD() { // argocd engine: see argocd.go
-		r.argoCDDeclaredChart()
-		return
-	}
 	g := &r.opts.Env.GitOps
-	b := r.snapshot.Files[path.Join(path.Dir(r.syncPath), "flux.yaml")] // beside the sync objects
-	objs, err := kube.Decode(b)
-	if err != nil {
-		return
+	v, repo := r.engine().DeclaredChart(r.snapshot.Files)
+	if v != "" && v != g.Version {
+		r.opts.Logf("Git declares %s %s (the spec says %s): installing %s", g.Chart.Name, v, g.Version, v)
+		g.Version = v
 	}
-	for _, o := range objs {
-		switch {
-		case o.GetKind() == "HelmRelease" && o.GetName() == g.Chart.Name:
-			if v, _, _ := unstructured.NestedString(o.Object, "spec", "chart", "spec", "version"); v != "" && v != g.Version {
-				r.opts.Logf("Git declares %s %s (the spec says %s): installing %s", g.Chart.Name, v, g.Version, v)
-				g.Version = v
-			}
-		case o.GetKind() == "HelmRepository" && o.GetName() == g.Chart.Name:
-			if u, _, _ := unstructured.NestedString(o.Object, "spec", "url"); u != "" {
-				g.Chart.Repository = u
-			}
-		}
+	if repo != "" {
+		g.Chart.Repository = repo
 	}
 }
 
@@ -243,44 +226,16 @@ func (r *Run) applyRestoreSeed(ctx context.Context) error {
 // applyGitSync applies the sync objects as the repository declares them
 // now (users may have changed them since up).
 func (r *Run) applyGitSync(ctx context.Context) error {
-	if r.argoCD() { // argocd engine: see argocd.go
-		return r.applyArgoCDGitSync(ctx)
-	}
-	g := r.env().GitOps
-	objs, err := kube.Decode(r.snapshot.Files[r.syncPath])
-	if err != nil {
-		return fmt.Errorf("%s in Git: %w", r.syncPath, err)
-	}
-	if r.creds != nil {
-		objs = append([]*unstructured.Unstructured{secret(g.Namespace, CredentialsSecret, r.creds.SecretData())}, objs...)
-	}
-	changed, err := r.kube.ApplyAll(ctx, objs)
-	if err != nil {
-		return err
-	}
-	if !changed {
-		return actions.NoChange
-	}
-	return nil
+	return r.attach(ctx, r.snapshot.Files)
 }
 
-// Declared lists the Kustomizations the repository declares under the
+// Declared lists what the repository declares for the engine under the
 // environment's path.
-func (r *Run) Declared() []string {
-	if r.argoCD() { // argocd engine: the Applications (argocd.go)
-		return r.argoCDDeclared()
-	}
-	return flux.DeclaredKustomizations(r.snapshot.Files, r.env().GitOps.Namespace)
-}
+func (r *Run) Declared() []string { return r.engine().Declared(r.snapshot.Files) }
+
+// DeclaredKind is the kind of what Declared lists.
+func (r *Run) DeclaredKind() string { return r.engine().Kind() }
 
 func (r *Run) applyGitWait(ctx context.Context) error {
-	if r.argoCD() { // argocd engine: see argocd.go
-		return r.applyArgoCDGitWait(ctx)
-	}
-	if err := flux.RequestReconcile(ctx, r.kube, r.env().GitOps.Namespace, r.opts.Now()); err != nil {
-		r.opts.Logf("request reconciliation: %v", err)
-	}
-	wctx, cancel := context.WithTimeout(ctx, r.env().GitOps.Sync.Timeout)
-	defer cancel()
-	return r.waiter().Wait(wctx, r.Revision, r.Declared())
+	return r.engine().Wait(ctx, r.Revision, r.Declared())
 }

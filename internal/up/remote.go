@@ -17,6 +17,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cluster/remote"
+	"github.com/groundwork-dev/groundwork/internal/facts"
 	"github.com/groundwork-dev/groundwork/internal/plan"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/terraform"
@@ -63,7 +64,7 @@ func (r *Run) checkState(ctx context.Context) (actions.Status, error) {
 	st := r.env().State
 	switch {
 	case st == nil:
-		return actions.Status{Done: true, Reason: "local Terraform state in " + remote.WorkDir(r.opts.StateDir)}, nil
+		return actions.Status{Done: true, Reason: "local Terraform state in " + facts.Terraform(r.opts.StateDir)}, nil
 	case !st.Create:
 		return actions.Status{Done: true, Reason: "Terraform backend " + st.Backend + ", storage managed by you"}, nil
 	}
@@ -118,7 +119,7 @@ func (r *Run) remoteDriver(ctx context.Context, prepare bool) (*terraform.Driver
 	if err != nil {
 		return nil, err
 	}
-	return terraform.New(bin, terraform.Options{Dir: remote.WorkDir(r.opts.StateDir), Progress: to.Progress})
+	return terraform.New(bin, terraform.Options{Dir: facts.Terraform(r.opts.StateDir), Progress: to.Progress})
 }
 
 // checkRemoteCluster renders the root module, initialises Terraform and
@@ -175,7 +176,7 @@ func (r *Run) writeRemoteKubeconfig(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	path, _ := Kubeconfig(r.env(), r.opts.StateDir)
+	path, _ := facts.Kubeconfig(r.env(), r.opts.StateDir)
 	if err := remote.WriteKubeconfig(path, cfg); err != nil {
 		return err
 	}
@@ -227,7 +228,7 @@ func (r *Run) adoptEKS(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	path, _ := Kubeconfig(r.env(), r.opts.StateDir)
+	path, _ := facts.Kubeconfig(r.env(), r.opts.StateDir)
 	out, err := remote.AdoptEKS(ctx, eks.NewFromConfig(cfg), a.Name, a.Region, path, ko)
 	if err != nil {
 		return err

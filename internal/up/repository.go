@@ -8,9 +8,10 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/groundwork-dev/groundwork/internal/argocd"
 	"github.com/groundwork-dev/groundwork/internal/declared"
-	"github.com/groundwork-dev/groundwork/internal/flux"
+	"github.com/groundwork-dev/groundwork/internal/facts"
+	"github.com/groundwork-dev/groundwork/internal/gitops/argocd"
+	"github.com/groundwork-dev/groundwork/internal/gitops/flux"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/keys"
 	"github.com/groundwork-dev/groundwork/internal/render"
@@ -26,10 +27,10 @@ type RepositoryCheck struct {
 	// Collisions are objects the repository declares that groundwork
 	// declares too.
 	Collisions []declared.Collision
-	// UserKustomizations are the Flux Kustomizations the repository
-	// declares for the environment, in the reconciler's namespace, that
-	// are not groundwork's: the wait step waits for them too.
-	UserKustomizations []string
+	// Declared are the objects the repository declares for the engine
+	// under the environment's path once the change is in, groundwork's
+	// and the user's: the wait step waits for them.
+	Declared []string
 	// Retiring are Kustomizations groundwork declared that the change
 	// stops declaring (the layout of an older groundwork): up keeps them
 	// from pruning what they applied (flux.Retire).
@@ -162,8 +163,14 @@ func (r *Run) CheckRepository(ctx context.Context) (*RepositoryCheck, error) {
 	if g.Engine == spec.EngineArgoCD {
 		c.Collisions = append(c.Collisions, appFolderCollisions(theirs, g.Repository.Path, r.env().Name)...)
 	}
+	// What the engine applies: the files under the environment's path,
+	// and those outside it that its entry points reach.
+	applied := under(after, g.Repository.Path)
+	for _, o := range theirs {
+		applied[o.File] = after[o.File]
+	}
+	c.Declared = r.engine().Declared(applied)
 	if g.Engine == spec.EngineFlux {
-		c.UserKustomizations = declared.Kustomizations(theirs, g.Namespace)
 		c.Retiring = retiring(p.Changes, ours, g.Namespace)
 	}
 	r.repo = c
@@ -225,7 +232,7 @@ func (r *Run) renderForCheck(ctx context.Context) ([]render.File, bool, error) {
 	if errors.As(err, &nf) {
 		opts := render.Options{AgeRecipient: placeholderRecipient, KeyPending: true}
 		if r.creds != nil {
-			opts.CredentialsSecret = CredentialsSecret
+			opts.CredentialsSecret = facts.CredentialsSecret
 		}
 		// The URLs are not encrypted here, but a missing one stops up
 		// before its first step all the same.
@@ -253,4 +260,15 @@ func (r *Run) seedChange(files []render.File) gitrepo.Change {
 		ch = withBootstrapRemoved(ch, r.bootstrap)
 	}
 	return ch
+}
+
+// under are the files under dir.
+func under(files map[string][]byte, dir string) map[string][]byte {
+	out := map[string][]byte{}
+	for p, b := range files {
+		if strings.HasPrefix(p, dir+"/") {
+			out[p] = b
+		}
+	}
+	return out
 }

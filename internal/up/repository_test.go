@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -120,8 +121,8 @@ spec:
 			t.Errorf("the message lacks %q:\n%s", want, msg)
 		}
 	}
-	if !reflect.DeepEqual(c.UserKustomizations, []string{"apps"}) {
-		t.Errorf("user Kustomizations: %v", c.UserKustomizations)
+	if !slices.Contains(c.Declared, "apps") || !slices.Contains(c.Declared, "groundwork-apps") {
+		t.Errorf("declared Kustomizations (groundwork's and the user's apps): %v", c.Declared)
 	}
 	if len(c.Retiring) != 0 {
 		t.Errorf("nothing to retire in a new environment: %v", c.Retiring)
@@ -155,8 +156,8 @@ func TestCheckRepositoryRetiring(t *testing.T) {
 	if !reflect.DeepEqual(c.Retiring, []string{"apps", "infrastructure"}) {
 		t.Errorf("retiring: %v", c.Retiring)
 	}
-	if len(c.UserKustomizations) != 0 {
-		t.Errorf("groundwork's own files are not the user's: %v", c.UserKustomizations)
+	if slices.Contains(c.Declared, "apps") {
+		t.Errorf("the retired Kustomizations are not awaited: %v", c.Declared)
 	}
 }
 

@@ -9,9 +9,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
+	"github.com/groundwork-dev/groundwork/internal/facts"
 	"github.com/groundwork-dev/groundwork/internal/helm"
 	"github.com/groundwork-dev/groundwork/internal/plan"
 	"github.com/groundwork-dev/groundwork/internal/sealing"
@@ -20,9 +20,7 @@ import (
 
 // Names of the secrets integrations' objects.
 const (
-	SealingKeySecret   = sealing.SecretName          // the first stored key; the others: sealing.Keys.SecretNameAt
-	SealedSecretsName  = "sealed-secrets-controller" // kubeseal's default controller name
-	ClusterSecretStore = "aws-secrets-manager"
+	SealingKeySecret = sealing.SecretName // the first stored key; the others: sealing.Keys.SecretNameAt
 )
 
 // SecretsRelease is the Helm release of the Sealed Secrets or External
@@ -45,7 +43,7 @@ func SecretsRelease(env *spec.Environment, identity string) helm.Release {
 	vals := map[string]any{}
 	switch s.Provider {
 	case spec.SecretsSealedSecrets:
-		vals["fullnameOverride"] = SealedSecretsName
+		vals["fullnameOverride"] = facts.SealedSecretsName
 	case spec.SecretsExternalSecrets:
 		vals["installCRDs"] = true
 		if x := s.ExternalStore; x != nil && x.RoleARN != "" {
@@ -116,7 +114,7 @@ func (r *Run) sealingKeys() error {
 // It reports whether the store grew.
 func (r *Run) rescueSealingKeys(ctx context.Context) (bool, error) {
 	s := r.env().Secrets
-	all, rescued, err := RescueSealingKeys(ctx, r.kube.Clientset, s.Namespace, s.KeyStore.Path, r.opts.Logf)
+	all, rescued, err := sealing.RescueReporting(ctx, r.kube.Clientset, s.Namespace, s.KeyStore.Path, r.opts.Logf)
 	if err != nil {
 		return false, err
 	}
@@ -124,18 +122,6 @@ func (r *Run) rescueSealingKeys(ctx context.Context) (bool, error) {
 		r.sealing = all
 	}
 	return len(rescued) > 0, nil
-}
-
-// RescueSealingKeys is sealing.Rescue, saying what it kept (and which key
-// Secrets it could not read) through logf.
-func RescueSealingKeys(ctx context.Context, cs kubernetes.Interface, namespace, storePath string, logf func(string, ...any)) (sealing.Keys, []sealing.Rescued, error) {
-	all, rescued, err := sealing.Rescue(ctx, cs, namespace, storePath, func(ck sealing.ClusterKey) {
-		logf("Secret %s/%s is labelled as an active sealing key but holds none (%v): the controller cannot use it either; left as it is", namespace, ck.Secret, ck.Err)
-	})
-	for _, x := range rescued {
-		logf("kept sealing key %s from Secret %s/%s in the key store %s: the controller made it, and the SealedSecrets sealed with it now survive a rebuild", x.Key.Describe(), namespace, x.Secret, storePath)
-	}
-	return all, rescued, err
 }
 
 // sealingSecrets are the stored key pairs, each as an active key of the
@@ -217,7 +203,7 @@ func ClusterSecretStoreObject(env *spec.Environment) *unstructured.Unstructured 
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "external-secrets.io/v1",
 		"kind":       "ClusterSecretStore",
-		"metadata":   map[string]any{"name": ClusterSecretStore, "labels": map[string]any{"app.kubernetes.io/managed-by": "groundwork"}},
+		"metadata":   map[string]any{"name": facts.ClusterSecretStore, "labels": map[string]any{"app.kubernetes.io/managed-by": "groundwork"}},
 		"spec":       map[string]any{"provider": map[string]any{"aws": aws}},
 	}}
 }

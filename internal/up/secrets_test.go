@@ -217,7 +217,7 @@ func TestSealingKeyCustody(t *testing.T) {
 	if err := r.sealingKeys(); err != nil || len(r.sealing) != 1 {
 		t.Fatalf("load: %v", err)
 	}
-	all, rescued, err := RescueSealingKeys(ctx, cs, "kube-system", store, r.opts.Logf)
+	all, rescued, err := sealing.RescueReporting(ctx, cs, "kube-system", store, r.opts.Logf)
 	if err != nil || len(rescued) != 1 || len(all) != 2 || !all[1].Same(renewed) {
 		t.Fatalf("rescue: %v, %d rescued", err, len(rescued))
 	}
@@ -244,7 +244,7 @@ func TestSealingKeyCustody(t *testing.T) {
 		t.Error("the key Secret has no tls.key")
 	}
 	// Nothing more to keep the next time.
-	if _, rescued, err := RescueSealingKeys(ctx, cs, "kube-system", store, r.opts.Logf); err != nil || len(rescued) != 0 {
+	if _, rescued, err := sealing.RescueReporting(ctx, cs, "kube-system", store, r.opts.Logf); err != nil || len(rescued) != 0 {
 		t.Errorf("second run: %v %v", rescued, err)
 	}
 }

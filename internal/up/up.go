@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -20,7 +19,9 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cluster/kind"
-	"github.com/groundwork-dev/groundwork/internal/flux"
+	"github.com/groundwork-dev/groundwork/internal/facts"
+	"github.com/groundwork-dev/groundwork/internal/gitops"
+	"github.com/groundwork-dev/groundwork/internal/gitops/engines"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/health"
 	"github.com/groundwork-dev/groundwork/internal/helm"
@@ -30,15 +31,6 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/render"
 	"github.com/groundwork-dev/groundwork/internal/sealing"
 	"github.com/groundwork-dev/groundwork/internal/spec"
-)
-
-// Names of the Secrets groundwork creates in the reconciler's namespace.
-const (
-	AgeSecret         = "sops-age"
-	AgeSecretKey      = "age.agekey"
-	CredentialsSecret = "flux-system"
-	ExpiryNamespace   = "groundwork-system"
-	ExpiryConfigMap   = "groundwork-expiry"
 )
 
 // UnsupportedError says the environment asks for something up cannot do
@@ -92,6 +84,8 @@ type Run struct {
 	bootstrap    string           // the flux bootstrap folder up takes over
 	sealing      sealing.Keys     // every sealing key pair, oldest first
 	tf           TerraformOptions // how a cloud cluster's steps drive Terraform
+	eng          gitops.Engine    // the GitOps engine, on r.kube
+	engKube      *kube.Client     // the client eng was made with
 
 	// Outcomes for the caller's report.
 	Kubeconfig    string
@@ -191,7 +185,7 @@ func (r *Run) output(step, key, value string) {
 // --- cluster and kubeconfig -------------------------------------------------
 
 func (r *Run) kindCluster(ctx context.Context) (*kind.Cluster, error) {
-	return kind.New(ctx, r.env().Name, r.env().Cluster.Kind, filepath.Join(r.opts.StateDir, "kubeconfig"))
+	return kind.New(ctx, r.env().Name, r.env().Cluster.Kind, filepath.Join(r.opts.StateDir, facts.KubeconfigFile))
 }
 
 func (r *Run) checkCluster(ctx context.Context) (actions.Status, error) {
@@ -228,16 +222,6 @@ func (r *Run) applyCluster(ctx context.Context) error {
 	return err
 }
 
-// Kubeconfig is where the environment's kubeconfig is: the spec's for an
-// existing cluster, the state directory's for one groundwork created or
-// adopted by name (an existing EKS cluster).
-func Kubeconfig(env *spec.Environment, stateDir string) (path, kubeContext string) {
-	if e := env.Cluster.Existing; e != nil && e.EKS == nil {
-		return e.Kubeconfig, e.Context
-	}
-	return filepath.Join(stateDir, "kubeconfig"), ""
-}
-
 func (r *Run) checkKubeconfig(ctx context.Context) (actions.Status, error) {
 	switch e := r.env().Cluster.Existing; {
 	case r.env().Cluster.Remote():
@@ -250,7 +234,7 @@ func (r *Run) checkKubeconfig(ctx context.Context) (actions.Status, error) {
 			return actions.Status{}, err
 		}
 	}
-	path, kctx := Kubeconfig(r.env(), r.opts.StateDir)
+	path, kctx := facts.Kubeconfig(r.env(), r.opts.StateDir)
 	c, err := kube.Connect(path, kctx)
 	if err != nil {
 		return actions.Status{}, err
@@ -272,22 +256,24 @@ func (r *Run) Client() *kube.Client { return r.kube }
 
 // --- reconciler ---------------------------------------------------------------
 
-// ReconcilerRelease is the Helm release of the reconciler: named like the
-// chart, as the HelmRelease in Git that takes it over names it.
-func ReconcilerRelease(env *spec.Environment) helm.Release {
-	g := env.GitOps
-	return helm.Release{Name: g.Chart.Name, Namespace: g.Namespace, Chart: g.Chart, Version: g.Version, CreateNamespace: true, Values: ReconcilerValues(env)}
+// engine is the environment's GitOps engine, on the cluster's client once
+// the kubeconfig step connected.
+func (r *Run) engine() gitops.Engine {
+	if r.eng == nil || r.engKube != r.kube {
+		d := gitops.Deps{Env: r.env(), Kube: r.kube, Credentials: r.creds, Logf: r.opts.Logf, Now: r.opts.Now}
+		if git, err := r.Git(); err == nil {
+			d.IsAncestor = git.IsAncestor
+		}
+		r.eng, r.engKube = engines.New(d), r.kube
+	}
+	return r.eng
 }
 
 func (r *Run) applyReconciler(ctx context.Context) error {
 	if r.snapshot != nil {
 		r.declaredChart()
 	}
-	owns := r.fluxOwnsReconciler
-	if r.argoCD() {
-		owns = r.argoCDOwnsReconciler
-	}
-	owned, why, err := owns(ctx)
+	owned, why, err := r.engine().OwnsRelease(ctx)
 	if err != nil {
 		return err
 	}
@@ -298,7 +284,7 @@ func (r *Run) applyReconciler(ctx context.Context) error {
 	if err := r.adoptBootstrap(ctx); err != nil {
 		return err
 	}
-	out, err := r.ensureRelease(ctx, ReconcilerRelease(r.env()))
+	out, err := r.ensureRelease(ctx, r.engine().Release())
 	if err != nil {
 		return err
 	}
@@ -377,7 +363,7 @@ func (r *Run) applySecrets(ctx context.Context) error {
 	if err := r.ensureIdentity(ctx); err != nil {
 		return err
 	}
-	s := secret(r.env().GitOps.Namespace, AgeSecret, map[string][]byte{AgeSecretKey: []byte(r.identity.String() + "\n")})
+	s := secret(r.env().GitOps.Namespace, facts.AgeSecret, map[string][]byte{facts.AgeSecretKey: []byte(r.identity.String() + "\n")})
 	changed, err := r.kube.Apply(ctx, s)
 	if err != nil {
 		return err
@@ -424,7 +410,7 @@ func (r *Run) Render(ctx context.Context) ([]render.File, error) {
 		opts.AgeRecipient = r.identity.Recipient().String()
 	}
 	if r.creds != nil {
-		opts.CredentialsSecret = CredentialsSecret
+		opts.CredentialsSecret = facts.CredentialsSecret
 	}
 	if err := r.notificationOptions(&opts); err != nil {
 		return nil, err
@@ -466,7 +452,7 @@ func (r *Run) applySeed(ctx context.Context) error {
 	if len(r.repo.Retiring) > 0 {
 		// Before the push: the Kustomization that applied them must not
 		// prune them, nor they what they applied.
-		done, err := flux.Retire(ctx, r.kube, g.Namespace, r.repo.Retiring)
+		done, err := r.engine().Retire(ctx, r.repo.Retiring)
 		if err != nil {
 			return err
 		}
@@ -494,22 +480,21 @@ func (r *Run) applySeed(ctx context.Context) error {
 // --- sync -----------------------------------------------------------------------
 
 func (r *Run) applySync(ctx context.Context) error {
-	if r.argoCD() { // argocd engine: see argocd.go
-		return r.applyArgoCDSync(ctx)
-	}
 	files, err := r.Render(ctx)
 	if err != nil {
 		return err
 	}
-	g := r.env().GitOps
-	objs, err := flux.SyncObjects(files, g.Repository.Path)
-	if err != nil {
+	return r.attach(ctx, render.FileMap(files))
+}
+
+// attach points the engine at the repository with the sync objects files
+// declare.
+func (r *Run) attach(ctx context.Context, files map[string][]byte) error {
+	var opts render.Options
+	if err := r.notificationOptions(&opts); err != nil {
 		return err
 	}
-	if r.creds != nil {
-		objs = append([]*unstructured.Unstructured{secret(g.Namespace, CredentialsSecret, r.creds.SecretData())}, objs...)
-	}
-	changed, err := r.kube.ApplyAll(ctx, objs)
+	changed, err := r.engine().Attach(ctx, files, gitops.AttachOptions{NotificationURLs: opts.NotificationURLs})
 	if err != nil {
 		return err
 	}
@@ -522,18 +507,18 @@ func (r *Run) applySync(ctx context.Context) error {
 // --- expiry ---------------------------------------------------------------------
 
 func (r *Run) applyExpiry(ctx context.Context) error {
-	cms := r.kube.Clientset.CoreV1().ConfigMaps(ExpiryNamespace)
-	if cm, err := cms.Get(ctx, ExpiryConfigMap, metav1.GetOptions{}); err == nil {
+	cms := r.kube.Clientset.CoreV1().ConfigMaps(facts.ExpiryNamespace)
+	if cm, err := cms.Get(ctx, facts.ExpiryConfigMap, metav1.GetOptions{}); err == nil {
 		if t, err := time.Parse(time.RFC3339, cm.Data["expires"]); err == nil {
 			r.Expires = t
 			return actions.NoChange
 		}
 	}
 	r.Expires = r.opts.Now().Add(r.env().Ephemeral.TTL).UTC().Truncate(time.Second)
-	ns := toUnstructured(&corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: ExpiryNamespace}})
+	ns := toUnstructured(&corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: facts.ExpiryNamespace}})
 	cm := toUnstructured(&corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: metav1.ObjectMeta{Namespace: ExpiryNamespace, Name: ExpiryConfigMap, Labels: map[string]string{"app.kubernetes.io/managed-by": "groundwork"}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: facts.ExpiryNamespace, Name: facts.ExpiryConfigMap, Labels: map[string]string{"app.kubernetes.io/managed-by": "groundwork"}},
 		// What gc needs to delete the instance without its spec: when, and
 		// where its folder in the repository is.
 		Data: map[string]string{
@@ -553,94 +538,37 @@ func (r *Run) applyExpiry(ctx context.Context) error {
 
 // --- wait -----------------------------------------------------------------------
 
-func (r *Run) waiter() *flux.Waiter {
-	w := &flux.Waiter{Client: r.kube, Namespace: r.env().GitOps.Namespace, Now: r.opts.Now}
-	if git, err := r.Git(); err == nil {
-		w.IsAncestor = git.IsAncestor
+func (r *Run) checkWait(ctx context.Context) (actions.Status, error) {
+	if r.Revision == "" {
+		return actions.Status{}, errors.New("no seeded revision to wait for")
 	}
-	return w
+	req, err := r.required(ctx)
+	if err != nil {
+		return actions.Status{}, err
+	}
+	_, ok, err := r.engine().Look(ctx, r.Revision, req)
+	if err != nil || !ok {
+		return actions.Status{}, err
+	}
+	return actions.Status{Done: true, Reason: fmt.Sprintf("every %s applied %s", r.engine().Kind(), r.Revision)}, nil
 }
 
-// required are the Kustomizations the wait step waits for: groundwork's and
-// every other the repository declares for the environment.
+// required are what the wait step waits for: every object the repository
+// declares for the engine under the environment's path once the seed
+// commit is in (groundwork's and the user's).
 func (r *Run) required(ctx context.Context) ([]string, error) {
-	files, err := r.Render(ctx)
-	if err != nil {
-		return nil, err
-	}
-	names, err := flux.Kustomizations(files)
-	if err != nil {
-		return nil, err
-	}
 	if r.repo == nil {
 		if _, err := r.CheckRepository(ctx); err != nil {
 			return nil, err
 		}
 	}
-	seen := map[string]bool{}
-	for _, n := range names {
-		seen[n] = true
-	}
-	for _, n := range r.repo.UserKustomizations {
-		if !seen[n] {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	return names, nil
-}
-
-// deleteRetired deletes, once the revision is applied, the Kustomizations
-// the seed step retired.
-func (r *Run) deleteRetired(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, r.env().GitOps.Sync.Timeout)
-	defer cancel()
-	done, err := flux.DeleteRetired(ctx, r.kube, r.env().GitOps.Namespace)
-	if len(done) > 0 {
-		r.opts.Logf("deleted retired Kustomizations %s without pruning what they applied", strings.Join(done, ", "))
-	}
-	return err
-}
-
-func (r *Run) checkWait(ctx context.Context) (actions.Status, error) {
-	if r.Revision == "" {
-		return actions.Status{}, errors.New("no seeded revision to wait for")
-	}
-	if r.argoCD() { // argocd engine: see argocd.go
-		return r.checkArgoCDWait(ctx)
-	}
-	req, err := r.required(ctx)
-	if err != nil {
-		return actions.Status{}, err
-	}
-	_, ok, err := r.waiter().Ready(ctx, r.Revision, req)
-	if err != nil || !ok {
-		return actions.Status{}, err
-	}
-	if err := r.deleteRetired(ctx); err != nil {
-		return actions.Status{}, err
-	}
-	return actions.Status{Done: true, Reason: "every Kustomization applied " + r.Revision}, nil
+	return r.repo.Declared, nil
 }
 
 func (r *Run) applyWait(ctx context.Context) error {
-	if r.argoCD() { // argocd engine: see argocd.go
-		return r.applyArgoCDWait(ctx)
-	}
 	req, err := r.required(ctx)
 	if err != nil {
 		return err
 	}
-	if err := flux.RequestReconcile(ctx, r.kube, r.env().GitOps.Namespace, r.opts.Now()); err != nil {
-		r.opts.Logf("request reconciliation: %v", err)
-	}
-	wctx, cancel := context.WithTimeout(ctx, r.env().GitOps.Sync.Timeout)
-	defer cancel()
-	if err := r.waiter().Wait(wctx, r.Revision, req); err != nil {
-		return err
-	}
-	if err := r.waitReconcilerWorkloads(wctx); err != nil {
-		return err
-	}
-	return r.deleteRetired(ctx)
+	return r.engine().Wait(ctx, r.Revision, req)
 }

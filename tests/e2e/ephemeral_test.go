@@ -10,7 +10,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/groundwork-dev/groundwork/internal/up"
+	"github.com/groundwork-dev/groundwork/internal/facts"
 	"github.com/groundwork-dev/groundwork/tests/harness"
 )
 
@@ -63,7 +63,7 @@ func TestEphemeralInstancesAndGC(t *testing.T) {
 		if !strings.Contains(files, "clusters/harness-"+s+"/groundwork/sync.yaml") {
 			t.Errorf("no folder for instance %s:\n%s", s, files)
 		}
-		cm, err := cp.Client().CoreV1().ConfigMaps(up.ExpiryNamespace).Get(ctx, up.ExpiryConfigMap, metav1.GetOptions{})
+		cm, err := cp.Client().CoreV1().ConfigMaps(facts.ExpiryNamespace).Get(ctx, facts.ExpiryConfigMap, metav1.GetOptions{})
 		if err != nil || cm.Data["environment"] != "harness-"+s || cm.Data["path"] != "clusters/harness-"+s {
 			t.Errorf("instance %s records %v %v", s, cm, err)
 		}

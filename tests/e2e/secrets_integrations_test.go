@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
+	"github.com/groundwork-dev/groundwork/internal/facts"
 	"github.com/groundwork-dev/groundwork/internal/sealing"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/up"
@@ -105,7 +106,7 @@ environment "sealed" {
 			if s.Labels[sealing.KeyLabel] != "active" || string(s.Data["tls.key"]) != string(kp.KeyPEM) || string(s.Data["tls.crt"]) != string(kp.CertPEM) {
 				t.Errorf("the Secret is not the stored key pair as the active key: labels %v", s.Labels)
 			}
-			d, err := cp.Client().AppsV1().Deployments("kube-system").Get(ctx, up.SealedSecretsName, metav1.GetOptions{})
+			d, err := cp.Client().AppsV1().Deployments("kube-system").Get(ctx, facts.SealedSecretsName, metav1.GetOptions{})
 			if err != nil {
 				t.Fatalf("controller: %v", err)
 			}
@@ -145,7 +146,7 @@ environment "eso" {
 }`
 		run(t, src, filepath.Join(dir, "state-eso"))
 		dyn := dynamic.NewForConfigOrDie(cp.RESTConfig())
-		css, err := dyn.Resource(schema.GroupVersionResource{Group: "external-secrets.io", Version: "v1", Resource: "clustersecretstores"}).Get(ctx, up.ClusterSecretStore, metav1.GetOptions{})
+		css, err := dyn.Resource(schema.GroupVersionResource{Group: "external-secrets.io", Version: "v1", Resource: "clustersecretstores"}).Get(ctx, facts.ClusterSecretStore, metav1.GetOptions{})
 		if err != nil {
 			t.Fatalf("ClusterSecretStore: %v", err)
 		}

@@ -11,10 +11,11 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
 	"github.com/groundwork-dev/groundwork/internal/deploy"
-	"github.com/groundwork-dev/groundwork/internal/flux"
+	"github.com/groundwork-dev/groundwork/internal/facts"
+	"github.com/groundwork-dev/groundwork/internal/gitops"
+	"github.com/groundwork-dev/groundwork/internal/gitops/engines"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/kube"
-	"github.com/groundwork-dev/groundwork/internal/up"
 )
 
 // Options are deploy's inputs.
@@ -113,16 +114,17 @@ func Run(ctx context.Context, opts *Options) error {
 	doc := map[string]any{"format_version": "1", "environment": env.Name, "revision": out.Revision, "changed": out.Changed,
 		"attempts": out.Attempts, "edits": edits, "took_ms": time.Since(start).Milliseconds()}
 	if opts.Wait {
-		path, kctx := up.Kubeconfig(env, f.StateDir(env))
+		path, kctx := facts.Kubeconfig(env, f.StateDir(env))
 		kc, err := kube.Connect(path, kctx)
 		if err != nil {
 			return err
 		}
-		_ = flux.RequestReconcile(ctx, kc, g.Namespace, time.Now())
-		wctx, cancel := context.WithTimeout(ctx, g.Sync.Timeout)
-		defer cancel()
-		w := &flux.Waiter{Client: kc, Namespace: g.Namespace, IsAncestor: git.IsAncestor}
-		if err := w.Wait(wctx, out.Revision, nil); err != nil {
+		snap, err := git.Read(ctx, g.Repository.Path)
+		if err != nil {
+			return err
+		}
+		e := engines.New(gitops.Deps{Env: env, Kube: kc, IsAncestor: git.IsAncestor})
+		if err := e.Wait(ctx, out.Revision, e.Declared(snap.Files)); err != nil {
 			return err
 		}
 		doc["applied"] = true

@@ -12,7 +12,6 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
 	"github.com/groundwork-dev/groundwork/internal/plan"
-	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/status"
 )
 
@@ -155,11 +154,7 @@ func writeText(f *cmdutil.Factory, d Document) {
 					ready++
 				}
 			}
-			what := "Flux objects ready"
-			if s.Engine == spec.EngineArgoCD {
-				what = "Argo CD Applications Synced and Healthy"
-			}
-			fmt.Fprintf(w, "%s sync        %d/%d %s at %s\n", mark(s.InSync), ready, len(s.Objects), what, orNone(s.Revision))
+			fmt.Fprintf(w, "%s sync        %d/%d %s objects ready at %s\n", mark(s.InSync), ready, len(s.Objects), s.EngineName, orNone(s.Revision))
 			for _, o := range s.Objects {
 				if !o.Ready {
 					fmt.Fprintf(w, "    %s\n", o)

@@ -66,7 +66,7 @@ func healthyExceptSecrets(x *status.ExternalSecretsStatus) Document {
 	r.Cluster.Reachable, r.Cluster.Server, r.Cluster.KubernetesVersion = true, "https://127.0.0.1:6443", "v1.35.0"
 	r.Reconciler.Installed, r.Reconciler.WorkloadsOK, r.Reconciler.Chart, r.Reconciler.WantsVersion = true, true, "flux2 2.17.0", "2.17.0"
 	r.Reconciler.Release, r.Reconciler.Revision, r.Reconciler.Status = "flux-system/flux", 1, "deployed"
-	r.Sync.Engine, r.Sync.InSync, r.Sync.Revision = "flux", true, "main@sha1:abc"
+	r.Sync.Engine, r.Sync.EngineName, r.Sync.InSync, r.Sync.Revision = "flux", "Flux", true, "main@sha1:abc"
 	r.Healthy = x.OK
 	return Document{FormatVersion: "1", Report: r}
 }

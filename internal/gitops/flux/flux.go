@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/groundwork-dev/groundwork/internal/gitops"
 	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/render"
 )
@@ -105,126 +106,48 @@ func DeclaredKustomizations(files map[string][]byte, namespace string) []string 
 	return names
 }
 
-// Object is the state of one Flux object during a wait.
-type Object struct {
-	Kind  string `json:"kind"`
-	Name  string `json:"name"`
-	Ready bool   `json:"ready"`
-	// Revision is the revision applied (Kustomization) or fetched
-	// (GitRepository).
-	Revision string `json:"revision,omitempty"`
-	// Reason and Message come from the Ready condition.
-	Reason  string `json:"reason,omitempty"`
-	Message string `json:"message,omitempty"`
-	// Missing is true when the object does not exist (yet).
-	Missing bool `json:"missing,omitempty"`
-}
-
-func (o Object) String() string {
-	switch {
-	case o.Missing:
-		return fmt.Sprintf("%s %s does not exist yet", o.Kind, o.Name)
-	case o.Ready:
-		return fmt.Sprintf("%s %s: ready at %s", o.Kind, o.Name, o.Revision)
-	}
-	s := fmt.Sprintf("%s %s: not ready", o.Kind, o.Name)
-	if o.Reason != "" {
-		s += " (" + o.Reason + ")"
-	}
-	if m := strings.TrimSpace(o.Message); m != "" {
-		s += ": " + m
-	}
-	if o.Revision != "" {
-		s += "; last applied " + o.Revision
-	}
-	return s
-}
-
-// NotReadyError lists what had not applied the revision when the wait
-// ended.
-type NotReadyError struct {
-	Namespace, Revision string
-	Waited              time.Duration
-	Objects             []Object
-	Err                 error
-}
-
-func (e *NotReadyError) Error() string {
-	lines := make([]string, len(e.Objects))
-	for i, o := range e.Objects {
-		lines[i] = "  " + o.String()
-	}
-	controller := "kustomize-controller"
-	for _, o := range e.Objects {
-		if o.Kind == "HelmRelease" {
-			controller = "helm-controller"
-		}
-	}
-	return fmt.Sprintf("Flux had not applied %s after %s (%v):\n%s\nThe controllers' logs say more: kubectl -n %s logs deploy/%s",
-		e.Revision, e.Waited.Round(time.Second), e.Err, strings.Join(lines, "\n"), e.Namespace, controller)
-}
-
-func (e *NotReadyError) Unwrap() error { return e.Err }
-
 // Waiter waits until Flux has applied a revision.
 type Waiter struct {
 	Client    *kube.Client
 	Namespace string
 	// Poll is the interval between looks; 0 means 250ms.
 	Poll time.Duration
-	// Nudge is how long a requested reconciliation may go unanswered
+	// Renudge is how long a requested reconciliation may go unanswered
 	// before it is requested again; 0 means 10s. A request Flux has
 	// answered (status.lastHandledReconcileAt) while the object is still
 	// not ready is repeated after a second instead: Flux would otherwise
 	// retry on its own interval (30s for a dependency that was not ready).
-	Nudge time.Duration
+	Renudge time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// IsAncestor, when set, lets a revision that came after the awaited
-	// one count: another writer pushed meanwhile, and Flux applied both.
-	IsAncestor func(ctx context.Context, ancestor, descendant string) (bool, error)
+	// Revisions tells whether a revision applied is the awaited one or
+	// came after it (nil: only the awaited one counts).
+	Revisions *gitops.Revisions
 
 	requested map[string]reconcileRequest
-	later     map[string]bool
+	last      *look // the last look, for Nudge
 }
 
-// atLeast reports whether applied is the awaited revision or came after it.
-func (w *Waiter) atLeast(ctx context.Context, awaited, applied string) bool {
-	if applied == awaited {
-		return true
-	}
-	if w.IsAncestor == nil || applied == "" || awaited == "" {
-		return false
-	}
-	if ok, seen := w.later[applied]; seen {
-		return ok
-	}
-	ok, err := w.IsAncestor(ctx, awaited, applied)
-	if err != nil {
-		return false // asked again next time
-	}
-	if w.later == nil {
-		w.later = map[string]bool{}
-	}
-	w.later[applied] = ok
-	return ok
-}
+// Name is the engine's name.
+func (w *Waiter) Name() string { return "Flux" }
 
-// Ready looks once: it reports the state of the GitRepository and of every
-// Kustomization (the required ones and every other in the namespace), and
-// whether all have applied revision and are ready.
-func (w *Waiter) Ready(ctx context.Context, revision string, required []string) ([]Object, bool, error) {
+// Look looks once: it reports the state of the GitRepository, of every
+// Kustomization (the required ones and every other in the namespace) and
+// of every HelmRelease, and whether all have applied revision and are
+// ready.
+func (w *Waiter) Look(ctx context.Context, revision string, required []string) ([]gitops.Object, bool, error) {
 	l, err := w.look(ctx, revision, required)
 	if err != nil {
 		return nil, false, err
 	}
+	w.last = l
 	return l.objs, l.ok, nil
 }
 
 // Status looks once without a revision to compare with: objects sourced
 // from the sync GitRepository count as ready when they applied the revision
 // the GitRepository fetched.
-func (w *Waiter) Status(ctx context.Context) ([]Object, bool, error) {
+func (w *Waiter) Status(ctx context.Context) ([]gitops.Object, bool, error) {
 	l, err := w.look(ctx, "", nil)
 	if err != nil {
 		return nil, false, err
@@ -246,11 +169,11 @@ const answeredNudge = time.Second
 
 type look struct {
 	repo, ks, hr dynamic.ResourceInterface
-	src          Object
+	src          gitops.Object
 	srcObj       *unstructured.Unstructured
 	byName       map[string]*unstructured.Unstructured // Kustomizations
 	hrByName     map[string]*unstructured.Unstructured // HelmReleases
-	objs         []Object
+	objs         []gitops.Object
 	ok           bool
 }
 
@@ -263,8 +186,8 @@ func (w *Waiter) look(ctx context.Context, revision string, required []string) (
 	if err != nil {
 		return nil, err
 	}
-	var objs []Object
-	src := Object{Kind: "GitRepository", Name: SyncName, Missing: true}
+	var objs []gitops.Object
+	src := gitops.Object{Kind: "GitRepository", Name: SyncName, Missing: true}
 	var srcObj *unstructured.Unstructured
 	if u, err := repo.Get(ctx, SyncName, metav1.GetOptions{}); err == nil {
 		srcObj = u
@@ -273,7 +196,7 @@ func (w *Waiter) look(ctx context.Context, revision string, required []string) (
 		if revision == "" {
 			revision = src.Revision
 		}
-		src.Ready = src.Ready && w.atLeast(ctx, revision, src.Revision)
+		src.Ready = src.Ready && w.Revisions.AtLeast(ctx, revision, src.Revision)
 	} else if !apierrors.IsNotFound(err) {
 		return nil, err
 	}
@@ -302,13 +225,13 @@ func (w *Waiter) look(ctx context.Context, revision string, required []string) (
 		seen[n] = true
 		u := byName[n]
 		if u == nil {
-			objs = append(objs, Object{Kind: "Kustomization", Name: n, Missing: true})
+			objs = append(objs, gitops.Object{Kind: "Kustomization", Name: n, Missing: true})
 			continue
 		}
 		o := state(u, "Kustomization")
 		o.Revision, _, _ = unstructured.NestedString(u.Object, "status", "lastAppliedRevision")
 		if fromSync(u) {
-			o.Ready = o.Ready && w.atLeast(ctx, revision, o.Revision)
+			o.Ready = o.Ready && w.Revisions.AtLeast(ctx, revision, o.Revision)
 		}
 		objs = append(objs, o)
 	}
@@ -330,7 +253,7 @@ func (w *Waiter) look(ctx context.Context, revision string, required []string) (
 // helmReleases reads the HelmReleases in the namespace that are not
 // suspended. The cluster may not serve the kind yet (the chart not
 // installed): then there are none.
-func (w *Waiter) helmReleases(ctx context.Context) ([]Object, dynamic.ResourceInterface, map[string]*unstructured.Unstructured, error) {
+func (w *Waiter) helmReleases(ctx context.Context) ([]gitops.Object, dynamic.ResourceInterface, map[string]*unstructured.Unstructured, error) {
 	ri, err := w.Client.Resource(HelmReleaseKind, w.Namespace)
 	switch {
 	case meta.IsNoMatchError(err):
@@ -345,7 +268,7 @@ func (w *Waiter) helmReleases(ctx context.Context) ([]Object, dynamic.ResourceIn
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var objs []Object
+	var objs []gitops.Object
 	byName := map[string]*unstructured.Unstructured{}
 	for i := range list.Items {
 		u := &list.Items[i]
@@ -363,38 +286,26 @@ func (w *Waiter) helmReleases(ctx context.Context) ([]Object, dynamic.ResourceIn
 }
 
 // Wait looks until everything is ready at revision or ctx ends; then it
-// returns a *NotReadyError that says what is not ready and why.
+// returns a *gitops.NotReadyError that says what is not ready and why.
 func (w *Waiter) Wait(ctx context.Context, revision string, required []string) error {
-	now := w.now()
-	start := now()
-	poll := w.Poll
-	if poll == 0 {
-		poll = 250 * time.Millisecond
+	return gitops.Wait(ctx, w, revision, required, gitops.WaitOptions{Poll: w.Poll, Now: w.Now})
+}
+
+// Hint names the controller whose logs say more.
+func (w *Waiter) Hint(notReady []gitops.Object) string {
+	controller := "kustomize-controller"
+	for _, o := range notReady {
+		if o.Kind == "HelmRelease" {
+			controller = "helm-controller"
+		}
 	}
-	var last []Object
-	for {
-		l, err := w.look(ctx, revision, required)
-		if err == nil {
-			if l.ok {
-				return nil
-			}
-			last = l.objs
-			w.nudge(ctx, l)
-		}
-		select {
-		case <-ctx.Done():
-			var bad []Object
-			for _, o := range last {
-				if !o.Ready {
-					bad = append(bad, o)
-				}
-			}
-			if err == nil {
-				err = ctx.Err()
-			}
-			return &NotReadyError{Namespace: w.Namespace, Revision: revision, Waited: now().Sub(start), Objects: bad, Err: err}
-		case <-time.After(poll):
-		}
+	return fmt.Sprintf("The controllers' logs say more: kubectl -n %s logs deploy/%s", w.Namespace, controller)
+}
+
+// Nudge acts on the last look (see nudge).
+func (w *Waiter) Nudge(ctx context.Context, _ []gitops.Object) {
+	if w.last != nil {
+		w.nudge(ctx, w.last)
 	}
 }
 
@@ -415,7 +326,7 @@ func (w *Waiter) nudge(ctx context.Context, l *look) {
 
 // nudgeKind requests reconciliation of each object of kind that is not
 // ready while its dependencies (spec.dependsOn) are.
-func (w *Waiter) nudgeKind(ctx context.Context, objs []Object, kind string, ri dynamic.ResourceInterface, byName map[string]*unstructured.Unstructured) {
+func (w *Waiter) nudgeKind(ctx context.Context, objs []gitops.Object, kind string, ri dynamic.ResourceInterface, byName map[string]*unstructured.Unstructured) {
 	if ri == nil {
 		return
 	}
@@ -447,10 +358,10 @@ func (w *Waiter) nudgeKind(ctx context.Context, objs []Object, kind string, ri d
 }
 
 // request asks Flux to reconcile u now, unless groundwork asked already
-// and Flux has neither answered nor had Nudge to do so.
+// and Flux has neither answered nor had Renudge to do so.
 func (w *Waiter) request(ctx context.Context, ri dynamic.ResourceInterface, key string, u *unstructured.Unstructured) {
 	now := w.now()()
-	nudge := w.Nudge
+	nudge := w.Renudge
 	if nudge == 0 {
 		nudge = 10 * time.Second
 	}
@@ -578,8 +489,8 @@ func (w *Waiter) now() func() time.Time {
 
 // state reads the Ready condition, counting it only when it describes the
 // object's current generation.
-func state(u *unstructured.Unstructured, kind string) Object {
-	o := Object{Kind: kind, Name: u.GetName()}
+func state(u *unstructured.Unstructured, kind string) gitops.Object {
+	o := gitops.Object{Kind: kind, Name: u.GetName()}
 	observed, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
 	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 	for _, c := range conds {

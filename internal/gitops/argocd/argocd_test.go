@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/groundwork-dev/groundwork/internal/gitops"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 )
 
@@ -54,10 +55,12 @@ status:
 	if a.Ready {
 		t.Fatal("a Degraded, OutOfSync Application counted as ready")
 	}
-	err := &NotReadyError{Namespace: "argocd", Controller: ApplicationController("argo-cd"), Revision: "abc123", Waited: 90 * time.Second, Apps: []App{a, {Name: "hello", Missing: true}}, Err: context.DeadlineExceeded}
+	w.Namespace, w.Release = "argocd", "argo-cd"
+	err := &gitops.NotReadyError{Engine: w.Name(), Revision: "abc123", Waited: 90 * time.Second, Objects: []gitops.Object{a, {Kind: "Application", Name: "hello", Missing: true}}, Err: context.DeadlineExceeded, Hint: w.Hint(nil)}
 	msg := err.Error()
 	for _, want := range []string{
-		"Application shop: OutOfSync, Degraded (deployment web exceeded its progress deadline)",
+		"Argo CD had not applied abc123 after 1m30s",
+		"Application shop: OutOfSync, Degraded: deployment web exceeded its progress deadline",
 		"condition SyncError: Failed sync attempt",
 		"last sync Failed: one or more objects failed to apply",
 		"resource ConfigMap shop/shop (sync SyncFailed: namespaces \"shop\" not found)",
@@ -83,7 +86,7 @@ status:
 // repository regardless.
 func TestRevision(t *testing.T) {
 	later := map[string]bool{"new": true}
-	w := &Waiter{RepoURL: repo, IsAncestor: func(_ context.Context, a, d string) (bool, error) { return a == "abc" && later[d], nil }}
+	w := &Waiter{RepoURL: repo, Revisions: &gitops.Revisions{IsAncestor: func(_ context.Context, a, d string) (bool, error) { return a == "abc" && later[d], nil }}}
 	synced := func(url, rev string) *unstructured.Unstructured {
 		return app(t, `
 metadata: {name: x}
@@ -191,9 +194,9 @@ func TestApplicationControllerName(t *testing.T) {
 			t.Errorf("ApplicationController(%q) = %q, want %q", release, got, want)
 		}
 	}
-	err := &NotReadyError{Namespace: "argocd", Controller: ApplicationController("argo-cd"), Revision: "abc", Err: context.DeadlineExceeded}
-	if !strings.Contains(err.Error(), "kubectl -n argocd logs statefulset/argo-cd-argocd-application-controller") {
-		t.Errorf("hint: %s", err)
+	w := &Waiter{Namespace: "argocd", Release: "argo-cd"}
+	if hint := w.Hint(nil); !strings.Contains(hint, "kubectl -n argocd logs statefulset/argo-cd-argocd-application-controller") {
+		t.Errorf("hint: %s", hint)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/groundwork-dev/groundwork/internal/gitops/engines"
 	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/render"
 	"github.com/groundwork-dev/groundwork/internal/spec"
@@ -21,7 +22,7 @@ func TestFluxHelmReleaseMatchesTheInstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rel := ReconcilerRelease(env)
+	rel := engines.For(env).Release()
 	var hr *unstructured.Unstructured
 	for _, f := range files {
 		if !strings.HasSuffix(f.Path, "groundwork/flux.yaml") {

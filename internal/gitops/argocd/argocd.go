@@ -16,9 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/groundwork-dev/groundwork/internal/gitops"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/kube"
-	"github.com/groundwork-dev/groundwork/internal/render"
 )
 
 // Files and annotations groundwork relies on.
@@ -133,15 +133,6 @@ func RootObjects(files map[string][]byte, repoPath string) ([]*unstructured.Unst
 	return objs, nil
 }
 
-// FileMap keys rendered files by path.
-func FileMap(files []render.File) map[string][]byte {
-	m := make(map[string][]byte, len(files))
-	for _, f := range files {
-		m[f.Path] = f.Data
-	}
-	return m
-}
-
 // Expected is what the wait requires: every Application the files under
 // repoPath declare (in applications/) and one per folder under apps/ (the
 // ApplicationSet's git directory generator makes them).
@@ -176,64 +167,6 @@ func Expected(files map[string][]byte, repoPath, namespace string) []string {
 	return names
 }
 
-// App is the state of one Application as the wait saw it.
-type App struct {
-	Name     string `json:"name"`
-	Ready    bool   `json:"ready"`
-	Missing  bool   `json:"missing,omitempty"`
-	Sync     string `json:"sync,omitempty"`
-	Health   string `json:"health,omitempty"`
-	Revision string `json:"revision,omitempty"`
-	// Stale is set when the Application is synced, but to an older
-	// revision of the environment's repository than the awaited one, or
-	// Argo CD has not compared it since its spec changed.
-	Stale bool `json:"stale,omitempty"`
-	// Operation is the phase and message of the last sync operation.
-	Operation string `json:"operation,omitempty"`
-	// Conditions are the Application's conditions (errors, warnings).
-	Conditions []string `json:"conditions,omitempty"`
-	// Resources are the managed resources that are not synced or healthy.
-	Resources []string `json:"resources,omitempty"`
-	// HealthMessage is the Application's health message, if any.
-	HealthMessage string `json:"healthMessage,omitempty"`
-}
-
-func (a App) String() string {
-	if a.Missing {
-		return fmt.Sprintf("Application %s does not exist yet", a.Name)
-	}
-	if a.Ready {
-		return fmt.Sprintf("Application %s: Synced and Healthy at %s", a.Name, a.Revision)
-	}
-	s := fmt.Sprintf("Application %s: %s, %s", a.Name, orUnknown(a.Sync), orUnknown(a.Health))
-	if a.HealthMessage != "" {
-		s += " (" + a.HealthMessage + ")"
-	}
-	if a.Revision != "" {
-		s += " at " + a.Revision
-	}
-	if a.Stale {
-		s += ", not yet compared at the awaited revision and spec"
-	}
-	for _, c := range a.Conditions {
-		s += "\n      condition " + c
-	}
-	if a.Operation != "" {
-		s += "\n      last sync " + a.Operation
-	}
-	for _, r := range a.Resources {
-		s += "\n      resource " + r
-	}
-	return s
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "Unknown"
-	}
-	return s
-}
-
 // ApplicationController is the name of the application controller
 // StatefulSet of the upstream argo-cd chart installed as release: the chart
 // names its workloads "<release>-argocd-<component>", or
@@ -248,29 +181,6 @@ func ApplicationController(release string) string {
 	}
 	return prefix + "-application-controller"
 }
-
-// NotReadyError names the Applications that were not Synced and Healthy
-// when the wait ended, and why.
-type NotReadyError struct {
-	Namespace, Revision string
-	// Controller is the application controller's StatefulSet (see
-	// ApplicationController).
-	Controller string
-	Waited     time.Duration
-	Apps       []App
-	Err        error
-}
-
-func (e *NotReadyError) Error() string {
-	lines := make([]string, len(e.Apps))
-	for i, a := range e.Apps {
-		lines[i] = "  " + a.String()
-	}
-	return fmt.Sprintf("Argo CD had not synced %s after %s (%v); not Synced and Healthy:\n%s\nThe controller's logs say more: kubectl -n %s logs statefulset/%s",
-		e.Revision, e.Waited.Round(time.Second), e.Err, strings.Join(lines, "\n"), e.Namespace, e.Controller)
-}
-
-func (e *NotReadyError) Unwrap() error { return e.Err }
 
 // Waiter waits until Argo CD has synced a revision of the environment's
 // repository: every required Application (and every other in the
@@ -292,12 +202,19 @@ type Waiter struct {
 	Refresh time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// IsAncestor, when set, lets a revision that came after the awaited
-	// one count.
-	IsAncestor func(ctx context.Context, ancestor, descendant string) (bool, error)
+	// Revisions tells whether a revision applied is the awaited one or
+	// came after it (nil: only the awaited one counts).
+	Revisions *gitops.Revisions
 
 	requested map[string]time.Time
-	later     map[string]bool
+}
+
+// Name is the engine's name.
+func (w *Waiter) Name() string { return "Argo CD" }
+
+// Hint names the controller whose logs say more.
+func (w *Waiter) Hint([]gitops.Object) string {
+	return fmt.Sprintf("The controller's logs say more: kubectl -n %s logs statefulset/%s", w.Namespace, ApplicationController(w.Release))
 }
 
 func (w *Waiter) now() time.Time {
@@ -307,33 +224,10 @@ func (w *Waiter) now() time.Time {
 	return time.Now()
 }
 
-func (w *Waiter) atLeast(ctx context.Context, awaited, applied string) bool {
-	// Revisions may be given as "main@sha1:<hash>".
-	awaited = awaited[strings.LastIndex(awaited, ":")+1:]
-	if applied == awaited || awaited == "" {
-		return true
-	}
-	if w.IsAncestor == nil || applied == "" {
-		return false
-	}
-	if ok, seen := w.later[applied]; seen {
-		return ok
-	}
-	ok, err := w.IsAncestor(ctx, awaited, applied)
-	if err != nil {
-		return false
-	}
-	if w.later == nil {
-		w.later = map[string]bool{}
-	}
-	w.later[applied] = ok
-	return ok
-}
-
 // Look reports the state of every required Application and every other one
 // in the namespace, and whether all are Synced and Healthy (at revision,
 // for those that follow the repository).
-func (w *Waiter) Look(ctx context.Context, revision string, required []string) ([]App, bool, error) {
+func (w *Waiter) Look(ctx context.Context, revision string, required []string) ([]gitops.Object, bool, error) {
 	ri, err := w.Client.Resource(ApplicationKind, w.Namespace)
 	if err != nil {
 		return nil, false, err
@@ -361,7 +255,7 @@ func (w *Waiter) Look(ctx context.Context, revision string, required []string) (
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	var apps []App
+	var apps []gitops.Object
 	ok := true
 	for i, n := range names {
 		if i > 0 && names[i-1] == n {
@@ -369,7 +263,7 @@ func (w *Waiter) Look(ctx context.Context, revision string, required []string) (
 		}
 		u := byName[n]
 		if u == nil {
-			apps = append(apps, App{Name: n, Missing: true})
+			apps = append(apps, gitops.Object{Kind: ApplicationKind.Kind, Name: n, Missing: true})
 			ok = false
 			continue
 		}
@@ -381,25 +275,26 @@ func (w *Waiter) Look(ctx context.Context, revision string, required []string) (
 }
 
 // state reads an Application's sync and health status.
-func (w *Waiter) state(ctx context.Context, u *unstructured.Unstructured, revision string) App {
-	a := App{Name: u.GetName()}
+func (w *Waiter) state(ctx context.Context, u *unstructured.Unstructured, revision string) gitops.Object {
+	a := gitops.Object{Kind: ApplicationKind.Kind, Name: u.GetName()}
 	a.Sync, _, _ = unstructured.NestedString(u.Object, "status", "sync", "status")
 	a.Health, _, _ = unstructured.NestedString(u.Object, "status", "health", "status")
-	a.HealthMessage, _, _ = unstructured.NestedString(u.Object, "status", "health", "message")
+	a.Message, _, _ = unstructured.NestedString(u.Object, "status", "health", "message")
 	a.Revision, _, _ = unstructured.NestedString(u.Object, "status", "sync", "revision")
 	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 	for _, c := range conds {
 		m, _ := c.(map[string]any)
-		a.Conditions = append(a.Conditions, fmt.Sprintf("%v: %v", m["type"], strings.TrimSpace(fmt.Sprint(m["message"]))))
+		a.Details = append(a.Details, fmt.Sprintf("condition %v: %v", m["type"], strings.TrimSpace(fmt.Sprint(m["message"]))))
 	}
+	var resources []string
 	if phase, _, _ := unstructured.NestedString(u.Object, "status", "operationState", "phase"); phase != "" {
 		msg, _, _ := unstructured.NestedString(u.Object, "status", "operationState", "message")
-		a.Operation = strings.TrimSpace(phase + ": " + msg)
+		a.Details = append(a.Details, "last sync "+strings.TrimSpace(phase+": "+msg))
 		results, _, _ := unstructured.NestedSlice(u.Object, "status", "operationState", "syncResult", "resources")
 		for _, r := range results {
 			m, _ := r.(map[string]any)
 			if st, _ := m["status"].(string); st != "" && st != "Synced" && st != "Pruned" && st != "PruneSkipped" {
-				a.Resources = append(a.Resources, fmt.Sprintf("%s (sync %s: %v)", resourceName(m), st, m["message"]))
+				resources = append(resources, fmt.Sprintf("resource %s (sync %s: %v)", resourceName(m), st, m["message"]))
 			}
 		}
 	}
@@ -412,17 +307,18 @@ func (w *Waiter) state(ctx context.Context, u *unstructured.Unstructured, revisi
 		if st != "OutOfSync" && (hs == "" || hs == "Healthy") {
 			continue
 		}
-		s := resourceName(m) + ": " + orUnknown(st)
+		s := "resource " + resourceName(m) + ": " + orUnknown(st)
 		if hs != "" {
 			s += ", " + hs
 		}
 		if hm, _ := h["message"].(string); hm != "" {
 			s += " (" + hm + ")"
 		}
-		a.Resources = append(a.Resources, s)
+		resources = append(resources, s)
 	}
+	a.Details = append(a.Details, resources...)
 	a.Ready = a.Sync == "Synced" && a.Health == "Healthy"
-	if a.Ready && (!compared(u) || w.followsRepo(u) && !w.atLeast(ctx, revision, a.Revision)) {
+	if a.Ready && (!compared(u) || w.followsRepo(u) && !w.Revisions.AtLeast(ctx, revision, a.Revision)) {
 		a.Ready, a.Stale = false, true
 	}
 	if a.Ready {
@@ -517,45 +413,19 @@ func normalise(u string) string { return strings.TrimSuffix(strings.TrimSuffix(u
 // Wait looks until every Application is Synced and Healthy or ctx ends; it
 // asks the controller to refresh Applications that are behind, so a new
 // commit is seen without waiting for the reconciliation timeout. On timeout
-// it returns a *NotReadyError.
+// it returns a *gitops.NotReadyError.
 func (w *Waiter) Wait(ctx context.Context, revision string, required []string) error {
-	start := w.now()
 	poll := w.Poll
 	if poll == 0 {
 		poll = 500 * time.Millisecond
 	}
-	var last []App
-	var lastErr error
-	for {
-		apps, ok, err := w.Look(ctx, revision, required)
-		if err == nil {
-			if ok {
-				return nil
-			}
-			last = apps
-			w.nudge(ctx, apps)
-		} else {
-			lastErr = err
-		}
-		select {
-		case <-ctx.Done():
-			var bad []App
-			for _, a := range last {
-				if !a.Ready {
-					bad = append(bad, a)
-				}
-			}
-			err := ctx.Err()
-			if lastErr != nil && last == nil {
-				err = fmt.Errorf("%w (last error: %v)", err, lastErr)
-			}
-			return &NotReadyError{Namespace: w.Namespace, Controller: ApplicationController(w.Release), Revision: revision, Waited: w.now().Sub(start), Apps: bad, Err: err}
-		case <-time.After(poll):
-		}
-	}
+	return gitops.Wait(ctx, w, revision, required, gitops.WaitOptions{Poll: poll, Now: w.Now})
 }
 
-func (w *Waiter) nudge(ctx context.Context, apps []App) {
+// Nudge asks Argo CD to refresh the Applications that are behind (and the
+// ApplicationSets to generate the missing ones), each at most every
+// Refresh.
+func (w *Waiter) Nudge(ctx context.Context, apps []gitops.Object) {
 	every := w.Refresh
 	if every == 0 {
 		every = 10 * time.Second
@@ -621,4 +491,11 @@ func RequestRefresh(ctx context.Context, c *kube.Client, namespace, name string)
 	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"normal"}}}`, RefreshAnnotation)
 	_, err = ri.Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: kube.FieldManager})
 	return err
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "Unknown"
+	}
+	return s
 }
