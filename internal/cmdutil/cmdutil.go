@@ -1,6 +1,7 @@
 package cmdutil
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +14,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/diag"
+	"github.com/groundwork-dev/groundwork/internal/progress"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 )
 
@@ -247,4 +250,19 @@ func (f *Factory) ReportSpec(res *spec.Result) error {
 		}
 	}
 	return SpecError(res)
+}
+
+// Acquire takes the environment's lock for command, waiting up to timeout
+// for another run (0: fail at once).
+func Acquire(ctx context.Context, dir, command string, timeout time.Duration, rep *progress.Reporter) (*actions.Lock, error) {
+	holder := fmt.Sprintf("pid %d, groundwork %s, since %s", os.Getpid(), command, time.Now().UTC().Format(time.RFC3339))
+	lock, err := actions.AcquireLock(ctx, dir, holder, false)
+	var le *actions.LockedError
+	if !errors.As(err, &le) || timeout == 0 {
+		return lock, err
+	}
+	rep.Printf("Waiting up to %s for the other run on this environment to finish (%s)...", timeout, le.Holder)
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return actions.AcquireLock(wctx, dir, holder, true)
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
+	"github.com/groundwork-dev/groundwork/internal/gitops"
+	"github.com/groundwork-dev/groundwork/internal/gitops/engines"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/terraform"
 )
@@ -48,7 +50,7 @@ type Plan struct {
 
 // Build describes the steps of up for env. It has no side effects.
 func Build(env *spec.Environment, opts Options) *Plan {
-	b := &builder{env: env, opts: opts}
+	b := &builder{env: env, opts: opts, engine: engines.For(env), eplan: engines.For(env).Plan()}
 	p := &Plan{Env: env}
 	add := func(name, title string, inputs any, acts ...actions.Action) {
 		p.Steps = append(p.Steps, actions.Description{
@@ -65,32 +67,17 @@ func Build(env *spec.Environment, opts Options) *Plan {
 	add(StepCluster, b.clusterTitle(), env.Cluster, b.clusterActions()...)
 	add(StepKubeconfig, "Get the cluster's kubeconfig", env.Cluster, b.kubeconfigActions()...)
 	g := env.GitOps
-	reconcilerInputs := []any{g.Engine, g.Version, g.Chart, g.Namespace}
-	how := "install when the cluster has none, then wait until its workloads are ready; once its Application in Git synced it, Argo CD upgrades itself (with manual sync, up upgrades it)"
-	if g.Engine == spec.EngineArgoCD {
-		// In the chart values: the sync interval as the reconciliation
-		// timeout, and argocd-notifications.
-		reconcilerInputs = append(reconcilerInputs, g.Sync.Interval, g.Sync.Manual)
-		if env.Notifications != nil {
-			reconcilerInputs = append(reconcilerInputs, env.Notifications)
-		}
-	}
-	if g.Engine != spec.EngineArgoCD {
-		how = "install when the cluster has none, then wait until its workloads are ready; once its HelmRelease in Git took it over, Flux upgrades it"
-	}
-	add(StepReconciler, fmt.Sprintf("Install %s with Helm", engineName(g.Engine)), reconcilerInputs,
+	reconcilerInputs := append([]any{g.Engine, g.Version, g.Chart, g.Namespace}, b.eplan.ReconcilerInputs...)
+	add(StepReconciler, fmt.Sprintf("Install %s with Helm", b.engine.Name()), reconcilerInputs,
 		actions.Action{Op: actions.OpCreate, Resource: fmt.Sprintf("Helm release %s/%s", g.Namespace, g.Chart.Name),
-			Detail: fmt.Sprintf("chart %s %s from %s; %s", g.Chart.Name, g.Version, g.Chart.Repository, how)})
+			Detail: fmt.Sprintf("chart %s %s from %s; %s", g.Chart.Name, g.Version, g.Chart.Repository, b.eplan.ReconcilerHow)})
 	add(StepSecrets, b.secretsTitle(), []any{env.Secrets, g.Engine, g.Namespace, g.Repository.Path}, b.secretsActions()...)
 	seedInputs := []any{g.Repository, g.Commit, g.Engine, g.Version, env.Addons, env.Secrets.Provider}
-	syncInputs := []any{g.Repository, g.Sync, g.Engine, g.Namespace}
+	syncInputs := append([]any{g.Repository, g.Sync, g.Engine, g.Namespace}, b.eplan.SyncInputs...)
 	if env.Notifications != nil {
 		// Only then: the fingerprints of environments without
 		// notifications stay what their journals recorded.
 		seedInputs = append(seedInputs, env.Notifications)
-		if g.Engine == spec.EngineArgoCD {
-			syncInputs = append(syncInputs, env.Notifications)
-		}
 	}
 	add(StepSeed, "Seed the GitOps repository", seedInputs, b.seedActions()...)
 	add(StepSync, "Point the reconciler at the repository", syncInputs, b.syncActions()...)
@@ -104,8 +91,10 @@ func Build(env *spec.Environment, opts Options) *Plan {
 }
 
 type builder struct {
-	env  *spec.Environment
-	opts Options
+	env    *spec.Environment
+	opts   Options
+	engine gitops.Engine
+	eplan  gitops.Plan
 }
 
 func (b *builder) stateDir(elem ...string) string {
@@ -250,27 +239,13 @@ func (b *builder) seedActions() []actions.Action {
 	render := func(p, detail string) {
 		acts = append(acts, actions.Action{Op: actions.OpCreate, Resource: r.Path + "/" + p, Detail: detail})
 	}
-	if g.Engine == spec.EngineArgoCD {
-		render("applications/", fmt.Sprintf("the root Application (app of apps, managing itself) and one managing Argo CD itself (chart %s %s)", g.Chart.Name, g.Version))
-		render("apps/", "an ApplicationSet makes one Application per folder here")
-	} else {
-		render("groundwork/", fmt.Sprintf("groundwork's folder: sync objects, Flux itself (chart %s %s, so Flux upgrades itself from Git), and the Kustomizations groundwork-infrastructure, groundwork-secrets and groundwork-apps", g.Chart.Name, g.Version))
-		render("kustomization.yaml", "lists groundwork/ and your entry points beside it; in a kustomization.yaml of yours, groundwork only adds its folder")
-		render("apps/", "your applications (seeded once, then yours)")
-		render("secrets/", "the Secrets groundwork secret set commits, encrypted")
+	for _, f := range b.eplan.Files {
+		render(f.Resource, f.Detail)
 	}
 	if len(env.Addons) > 0 {
-		kind := "HelmRelease"
-		if g.Engine == spec.EngineArgoCD {
-			kind = "Application"
-		}
-		dir := "groundwork/infrastructure/"
-		if g.Engine == spec.EngineArgoCD {
-			dir = "applications/"
-		}
-		render(dir, fmt.Sprintf("%d addon(s), each a %s: %s", len(env.Addons), kind, addonList(env.Addons)))
+		render(b.eplan.AddonsDir, fmt.Sprintf("%d addon(s), each a %s: %s", len(env.Addons), b.eplan.AddonKind, addonList(env.Addons)))
 	}
-	acts = append(acts, b.notificationSeedActions()...)
+	acts = append(acts, b.eplan.NotificationFiles...)
 	if env.Secrets.Provider == spec.SecretsSOPS {
 		acts = append(acts, actions.Action{Op: actions.OpCreate, Resource: ".sops.yaml", Detail: "encrypt Secrets under " + r.Path + " for the environment's age recipient"})
 	}
@@ -284,37 +259,12 @@ func (b *builder) syncActions() []actions.Action {
 	r := g.Repository
 	var acts []actions.Action
 	if r.Auth.SSHKeyFile != "" || r.Auth.TokenEnv != "" {
-		name := "flux-system"
-		if g.Engine == spec.EngineArgoCD {
-			name = "repo-" + b.env.Name
-		}
-		acts = append(acts, actions.Action{Op: actions.OpCreate, Resource: "Secret " + g.Namespace + "/" + name, Detail: "Git credentials: " + authText(r.Auth)})
+		acts = append(acts, actions.Action{Op: actions.OpCreate, Resource: "Secret " + g.Namespace + "/" + b.eplan.CredentialsSecret, Detail: "Git credentials: " + authText(r.Auth)})
 	}
-	if g.Engine == spec.EngineArgoCD {
-		acts = append(acts, b.notificationSyncActions()...)
-		return append(acts, actions.Action{Op: actions.OpCreate, Resource: "Application " + g.Namespace + "/" + b.env.Name + "-root",
-			Detail: fmt.Sprintf("app of apps from %s@%s path %s, automated sync", r.URL, r.Branch, r.Path)})
-	}
-	return append(acts,
-		actions.Action{Op: actions.OpCreate, Resource: "GitRepository " + g.Namespace + "/flux-system", Detail: fmt.Sprintf("%s branch %s, every %s", r.URL, r.Branch, spec.FormatDuration(g.Sync.Interval))},
-		actions.Action{Op: actions.OpCreate, Resource: "Kustomization " + g.Namespace + "/flux-system", Detail: fmt.Sprintf("path ./%s, prune %t, every %s", r.Path, g.Sync.Prune, spec.FormatDuration(g.Sync.Interval))},
-	)
+	return append(acts, b.eplan.Sync...)
 }
 
-func (b *builder) waitActions() []actions.Action {
-	g := b.env.GitOps
-	if g.Engine == spec.EngineArgoCD {
-		return []actions.Action{{Op: actions.OpWait, Resource: "every Application", Detail: fmt.Sprintf("Synced and Healthy at the seeded revision, at most %s", spec.FormatDuration(g.Sync.Timeout))}}
-	}
-	return []actions.Action{{Op: actions.OpWait, Resource: "every Kustomization", Detail: fmt.Sprintf("Ready at the seeded revision, at most %s", spec.FormatDuration(g.Sync.Timeout))}}
-}
-
-func engineName(e string) string {
-	if e == spec.EngineArgoCD {
-		return "Argo CD"
-	}
-	return "Flux"
-}
+func (b *builder) waitActions() []actions.Action { return b.eplan.Wait }
 
 func nodeCounts(nodes []spec.KindNode) string {
 	cp, w := 0, 0

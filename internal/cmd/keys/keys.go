@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	cmdup "github.com/groundwork-dev/groundwork/internal/cmd/up"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
 	"github.com/groundwork-dev/groundwork/internal/progress"
 	"github.com/groundwork-dev/groundwork/internal/rotate"
@@ -79,7 +78,7 @@ func RunRotate(ctx context.Context, opts *RotateOptions) error {
 	}
 	stateDir := f.StateDir(res.Env)
 	rep := progress.New(f.IO.ErrOut, f.IO.ErrTTY, f.Globals.Verbose)
-	lock, err := cmdup.Acquire(ctx, stateDir, "keys rotate", opts.LockTimeout, rep)
+	lock, err := cmdutil.Acquire(ctx, stateDir, "keys rotate", opts.LockTimeout, rep)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
-	cmdup "github.com/groundwork-dev/groundwork/internal/cmd/up"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
 	"github.com/groundwork-dev/groundwork/internal/progress"
 	"github.com/groundwork-dev/groundwork/internal/up"
@@ -95,7 +94,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if opts.DryRun {
 		return dryRun(f, env.Name, run, steps)
 	}
-	lock, err := cmdup.Acquire(ctx, stateDir, "rebuild", opts.LockTimeout, rep)
+	lock, err := cmdutil.Acquire(ctx, stateDir, "rebuild", opts.LockTimeout, rep)
 	if err != nil {
 		return err
 	}
@@ -106,7 +105,7 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	run.UseJournal(journal)
 	result, runErr := (&actions.Runner{Command: "rebuild", Journal: journal, Reporter: rep}).Run(ctx, steps)
-	doc := cmdup.NewDocument(env, run, result, runErr)
+	doc := up.NewDocument(env, run, result, runErr, cmdutil.ExitFailure)
 	rto := time.Since(start)
 	if runErr == nil {
 		doc.RTOMS = rto.Milliseconds()

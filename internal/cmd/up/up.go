@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -85,38 +84,8 @@ commit replaces the bootstrap's files with groundwork's, nothing pruned).`,
 	return cmd
 }
 
-// Document is up's JSON output.
-type Document struct {
-	FormatVersion     string     `json:"format_version"`
-	Environment       string     `json:"environment"`
-	Succeeded         bool       `json:"succeeded"`
-	Changed           bool       `json:"changed"`
-	Kubeconfig        string     `json:"kubeconfig,omitempty"`
-	Server            string     `json:"server,omitempty"`
-	KubernetesVersion string     `json:"kubernetes_version,omitempty"`
-	Revision          string     `json:"revision,omitempty"`
-	Expires           *time.Time `json:"expires,omitempty"`
-	TookMS            int64      `json:"took_ms"`
-	Steps             []StepDoc  `json:"steps"`
-	Error             *ErrorDoc  `json:"error,omitempty"`
-	// RTOMS is rebuild's recovery time: from its start until everything
-	// Git declares was applied and healthy.
-	RTOMS int64 `json:"rto_ms,omitempty"`
-}
-
-// StepDoc is one step in Document.
-type StepDoc struct {
-	Name   string `json:"name"`
-	State  string `json:"state"`
-	TookMS int64  `json:"took_ms"`
-}
-
-// ErrorDoc is the failure in Document.
-type ErrorDoc struct {
-	Step     string `json:"step,omitempty"`
-	Message  string `json:"message"`
-	ExitCode int    `json:"exit_code"`
-}
+// Document is up's JSON output (rebuild's too).
+type Document = up.Document
 
 // Run runs up.
 func Run(ctx context.Context, opts *Options) error {
@@ -151,7 +120,7 @@ func Run(ctx context.Context, opts *Options) error {
 	// under the cluster step's line, verbose or not: creating a cloud
 	// cluster takes minutes.
 	run.UseTerraform(up.TerraformOptions{Progress: func(line string) { rep.Printf("   %s", line) }})
-	lock, err := Acquire(ctx, stateDir, "up", opts.LockTimeout, rep)
+	lock, err := cmdutil.Acquire(ctx, stateDir, "up", opts.LockTimeout, rep)
 	if err != nil {
 		return err
 	}
@@ -173,7 +142,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		var ce *up.ConflictError
 		if f.Globals.JSON() {
-			if werr := f.WriteJSON(NewDocument(env, run, nil, err)); werr != nil {
+			if werr := f.WriteJSON(up.NewDocument(env, run, nil, err, cmdutil.ExitFailure)); werr != nil {
 				return werr
 			}
 		}
@@ -194,7 +163,7 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	runner := &actions.Runner{Command: "up", Journal: journal, Reporter: rep}
 	result, runErr := runner.Run(ctx, run.Steps())
-	doc := NewDocument(env, run, result, runErr)
+	doc := up.NewDocument(env, run, result, runErr, cmdutil.ExitFailure)
 	if f.Globals.JSON() {
 		if err := f.WriteJSON(doc); err != nil {
 			return err
@@ -209,47 +178,6 @@ func Run(ctx context.Context, opts *Options) error {
 		writeText(f, doc)
 	}
 	return nil
-}
-
-// Acquire takes the environment's lock for command, waiting up to timeout
-// for another run (0: fail at once).
-func Acquire(ctx context.Context, dir, command string, timeout time.Duration, rep *progress.Reporter) (*actions.Lock, error) {
-	holder := fmt.Sprintf("pid %d, groundwork %s, since %s", os.Getpid(), command, time.Now().UTC().Format(time.RFC3339))
-	lock, err := actions.AcquireLock(ctx, dir, holder, false)
-	var le *actions.LockedError
-	if !errors.As(err, &le) || timeout == 0 {
-		return lock, err
-	}
-	rep.Printf("Waiting up to %s for the other run on this environment to finish (%s)...", timeout, le.Holder)
-	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	return actions.AcquireLock(wctx, dir, holder, true)
-}
-
-// NewDocument is the JSON document of a run of up's steps (rebuild's too).
-func NewDocument(env *spec.Environment, run *up.Run, result *actions.Result, err error) Document {
-	d := Document{FormatVersion: "1", Environment: env.Name, Succeeded: err == nil, Steps: []StepDoc{},
-		Kubeconfig: run.Kubeconfig, KubernetesVersion: run.ServerVersion, Revision: run.Revision}
-	if c := run.Client(); c != nil {
-		d.Server = c.Config.Host
-	}
-	if !run.Expires.IsZero() {
-		d.Expires = &run.Expires
-	}
-	if result != nil {
-		d.Changed, d.TookMS = result.Changed(), result.Took.Milliseconds()
-		for _, s := range result.Steps {
-			d.Steps = append(d.Steps, StepDoc{Name: s.Name, State: string(s.State), TookMS: s.Took.Milliseconds()})
-		}
-	}
-	if err != nil {
-		d.Error = &ErrorDoc{Message: err.Error(), ExitCode: cmdutil.ExitFailure}
-		var se *actions.StepError
-		if errors.As(err, &se) {
-			d.Error.Step = se.Step
-		}
-	}
-	return d
 }
 
 func writeText(f *cmdutil.Factory, d Document) {

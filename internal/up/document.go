@@ -1,0 +1,68 @@
+package up
+
+import (
+	"errors"
+	"time"
+
+	"github.com/groundwork-dev/groundwork/internal/actions"
+	"github.com/groundwork-dev/groundwork/internal/spec"
+)
+
+// Document is up's JSON output.
+type Document struct {
+	FormatVersion     string     `json:"format_version"`
+	Environment       string     `json:"environment"`
+	Succeeded         bool       `json:"succeeded"`
+	Changed           bool       `json:"changed"`
+	Kubeconfig        string     `json:"kubeconfig,omitempty"`
+	Server            string     `json:"server,omitempty"`
+	KubernetesVersion string     `json:"kubernetes_version,omitempty"`
+	Revision          string     `json:"revision,omitempty"`
+	Expires           *time.Time `json:"expires,omitempty"`
+	TookMS            int64      `json:"took_ms"`
+	Steps             []StepDoc  `json:"steps"`
+	Error             *ErrorDoc  `json:"error,omitempty"`
+	// RTOMS is rebuild's recovery time: from its start until everything
+	// Git declares was applied and healthy.
+	RTOMS int64 `json:"rto_ms,omitempty"`
+}
+
+// StepDoc is one step in Document.
+type StepDoc struct {
+	Name   string `json:"name"`
+	State  string `json:"state"`
+	TookMS int64  `json:"took_ms"`
+}
+
+// ErrorDoc is the failure in Document.
+type ErrorDoc struct {
+	Step     string `json:"step,omitempty"`
+	Message  string `json:"message"`
+	ExitCode int    `json:"exit_code"`
+}
+
+// NewDocument is the JSON document of a run of up's steps (rebuild's too).
+func NewDocument(env *spec.Environment, run *Run, result *actions.Result, err error, exitCode int) Document {
+	d := Document{FormatVersion: "1", Environment: env.Name, Succeeded: err == nil, Steps: []StepDoc{},
+		Kubeconfig: run.Kubeconfig, KubernetesVersion: run.ServerVersion, Revision: run.Revision}
+	if c := run.Client(); c != nil {
+		d.Server = c.Config.Host
+	}
+	if !run.Expires.IsZero() {
+		d.Expires = &run.Expires
+	}
+	if result != nil {
+		d.Changed, d.TookMS = result.Changed(), result.Took.Milliseconds()
+		for _, s := range result.Steps {
+			d.Steps = append(d.Steps, StepDoc{Name: s.Name, State: string(s.State), TookMS: s.Took.Milliseconds()})
+		}
+	}
+	if err != nil {
+		d.Error = &ErrorDoc{Message: err.Error(), ExitCode: exitCode}
+		var se *actions.StepError
+		if errors.As(err, &se) {
+			d.Error.Step = se.Step
+		}
+	}
+	return d
+}
