@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -264,11 +265,24 @@ func TestArgoCD(t *testing.T) {
 		if code != 0 || sdoc["healthy"] != true {
 			t.Fatalf("status: exit %d, %v\n%s", code, sdoc, errOut)
 		}
-		if sync, _ := sdoc["sync"].(map[string]any); sync["engine"] != "argocd" || !strings.HasSuffix(head, fmt.Sprint(sync["revision"])) {
+		sync, _ := sdoc["sync"].(map[string]any)
+		if sync["engine"] != "argocd" || !strings.HasSuffix(head, fmt.Sprint(sync["revision"])) {
 			t.Errorf("status sync section %v, want engine argocd at %s", sync, head)
 		}
+		// The Applications, as Argo CD's: kind, sync and health status
+		// (not Flux's Ready condition).
+		objs, _ := sync["objects"].([]any)
+		if len(objs) < 3 {
+			t.Errorf("status lists %d objects, want every Application: %v", len(objs), objs)
+		}
+		for _, o := range objs {
+			m, _ := o.(map[string]any)
+			if m["kind"] != "Application" || m["sync"] != "Synced" || m["health"] != "Healthy" || m["ready"] != true {
+				t.Errorf("status object %v, want an Application Synced and Healthy", m)
+			}
+		}
 		_, out, _ := g.run(ctx, "status", g.file)
-		if !strings.Contains(out, "Argo CD Applications Synced and Healthy at "+head) {
+		if !strings.Contains(out, "Argo CD objects ready at "+head) {
 			t.Errorf("status text:\n%s", out)
 		}
 		t.Logf("status:\n%s", out)
@@ -347,6 +361,26 @@ func TestArgoCD(t *testing.T) {
 		t.Logf("FIGURE a revert commit until Argo CD rolled back: %s", time.Since(start).Round(time.Millisecond))
 	})
 
+	t.Run("deploy --wait waits for the Applications", func(t *testing.T) {
+		// Before the engine interface, deploy --wait polled Flux's
+		// GitRepository, which Argo CD does not have, until its timeout.
+		start := time.Now()
+		code, out, errOut := g.run(ctx, "deploy", g.file, "--image", "registry.example/web=registry.example/web:1.1", "--wait", "--output", "json")
+		if code != 0 {
+			t.Fatalf("deploy --wait: exit %d\n%s%s", code, out, errOut)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(out), &doc); err != nil || doc["applied"] != true {
+			t.Fatalf("deploy --wait output: %v %s", err, out)
+		}
+		d, err := cp.Client().AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
+		if err != nil || d.Spec.Template.Spec.Containers[0].Image != "registry.example/web:1.1" {
+			t.Fatalf("shop/web after deploy --wait: %v %v", err, d)
+		}
+		assertApplications(ctx, t, dyn, fmt.Sprint(doc["revision"]), "shop")
+		t.Logf("FIGURE deploy --wait with Argo CD, until the Application applied the new image: %s", time.Since(start).Round(time.Millisecond))
+	})
+
 	t.Run("an Application that fails is named, with why", func(t *testing.T) {
 		wd := clone(t)
 		wd.WriteFile(t, "clusters/argo/apps/broken/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\n  namespace: nowhere\ndata:\n  a: b\n")
@@ -369,7 +403,7 @@ func TestArgoCD(t *testing.T) {
 			}
 		}
 		code, out, _ := g.run(ctx, "status", g.file)
-		if code != 1 || !strings.Contains(out, "Application broken: not ready (OutOfSync") || !strings.Contains(out, `namespaces "nowhere" not found`) {
+		if code != 1 || !strings.Contains(out, "Application broken: OutOfSync") || !strings.Contains(out, `namespaces "nowhere" not found`) {
 			t.Errorf("status with a failing Application: exit %d\n%s", code, out)
 		}
 		wd = clone(t)
@@ -424,6 +458,39 @@ func TestArgoCD(t *testing.T) {
 		if h := headOf(t, gitSrv); h != head {
 			t.Errorf("rebuild committed: the head moved from %s to %s", head, h)
 		}
+	})
+
+	t.Run("down --uninstall detaches Argo CD", func(t *testing.T) {
+		// Before the engine interface, down --uninstall deleted only
+		// Flux's kinds: the Applications stayed (their resources
+		// finalizer ready to delete what they applied) and so did the
+		// repository Secret with the Git token.
+		code, out, errOut := g.run(ctx, "down", file, "--uninstall", "--yes")
+		if code != 0 {
+			t.Fatalf("down --uninstall: exit %d\n%s%s", code, out, errOut)
+		}
+		for _, gvr := range []schema.GroupVersionResource{applicationGVR, applicationGVR.GroupVersion().WithResource("applicationsets")} {
+			list, err := dyn.Resource(gvr).Namespace(harness.ArgoCDNamespace).List(ctx, metav1.ListOptions{})
+			if err != nil || len(list.Items) != 0 {
+				t.Errorf("%s left after down --uninstall: %v %v", gvr.Resource, err, list)
+			}
+		}
+		if _, err := cms.Secrets(harness.ArgoCDNamespace).Get(ctx, "repo-argo", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the repository Secret (the Git token) is still there: %v", err)
+		}
+		// What Argo CD applied stays.
+		for _, c := range []func(context.Context) error{
+			configMap("shop", "shop", "colour", "teal"),
+			configMap("hello", "hello-hello", "version", "0.2.0"),
+		} {
+			if err := c(ctx); err != nil {
+				t.Errorf("down --uninstall deleted what Argo CD applied: %v", err)
+			}
+		}
+		if _, err := cp.Client().AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{}); err != nil {
+			t.Errorf("shop/web: %v", err)
+		}
+		t.Logf("down --uninstall:\n%s%s", out, errOut)
 	})
 }
 
