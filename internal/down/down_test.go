@@ -90,3 +90,32 @@ func TestDownDestroysThroughTerraform(t *testing.T) {
 }
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+// TestPlanNamesTheEngineAndTheKeys: what down says it will do names the
+// environment's engine and what it syncs by, and the keys it keeps, for
+// Argo CD with Sealed Secrets as for Flux with SOPS.
+func TestPlanNamesTheEngineAndTheKeys(t *testing.T) {
+	for _, c := range []struct {
+		engine, provider string
+		want, not        []string
+	}{
+		{spec.EngineFlux, spec.SecretsSOPS, []string{"uninstall Flux (Helm release flux-system/flux2, its Kustomizations", "the age key stays in its key store"}, []string{"Application", "sealing"}},
+		{spec.EngineArgoCD, spec.SecretsSealedSecrets, []string{"uninstall Argo CD (Helm release argocd/argo-cd, its Applications", "the sealing keys stay in their key store"}, []string{"Kustomization", "age key"}},
+	} {
+		env := &spec.Environment{Name: "dev", Cluster: spec.Cluster{Provider: spec.ProviderExisting},
+			GitOps:  spec.GitOps{Engine: c.engine, Namespace: map[string]string{spec.EngineFlux: "flux-system", spec.EngineArgoCD: "argocd"}[c.engine]},
+			Secrets: spec.Secrets{Provider: c.provider}}
+		env.GitOps.Chart.Name = map[string]string{spec.EngineFlux: "flux2", spec.EngineArgoCD: "argo-cd"}[c.engine]
+		text := strings.Join(Plan(Options{Env: env, StateDir: "/state", Uninstall: true}), "\n")
+		for _, w := range c.want {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s/%s: down's plan does not say %q:\n%s", c.engine, c.provider, w, text)
+			}
+		}
+		for _, n := range c.not {
+			if strings.Contains(text, n) {
+				t.Errorf("%s/%s: down's plan says %q:\n%s", c.engine, c.provider, n, text)
+			}
+		}
+	}
+}

@@ -204,3 +204,9 @@ func Describe(obj *unstructured.Unstructured) string {
 	}
 	return obj.GetKind() + " " + obj.GetName()
 }
+
+// New is a client over the given clients and REST mapper (tests give
+// fakes; Connect makes the real ones).
+func New(cs kubernetes.Interface, dyn dynamic.Interface, mapper meta.ResettableRESTMapper) *Client {
+	return &Client{Clientset: cs, Dynamic: dyn, mapper: mapper}
+}

@@ -36,13 +36,16 @@ backend, or the local state in the state directory) and workspace up used,
 with everything its module created (network, node pools, identities); an s3
 state bucket groundwork created stays. An existing cluster is not
 groundwork's, so it is left alone unless --uninstall is given: then the
-reconciler is detached (its objects lose their finalizers first, so that what
-it applied stays) and its Helm release and groundwork's Secrets are removed.
+reconciler (Flux or Argo CD) is detached (its objects stop syncing and lose
+their finalizers before they are deleted, so that what it applied stays), and
+its Helm release and the Secrets groundwork gave it (Git credentials, keys) are
+removed.
 The GitOps repository is left alone unless --purge-repo is given: then the
 environment's files are removed in a commit (groundwork's, and the apps/ and
 secrets/ folders it seeded); entry points of yours beside them stay, and a
-kustomization.yaml of yours only loses the "- groundwork" entry. The local state goes; the age key
-stays in its key store, since the repository's secrets need it.
+kustomization.yaml of yours only loses the "- groundwork" entry. The local state goes; the keys
+stay in their key store (the age key, or the sealing keys), since the
+repository's secrets need them.
 
 down prints what it will delete and does it only with --yes.`,
 		Example: `  groundwork down environments/dev.hcl --yes

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -32,19 +33,22 @@ func NewCmdRebuild(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command
 		Short: "Bring an environment back from Git after its cluster was lost",
 		Long: `For an environment whose cluster is gone, broken or replaced: recreate (kind) or
 re-adopt (existing) the cluster, restore the keys from the key store into the
-cluster before the reconciler starts (the age key, or every sealing key), reinstall the reconciler at the
+cluster before anything reads them (SOPS: the age key; Sealed Secrets: every
+sealing key; External Secrets keeps its secrets in AWS Secrets Manager and
+only needs its store), reinstall the reconciler (Flux or Argo CD) at the
 version Git declares, point it at the existing repository as Git declares it,
-and wait until every Kustomization in Git is applied and healthy. The
+and wait until everything Git declares (Flux's Kustomizations, Argo CD's
+Applications) is applied and healthy. The
 repository is not re-seeded: only files groundwork owns that are missing are
 restored, so what users changed stays, and a rebuild normally adds no commit.
 
-Before touching anything, rebuild checks that the key store has the key and
+Before touching anything, rebuild checks that the key store has the keys and
 that the repository holds the environment; if not, it stops and says exactly
 what is missing and where. It prints the recovery time achieved (from its start
 until everything is healthy) and the time of each step. --dry-run prints the
 checks and the steps and touches nothing.`,
-		Example: `  groundwork rebuild environments/prod.hcl
-  groundwork rebuild environments/prod.hcl --dry-run`,
+		Example: `  groundwork rebuild environments/existing.hcl
+  groundwork rebuild environments/existing.hcl --dry-run`,
 		Args: cmdutil.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
@@ -138,7 +142,7 @@ func dryRun(f *cmdutil.Factory, name string, run *up.Run, steps []actions.Step) 
 			ds[i] = s.Plan()
 		}
 		return f.WriteJSON(map[string]any{"format_version": "1", "environment": name, "dry_run": true,
-			"revision": run.Revision, "kustomizations": run.Declared(), "steps": ds})
+			"revision": run.Revision, "declared": map[string]any{"kind": run.DeclaredKind(), "names": run.Declared()}, "steps": ds})
 	}
 	w := f.IO.Out
 	fmt.Fprintf(w, "rebuild of %s would (nothing touched; the key is in its store and the repository is at %s):\n", name, run.Revision)
@@ -153,6 +157,6 @@ func dryRun(f *cmdutil.Factory, name string, run *up.Run, steps []actions.Step) 
 			fmt.Fprintln(w, line)
 		}
 	}
-	fmt.Fprintf(w, "and wait for the Kustomizations Git declares: %v\n", run.Declared())
+	fmt.Fprintf(w, "and wait for the %ss Git declares: %s\n", run.DeclaredKind(), strings.Join(run.Declared(), ", "))
 	return nil
 }
