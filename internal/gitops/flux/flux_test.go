@@ -71,7 +71,6 @@ status:
   conditions: [{type: Ready, status: "True", reason: UpgradeSucceeded}]`
 )
 
-
 func cluster(t *testing.T, docs ...string) *kubefake.Cluster {
 	var objs []*unstructured.Unstructured
 	for _, d := range docs {
