@@ -17,6 +17,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/sopsenc"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/testutil/gittest"
+	"github.com/groundwork-dev/groundwork/internal/testutil/spectest"
 )
 
 const (
@@ -27,7 +28,7 @@ const (
 // notifyEnvOn is envOn with a Slack and a webhook target.
 func notifyEnvOn(t *testing.T, url, engine string) *spec.Environment {
 	t.Helper()
-	env := envOn(t, url, engine)
+	env := spectest.EnvOn(t, url, engine)
 	env.Notifications = &spec.Notifications{Targets: []spec.NotificationTarget{
 		{Name: "ops", Type: spec.NotifySlack, URLEnv: "SLACK_WEBHOOK_URL", On: []string{spec.EventFailure, spec.EventRecovery}},
 		{Name: "pager", Type: spec.NotifyWebhook, URLEnv: "PAGER_URL", On: []string{spec.EventFailure}},
@@ -120,7 +121,7 @@ func TestNotificationSecretStableAcrossUps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := git.Apply(ctx, r.seedChange(files)); err != nil {
+	if _, err := git.Apply(ctx, r.seed.Change(files)); err != nil {
 		t.Fatal(err)
 	}
 	head := gittest.Head(t, bare, "main")
@@ -141,14 +142,14 @@ func TestNotificationSecretStableAcrossUps(t *testing.T) {
 
 	// The next up: same URLs, nothing to commit.
 	r, files = seed(environ...)
-	res, err := git.Apply(ctx, r.seedChange(files))
+	res, err := git.Apply(ctx, r.seed.Change(files))
 	if err != nil || res.Changed || gittest.Head(t, bare, "main") != head {
 		t.Fatalf("second up with the same URLs changed the repository: %+v %v", res, err)
 	}
 
 	// A new URL for ops: that file only.
 	r, files = seed("SLACK_WEBHOOK_URL="+slackURL+"-new", "PAGER_URL="+pagerURL)
-	p, err := git.Preview(ctx, r.seedChange(files))
+	p, err := git.Preview(ctx, r.seed.Change(files))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,11 +186,11 @@ func TestArgoCDNotificationSecret(t *testing.T) {
 	// Rebuild (Git read) without a variable: the Secret is left alone
 	// (applying it would drop that URL), not an error; up without it is.
 	r = newRun(t, env, "SLACK_WEBHOOK_URL="+slackURL)
-	r.snapshot = &gitrepo.Snapshot{Files: map[string][]byte{}}
+	r.seed.Snapshot = &gitrepo.Snapshot{Files: map[string][]byte{}}
 	if s, err := notificationSecret(r); err != nil || s != nil {
 		t.Fatalf("rebuild without a variable: %v %v", s, err)
 	}
-	r.snapshot = nil
+	r.seed.Snapshot = nil
 	if _, err := notificationSecret(r); err == nil {
 		t.Fatal("up without the variables must fail")
 	}
@@ -199,7 +200,7 @@ func TestArgoCDNotificationSecret(t *testing.T) {
 // the sync step would apply (nil when it is not among them).
 func notificationSecret(r *Run) (*unstructured.Unstructured, error) {
 	var o render.Options
-	if err := r.notificationOptions(&o); err != nil {
+	if err := r.seed.NotificationOptions(&o); err != nil {
 		return nil, err
 	}
 	files, err := render.Render(r.env(), render.Options{NotificationURLs: o.NotificationURLs})

@@ -68,9 +68,9 @@ func (r *Run) Preflight(ctx context.Context) error {
 	}
 	// A repository seeded by groundwork before its files moved into
 	// groundwork/ is rebuilt as it is (up moves it).
-	_, r.legacyLayout = snap.Files[path.Join(p, r.engine().SyncFile())]
-	r.legacyLayout = !r.legacyLayout
-	r.snapshot, r.Revision = snap, snap.Revision
+	_, current := snap.Files[path.Join(p, r.engine().SyncFile())]
+	r.legacyLayout = !current
+	r.seed.Snapshot, r.Revision = snap, snap.Revision
 	return nil
 }
 
@@ -85,15 +85,9 @@ func (r *Run) loadKeys(ctx context.Context) error {
 		// No key of groundwork's: the secrets stay in the external store.
 	case s.Provider == spec.SecretsSealedSecrets:
 		r.sealing, err = sealing.LoadKeys(ks.Path)
-	case ks.Type == spec.KeyStoreFile:
-		r.identity, err = keys.FileStore{Path: ks.Path}.Load()
-	case ks.Type == spec.KeyStoreEnv:
-		r.identity, err = keys.EnvStore{Variable: ks.Variable, Environ: r.opts.Environ}.Load()
-	case ks.Type == spec.KeyStoreAWSSecretsManager:
-		var s keys.SecretsManagerStore
-		if s, err = keys.NewSecretsManagerStore(ctx, ks.SecretName, ks.Region); err == nil {
-			r.identity, err = s.Load(ctx)
-		}
+	default:
+		r.identity, err = keys.LoadIdentity(ctx, ks, r.opts.Environ)
+		r.seed.Identity = r.identity
 	}
 	return err
 }
@@ -178,7 +172,7 @@ func (r *Run) applyRestoreKeys(ctx context.Context) error {
 // reinstalled.
 func (r *Run) declaredChart() {
 	g := &r.opts.Env.GitOps
-	v, repo := r.engine().DeclaredChart(r.snapshot.Files)
+	v, repo := r.engine().DeclaredChart(r.seed.Snapshot.Files)
 	if v != "" && v != g.Version {
 		r.opts.Logf("Git declares %s %s (the spec says %s): installing %s", g.Chart.Name, v, g.Version, v)
 		g.Version = v
@@ -216,7 +210,7 @@ func (r *Run) applyRestoreSeed(ctx context.Context) error {
 		return actions.NoChange
 	}
 	r.Revision = res.Revision
-	if r.snapshot, err = git.Read(ctx, g.Repository.Path); err != nil {
+	if r.seed.Snapshot, err = git.Read(ctx, g.Repository.Path); err != nil {
 		return err
 	}
 	r.opts.Logf("restored missing files at %s", res.Revision)
@@ -226,12 +220,12 @@ func (r *Run) applyRestoreSeed(ctx context.Context) error {
 // applyGitSync applies the sync objects as the repository declares them
 // now (users may have changed them since up).
 func (r *Run) applyGitSync(ctx context.Context) error {
-	return r.attach(ctx, r.snapshot.Files)
+	return r.attach(ctx, r.seed.Snapshot.Files)
 }
 
 // Declared lists what the repository declares for the engine under the
 // environment's path.
-func (r *Run) Declared() []string { return r.engine().Declared(r.snapshot.Files) }
+func (r *Run) Declared() []string { return r.engine().Declared(r.seed.Snapshot.Files) }
 
 // DeclaredKind is the kind of what Declared lists.
 func (r *Run) DeclaredKind() string { return r.engine().Kind() }

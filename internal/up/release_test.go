@@ -11,14 +11,15 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/render"
 	"github.com/groundwork-dev/groundwork/internal/spec"
+	"github.com/groundwork-dev/groundwork/internal/testutil/spectest"
 )
 
 // TestFluxHelmReleaseMatchesTheInstall: the flux2 HelmRelease in Git asks
 // for exactly the chart, version and values up installs with the Helm SDK,
 // so that taking the release over changes nothing in it.
 func TestFluxHelmReleaseMatchesTheInstall(t *testing.T) {
-	env := envOn(t, "https://git.example.com/fleet.git", spec.EngineFlux)
-	files, err := render.Render(env, render.Options{AgeRecipient: placeholderRecipient})
+	env := spectest.EnvOn(t, "https://git.example.com/fleet.git", spec.EngineFlux)
+	files, err := render.Render(env, render.Options{AgeRecipient: "age1placeholder"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"filippo.io/age"
-	"github.com/go-git/go-git/v5/plumbing/object"
 	"helm.sh/helm/v3/pkg/release"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,6 +29,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/plan"
 	"github.com/groundwork-dev/groundwork/internal/render"
 	"github.com/groundwork-dev/groundwork/internal/sealing"
+	"github.com/groundwork-dev/groundwork/internal/seed"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 )
 
@@ -71,17 +71,13 @@ type Run struct {
 	descs map[string]actions.Description
 
 	kube     *kube.Client
+	seed     *seed.Seeder // the repository's files and the seed change
 	creds    *gitrepo.Credentials
 	identity *age.X25519Identity
-	files    []render.File
-	snapshot *gitrepo.Snapshot // rebuild: the repository as Preflight read it
-	// syncPath is the sync objects' file rebuild applies; legacyLayout
-	// says it is where groundwork kept it before its files moved into
-	// groundwork/.
-	syncPath     string
+	// legacyLayout says the repository has the layout of an older
+	// groundwork (its files not yet in groundwork/).
 	legacyLayout bool
-	repo         *RepositoryCheck // what CheckRepository found
-	bootstrap    string           // the flux bootstrap folder up takes over
+	repo         *seed.Check      // what CheckRepository found
 	sealing      sealing.Keys     // every sealing key pair, oldest first
 	tf           TerraformOptions // how a cloud cluster's steps drive Terraform
 	eng          gitops.Engine    // the GitOps engine, on r.kube
@@ -114,11 +110,11 @@ func New(opts Options) (*Run, error) {
 		}
 		opts.CacheDir = filepath.Join(dir, "groundwork", "charts")
 	}
-	creds, err := gitrepo.ResolveCredentials(env.GitOps.Repository.Auth, opts.Environ)
+	sd, err := seed.New(seed.Options{Env: env, Environ: opts.Environ, Adopt: opts.Adopt, TakeOverBootstrap: opts.TakeOverBootstrap, Logf: opts.Logf})
 	if err != nil {
 		return nil, err
 	}
-	r := &Run{opts: opts, creds: creds, descs: map[string]actions.Description{}}
+	r := &Run{opts: opts, seed: sd, creds: sd.Credentials(), descs: map[string]actions.Description{}}
 	for _, d := range plan.Build(env, plan.Options{StateDir: opts.StateDir}).Steps {
 		r.descs[d.Name] = d
 	}
@@ -270,7 +266,7 @@ func (r *Run) engine() gitops.Engine {
 }
 
 func (r *Run) applyReconciler(ctx context.Context) error {
-	if r.snapshot != nil {
+	if r.seed.Snapshot != nil {
 		r.declaredChart()
 	}
 	owned, why, err := r.engine().OwnsRelease(ctx)
@@ -349,7 +345,7 @@ func (r *Run) ensureIdentity(ctx context.Context) error {
 	if created {
 		r.opts.Logf("created the age key of %s in %s", r.env().Name, keyStoreText(r.env().Secrets.KeyStore))
 	}
-	r.identity = id
+	r.identity, r.seed.Identity = id, id
 	return nil
 }
 
@@ -397,41 +393,29 @@ func toUnstructured(obj runtime.Object) *unstructured.Unstructured {
 
 // --- seed -----------------------------------------------------------------------
 
-// Render renders the environment's repository files.
+// Render renders the environment's repository files (creating the age key
+// of a SOPS environment that has none).
 func (r *Run) Render(ctx context.Context) ([]render.File, error) {
-	if r.files != nil {
-		return r.files, nil
-	}
-	var opts render.Options
 	if r.env().Secrets.Provider == spec.SecretsSOPS {
 		if err := r.ensureIdentity(ctx); err != nil {
 			return nil, err
 		}
-		opts.AgeRecipient = r.identity.Recipient().String()
 	}
-	if r.creds != nil {
-		opts.CredentialsSecret = facts.CredentialsSecret
-	}
-	if err := r.notificationOptions(&opts); err != nil {
-		return nil, err
-	}
-	files, err := render.Render(r.env(), opts)
-	if err != nil {
-		return nil, err
-	}
-	r.files = files
-	return files, nil
+	return r.seed.Render(ctx)
 }
 
 // Git returns the client of the environment's repository.
-func (r *Run) Git() (*gitrepo.Client, error) {
-	g := r.env().GitOps
-	auth, err := r.creds.AuthMethod()
+func (r *Run) Git() (*gitrepo.Client, error) { return r.seed.Git() }
+
+// CheckRepository reads the repository and works out what the seed step
+// will do to it (see seed.Seeder.Check).
+func (r *Run) CheckRepository(ctx context.Context) (*seed.Check, error) {
+	c, err := r.seed.Check(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &gitrepo.Client{URL: g.Repository.URL, Branch: g.Repository.Branch, Auth: auth,
-		Author: object.Signature{Name: g.Commit.AuthorName, Email: g.Commit.AuthorEmail}}, nil
+	r.repo = c
+	return c, nil
 }
 
 func (r *Run) applySeed(ctx context.Context) error {
@@ -460,10 +444,10 @@ func (r *Run) applySeed(ctx context.Context) error {
 			r.opts.Logf("retiring Kustomizations %s (an older groundwork's names): what they applied stays, taken over by groundwork-*", strings.Join(done, ", "))
 		}
 	}
-	res, err := git.Apply(ctx, r.seedChange(files))
+	res, err := git.Apply(ctx, r.seed.Change(files))
 	var ce *gitrepo.ConflictError
 	if errors.As(err, &ce) {
-		return &ConflictError{URL: g.Repository.URL, Branch: g.Repository.Branch, Files: ce.Conflicts}
+		return &seed.ConflictError{URL: g.Repository.URL, Branch: g.Repository.Branch, Files: ce.Conflicts}
 	}
 	if err != nil {
 		return err
@@ -491,7 +475,7 @@ func (r *Run) applySync(ctx context.Context) error {
 // declare.
 func (r *Run) attach(ctx context.Context, files map[string][]byte) error {
 	var opts render.Options
-	if err := r.notificationOptions(&opts); err != nil {
+	if err := r.seed.NotificationOptions(&opts); err != nil {
 		return err
 	}
 	changed, err := r.engine().Attach(ctx, files, gitops.AttachOptions{NotificationURLs: opts.NotificationURLs})

@@ -2,7 +2,6 @@ package down
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
 	"github.com/groundwork-dev/groundwork/internal/down"
-	"github.com/groundwork-dev/groundwork/internal/up"
 )
 
 // Options are down's inputs.
@@ -93,10 +91,6 @@ func Run(ctx context.Context, opts *Options) error {
 	defer lock.Release()
 	start := time.Now()
 	if err := down.Run(ctx, do); err != nil {
-		var ue *up.UnsupportedError
-		if errors.As(err, &ue) {
-			return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
-		}
 		return err
 	}
 	took := time.Since(start).Round(time.Millisecond)

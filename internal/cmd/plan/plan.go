@@ -11,9 +11,9 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/cluster/remote"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
 	"github.com/groundwork-dev/groundwork/internal/plan"
+	"github.com/groundwork-dev/groundwork/internal/seed"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/terraform"
-	"github.com/groundwork-dev/groundwork/internal/up"
 )
 
 // Options are plan's inputs.
@@ -155,14 +155,14 @@ const repositoryReadTimeout = 30 * time.Second
 func repositoryPlan(ctx context.Context, f *cmdutil.Factory, env *spec.Environment, stateDir string, opts *Options) *plan.Repository {
 	r := env.GitOps.Repository
 	out := &plan.Repository{URL: r.URL, Branch: r.Branch, Files: []plan.RepositoryFile{}}
-	run, err := up.New(up.Options{Env: env, StateDir: stateDir, Environ: f.Environ(), Adopt: opts.AdoptFiles, TakeOverBootstrap: opts.TakeOverBootstrap})
+	sd, err := seed.New(seed.Options{Env: env, Environ: f.Environ(), Adopt: opts.AdoptFiles, TakeOverBootstrap: opts.TakeOverBootstrap})
 	if err != nil {
 		out.Error = err.Error()
 		return out
 	}
 	ctx, cancel := context.WithTimeout(ctx, repositoryReadTimeout)
 	defer cancel()
-	check, err := run.CheckRepository(ctx)
+	check, err := sd.Check(ctx)
 	if err != nil {
 		out.Error = err.Error()
 		return out

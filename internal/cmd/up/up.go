@@ -12,6 +12,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
 	"github.com/groundwork-dev/groundwork/internal/progress"
+	"github.com/groundwork-dev/groundwork/internal/seed"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/up"
 )
@@ -140,7 +141,7 @@ func Run(ctx context.Context, opts *Options) error {
 		err = check.Err()
 	}
 	if err != nil {
-		var ce *up.ConflictError
+		var ce *seed.ConflictError
 		if f.Globals.JSON() {
 			if werr := f.WriteJSON(up.NewDocument(env, run, nil, err, cmdutil.ExitFailure)); werr != nil {
 				return werr

@@ -1,10 +1,9 @@
-package up
+package seed
 
 import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/testutil/gittest"
+	"github.com/groundwork-dev/groundwork/internal/testutil/spectest"
 )
 
 // These tests read real bare repositories made with the real git binary.
@@ -27,41 +27,13 @@ func userRepo(t *testing.T, files map[string]string) (bare, url string) {
 	return bare, url
 }
 
-func envOn(t *testing.T, url, engine string) *spec.Environment {
+func check(t *testing.T, env *spec.Environment, adopt ...string) *Check {
 	t.Helper()
-	src := `environment "dev" {
-  cluster "existing" { kubeconfig = "kubeconfig" }
-  gitops {
-    engine = "` + engine + `"
-    repository {
-      url  = "` + url + `"
-      path = "clusters/dev"
-    }
-  }
-  secrets {
-    key_store "file" { path = "` + filepath.Join(t.TempDir(), "dev.agekey") + `" }
-  }
-}
-`
-	if engine == spec.EngineArgoCD {
-		src = strings.Replace(src, `key_store "file" {`, `provider = "sealed-secrets"
-    key_store "file" {`, 1)
-		src = strings.Replace(src, "dev.agekey", "dev.pem", 1)
-	}
-	res := spec.Parse(filepath.Join(t.TempDir(), "dev.hcl"), []byte(src), spec.Options{})
-	if res.Diags.HasErrors() {
-		t.Fatal(res.Diags)
-	}
-	return res.Env
-}
-
-func check(t *testing.T, env *spec.Environment, adopt ...string) *RepositoryCheck {
-	t.Helper()
-	r, err := New(Options{Env: env, StateDir: t.TempDir(), Adopt: adopt})
+	r, err := New(Options{Env: env, Adopt: adopt})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := r.CheckRepository(context.Background())
+	c, err := r.Check(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +44,7 @@ func check(t *testing.T, env *spec.Environment, adopt ...string) *RepositoryChec
 // file is handed over), a user's Kustomizations are found for the wait, and
 // a HelmRepository the user declares under the name of an addon's collides.
 // The check creates no key.
-func TestCheckRepositoryFlux(t *testing.T) {
+func TestCheckFlux(t *testing.T) {
 	bare, url := userRepo(t, map[string]string{
 		"clusters/dev/.sops.yaml": "creation_rules: []\n",
 		"clusters/dev/apps.yaml": `apiVersion: kustomize.toolkit.fluxcd.io/v1
@@ -97,7 +69,7 @@ spec:
 `,
 	})
 	head := git(t, bare, "rev-parse", "main")
-	env := envOn(t, url, spec.EngineFlux)
+	env := spectest.EnvOn(t, url, spec.EngineFlux)
 	c := check(t, env)
 	if !c.KeyPending {
 		t.Error("the key does not exist: the check must say so")
@@ -140,7 +112,7 @@ spec:
 
 // TestCheckRepositoryRetiring: files of an older groundwork that the change
 // removes declare Kustomizations it no longer declares.
-func TestCheckRepositoryRetiring(t *testing.T) {
+func TestCheckRetiring(t *testing.T) {
 	k := func(name string) string {
 		return "# Managed by groundwork\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: " + name + "\n  namespace: flux-system\nspec:\n  path: ./clusters/dev/" + name + "\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n"
 	}
@@ -149,7 +121,7 @@ func TestCheckRepositoryRetiring(t *testing.T) {
 		"clusters/dev/infrastructure.yaml": k("infrastructure"),
 		"clusters/dev/kustomization.yaml":  "# Managed by groundwork\nresources:\n  - apps.yaml\n  - infrastructure.yaml\n",
 	})
-	c := check(t, envOn(t, url, spec.EngineFlux))
+	c := check(t, spectest.EnvOn(t, url, spec.EngineFlux))
 	if err := c.Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +135,7 @@ func TestCheckRepositoryRetiring(t *testing.T) {
 
 // TestCheckRepositoryArgoCD: under Argo CD, a user's file in applications/
 // and an Application named like groundwork's root stop up the same way.
-func TestCheckRepositoryArgoCD(t *testing.T) {
+func TestCheckArgoCD(t *testing.T) {
 	_, url := userRepo(t, map[string]string{
 		"clusters/dev/applications/root.yaml": "kind: Application # ours\n",
 		"clusters/dev/apps/team/app.yaml": `apiVersion: argoproj.io/v1alpha1
@@ -186,7 +158,7 @@ spec:
 `,
 		"clusters/dev/apps/shop/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shop\n  namespace: shop\n",
 	})
-	c := check(t, envOn(t, url, spec.EngineArgoCD))
+	c := check(t, spectest.EnvOn(t, url, spec.EngineArgoCD))
 	var ce *ConflictError
 	if err := c.Err(); !errors.As(err, &ce) {
 		t.Fatalf("want a *ConflictError, got %v", err)
@@ -204,7 +176,7 @@ spec:
 // so); with TakeOverBootstrap its three files are removed in the seed
 // commit, the user's root kustomization.yaml swaps flux-system for
 // groundwork, and nothing collides.
-func TestCheckRepositoryBootstrap(t *testing.T) {
+func TestCheckBootstrap(t *testing.T) {
 	sync := `apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
 metadata:
@@ -232,16 +204,16 @@ spec:
 		"clusters/dev/kustomization.yaml":               root,
 		"clusters/dev/apps.yaml":                        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: default\n",
 	})
-	env := envOn(t, url, spec.EngineFlux)
+	env := spectest.EnvOn(t, url, spec.EngineFlux)
 	var ce *ConflictError
 	if err := check(t, env).Err(); !errors.As(err, &ce) || !strings.Contains(err.Error(), "--take-over-bootstrap") {
 		t.Fatalf("a bootstrap repository must collide and point at --take-over-bootstrap: %v", err)
 	}
-	r, err := New(Options{Env: env, StateDir: t.TempDir(), TakeOverBootstrap: true})
+	r, err := New(Options{Env: env, TakeOverBootstrap: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := r.CheckRepository(context.Background())
+	c, err := r.Check(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package up
+package seed
 
 import (
 	"context"
@@ -18,9 +18,9 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/spec"
 )
 
-// RepositoryCheck is what up will do to the environment's repository, read
+// Check is what up will do to the environment's repository, read
 // from the branch head before anything changes.
-type RepositoryCheck struct {
+type Check struct {
 	URL, Branch, Path string
 	// Preview is the change file by file (conflicts included).
 	Preview *gitrepo.Preview
@@ -44,7 +44,7 @@ type RepositoryCheck struct {
 }
 
 // Err is the *ConflictError of the check, or nil.
-func (c *RepositoryCheck) Err() error {
+func (c *Check) Err() error {
 	files := gitrepo.Conflicts(c.Preview.Changes)
 	if len(files) == 0 && len(c.Collisions) == 0 {
 		return nil
@@ -108,31 +108,31 @@ const placeholderRecipient = "<the age recipient up creates>"
 // changing anything anywhere (not even the key store), what up's seed step
 // will do to it: the file changes, conflicts with the user's files, objects
 // both declare, the user's Kustomizations. up runs it before its first
-// step and stops on a conflict (RepositoryCheck.Err); plan shows it.
-func (r *Run) CheckRepository(ctx context.Context) (*RepositoryCheck, error) {
-	files, keyPending, err := r.renderForCheck(ctx)
+// step and stops on a conflict (Check.Err); plan shows it.
+func (s *Seeder) Check(ctx context.Context) (*Check, error) {
+	files, keyPending, err := s.renderForCheck(ctx)
 	if err != nil {
 		return nil, err
 	}
-	git, err := r.Git()
+	git, err := s.Git()
 	if err != nil {
 		return nil, err
 	}
-	g := r.env().GitOps
-	r.bootstrap = ""
-	p, err := git.Preview(ctx, r.seedChange(files))
+	g := s.opts.Env.GitOps
+	s.bootstrap = ""
+	p, err := git.Preview(ctx, s.Change(files))
 	if err != nil {
 		return nil, err
 	}
-	if dir := findBootstrap(p.Tree, g.Repository.Path); dir != "" && r.opts.TakeOverBootstrap && g.Engine == spec.EngineFlux {
+	if dir := findBootstrap(p.Tree, g.Repository.Path); dir != "" && s.opts.TakeOverBootstrap && g.Engine == spec.EngineFlux {
 		// The bootstrap's files go in the seed commit: read again with
 		// their removal in the change.
-		r.bootstrap = dir
-		if p, err = git.Preview(ctx, r.seedChange(files)); err != nil {
+		s.bootstrap = dir
+		if p, err = git.Preview(ctx, s.Change(files)); err != nil {
 			return nil, err
 		}
 	}
-	c := &RepositoryCheck{URL: g.Repository.URL, Branch: g.Repository.Branch, Path: g.Repository.Path, Preview: p, KeyPending: keyPending, Bootstrap: r.bootstrap}
+	c := &Check{URL: g.Repository.URL, Branch: g.Repository.Branch, Path: g.Repository.Path, Preview: p, KeyPending: keyPending, Bootstrap: s.bootstrap}
 	rendered := map[string]bool{}
 	var ours []declared.Object
 	for _, f := range files {
@@ -161,7 +161,7 @@ func (r *Run) CheckRepository(ctx context.Context) (*RepositoryCheck, error) {
 	})
 	c.Collisions = declared.Collisions(ours, theirs)
 	if g.Engine == spec.EngineArgoCD {
-		c.Collisions = append(c.Collisions, appFolderCollisions(theirs, g.Repository.Path, r.env().Name)...)
+		c.Collisions = append(c.Collisions, appFolderCollisions(theirs, g.Repository.Path, s.opts.Env.Name)...)
 	}
 	// What the engine applies: the files under the environment's path,
 	// and those outside it that its entry points reach.
@@ -169,11 +169,11 @@ func (r *Run) CheckRepository(ctx context.Context) (*RepositoryCheck, error) {
 	for _, o := range theirs {
 		applied[o.File] = after[o.File]
 	}
-	c.Declared = r.engine().Declared(applied)
+	c.Declared = s.engine.Declared(applied)
 	if g.Engine == spec.EngineFlux {
 		c.Retiring = retiring(p.Changes, ours, g.Namespace)
 	}
-	r.repo = c
+	s.check = c
 	return c, nil
 }
 
@@ -222,42 +222,42 @@ func retiring(changes []gitrepo.FileChange, ours []declared.Object, namespace st
 // renderForCheck renders the repository files with the keys as they are:
 // a missing age key is not created here (up's secrets step does that) but
 // stands as a placeholder recipient.
-func (r *Run) renderForCheck(ctx context.Context) ([]render.File, bool, error) {
-	if r.files != nil || r.env().Secrets.Provider != spec.SecretsSOPS || r.identity != nil {
-		files, err := r.Render(ctx)
+func (s *Seeder) renderForCheck(ctx context.Context) ([]render.File, bool, error) {
+	if s.files != nil || s.opts.Env.Secrets.Provider != spec.SecretsSOPS || s.Identity != nil {
+		files, err := s.Render(ctx)
 		return files, false, err
 	}
-	err := r.loadKeys(ctx)
+	err := s.loadIdentity(ctx)
 	var nf *keys.NotFoundError
 	if errors.As(err, &nf) {
 		opts := render.Options{AgeRecipient: placeholderRecipient, KeyPending: true}
-		if r.creds != nil {
+		if s.creds != nil {
 			opts.CredentialsSecret = facts.CredentialsSecret
 		}
 		// The URLs are not encrypted here, but a missing one stops up
 		// before its first step all the same.
-		if err := r.notificationOptions(&opts); err != nil {
+		if err := s.NotificationOptions(&opts); err != nil {
 			return nil, false, err
 		}
-		files, err := render.Render(r.env(), opts)
+		files, err := render.Render(s.opts.Env, opts)
 		return files, true, err
 	}
 	if err != nil {
 		return nil, false, err
 	}
-	files, err := r.Render(ctx)
+	files, err := s.Render(ctx)
 	return files, false, err
 }
 
 // seedChange is the repository change of the seed step.
-func (r *Run) seedChange(files []render.File) gitrepo.Change {
-	g := r.env().GitOps
-	ch := gitrepo.Change{Root: g.Repository.Path, Message: g.Commit.Message, Adopt: r.opts.Adopt}
+func (s *Seeder) Change(files []render.File) gitrepo.Change {
+	g := s.opts.Env.GitOps
+	ch := gitrepo.Change{Root: g.Repository.Path, Message: g.Commit.Message, Adopt: s.opts.Adopt}
 	for _, f := range files {
 		ch.Files = append(ch.Files, gitrepo.File{Path: f.Path, Data: f.Data, SeedOnly: f.SeedOnly, Build: f.Build})
 	}
-	if r.bootstrap != "" {
-		ch = withBootstrapRemoved(ch, r.bootstrap)
+	if s.bootstrap != "" {
+		ch = withBootstrapRemoved(ch, s.bootstrap)
 	}
 	return ch
 }
