@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
+	"github.com/groundwork-dev/groundwork/internal/declared"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/helm"
 	"github.com/groundwork-dev/groundwork/internal/kube"
@@ -65,6 +66,16 @@ type Engine interface {
 	// SyncRoot is the object whose revision is the one the engine
 	// fetched from the repository.
 	SyncRoot() (kind, name string)
+	// TakesOverBootstrap says whether up can take over an installation of
+	// the engine that flux bootstrap made.
+	TakesOverBootstrap() bool
+	// Collisions are the user's objects (theirs) that objects the engine
+	// makes from the repository's layout would collide with.
+	Collisions(theirs []declared.Object) []declared.Collision
+	// Retiring lists the sync objects an older groundwork's files
+	// declared that the change removes and groundwork's new files (ours)
+	// no longer declare.
+	Retiring(changes []gitrepo.FileChange, ours []declared.Object) []string
 	// Plan describes, for plan, what the engine adds to up's steps.
 	Plan() Plan
 }

@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"sort"
 	"strings"
 
 	"github.com/groundwork-dev/groundwork/internal/declared"
 	"github.com/groundwork-dev/groundwork/internal/facts"
-	"github.com/groundwork-dev/groundwork/internal/gitops/argocd"
-	"github.com/groundwork-dev/groundwork/internal/gitops/flux"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/keys"
 	"github.com/groundwork-dev/groundwork/internal/render"
@@ -124,7 +121,7 @@ func (s *Seeder) Check(ctx context.Context) (*Check, error) {
 	if err != nil {
 		return nil, err
 	}
-	if dir := findBootstrap(p.Tree, g.Repository.Path); dir != "" && s.opts.TakeOverBootstrap && g.Engine == spec.EngineFlux {
+	if dir := findBootstrap(p.Tree, g.Repository.Path); dir != "" && s.opts.TakeOverBootstrap && s.engine.TakesOverBootstrap() {
 		// The bootstrap's files go in the seed commit: read again with
 		// their removal in the change.
 		s.bootstrap = dir
@@ -156,13 +153,11 @@ func (s *Seeder) Check(ctx context.Context) (*Check, error) {
 			after[ch.Path] = ch.New
 		}
 	}
-	theirs := declared.Reachable(after, g.Repository.Path, flux.SyncName, func(file string) bool {
+	_, source := s.engine.SyncRoot()
+	theirs := declared.Reachable(after, g.Repository.Path, source, func(file string) bool {
 		return rendered[file] || gitrepo.IsManaged(after[file])
 	})
-	c.Collisions = declared.Collisions(ours, theirs)
-	if g.Engine == spec.EngineArgoCD {
-		c.Collisions = append(c.Collisions, appFolderCollisions(theirs, g.Repository.Path, s.opts.Env.Name)...)
-	}
+	c.Collisions = append(declared.Collisions(ours, theirs), s.engine.Collisions(theirs)...)
 	// What the engine applies: the files under the environment's path,
 	// and those outside it that its entry points reach.
 	applied := under(after, g.Repository.Path)
@@ -170,53 +165,9 @@ func (s *Seeder) Check(ctx context.Context) (*Check, error) {
 		applied[o.File] = after[o.File]
 	}
 	c.Declared = s.engine.Declared(applied)
-	if g.Engine == spec.EngineFlux {
-		c.Retiring = retiring(p.Changes, ours, g.Namespace)
-	}
+	c.Retiring = s.engine.Retiring(p.Changes, ours)
 	s.check = c
 	return c, nil
-}
-
-// appFolderCollisions finds folders under <path>/apps that an Application
-// of the user's already deploys: groundwork's ApplicationSet would make a
-// second Application for each (two owners of the same objects).
-func appFolderCollisions(theirs []declared.Object, root, env string) []declared.Collision {
-	apps := path.Join(root, argocd.AppsDir) + "/"
-	var out []declared.Collision
-	for _, o := range theirs {
-		for _, p := range o.SourcePaths() {
-			folder, _, _ := strings.Cut(strings.TrimPrefix(p, apps), "/")
-			if !strings.HasPrefix(p, apps) || folder == "" {
-				continue
-			}
-			out = append(out, declared.Collision{Object: o, Ours: declared.Object{Group: "argoproj.io", Kind: "Application", Name: folder,
-				File: path.Join(root, "applications", "apps.yaml") + " (the ApplicationSet " + env + "-apps makes one per folder of " + strings.TrimSuffix(apps, "/") + ", " + p + " included)"}})
-		}
-	}
-	return out
-}
-
-// retiring lists the Kustomizations that files the change removes declare
-// and that groundwork's new files do not.
-func retiring(changes []gitrepo.FileChange, ours []declared.Object, namespace string) []string {
-	keep := map[string]bool{}
-	for _, n := range declared.Kustomizations(ours, namespace) {
-		keep[n] = true
-	}
-	var old []declared.Object
-	for _, c := range changes {
-		if c.Action == gitrepo.ActionRemove {
-			old = append(old, declared.Decode(c.Path, c.Old)...)
-		}
-	}
-	var out []string
-	for _, n := range declared.Kustomizations(old, namespace) {
-		if !keep[n] {
-			out = append(out, n)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 // renderForCheck renders the repository files with the keys as they are:

@@ -14,8 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/groundwork-dev/groundwork/internal/declared"
 	"github.com/groundwork-dev/groundwork/internal/facts"
 	"github.com/groundwork-dev/groundwork/internal/gitops"
+	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/helm"
 	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/notify"
@@ -327,3 +329,30 @@ func (e *Engine) NotificationSecretPath(spec.NotificationTarget) string { return
 func (e *Engine) SyncRoot() (kind, name string) {
 	return ApplicationKind.Kind, facts.RootApplication(e.d.Env)
 }
+
+// Collisions finds folders under <path>/apps that an Application
+// of the user's already deploys: groundwork's ApplicationSet would make a
+// second Application for each (two owners of the same objects).
+func (e *Engine) Collisions(theirs []declared.Object) []declared.Collision {
+	root, env := e.d.Env.GitOps.Repository.Path, e.d.Env.Name
+	apps := path.Join(root, AppsDir) + "/"
+	var out []declared.Collision
+	for _, o := range theirs {
+		for _, p := range o.SourcePaths() {
+			folder, _, _ := strings.Cut(strings.TrimPrefix(p, apps), "/")
+			if !strings.HasPrefix(p, apps) || folder == "" {
+				continue
+			}
+			out = append(out, declared.Collision{Object: o, Ours: declared.Object{Group: "argoproj.io", Kind: "Application", Name: folder,
+				File: path.Join(root, "applications", "apps.yaml") + " (the ApplicationSet " + env + "-apps makes one per folder of " + strings.TrimSuffix(apps, "/") + ", " + p + " included)"}})
+		}
+	}
+	return out
+}
+
+// TakesOverBootstrap is false: flux bootstrap makes Flux, not Argo CD.
+func (e *Engine) TakesOverBootstrap() bool { return false }
+
+// Retiring is empty: no Argo CD object of an older groundwork's layout
+// needs retiring.
+func (e *Engine) Retiring([]gitrepo.FileChange, []declared.Object) []string { return nil }

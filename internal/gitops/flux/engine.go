@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"sort"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -13,8 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/groundwork-dev/groundwork/internal/declared"
 	"github.com/groundwork-dev/groundwork/internal/facts"
 	"github.com/groundwork-dev/groundwork/internal/gitops"
+	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/health"
 	"github.com/groundwork-dev/groundwork/internal/helm"
 	"github.com/groundwork-dev/groundwork/internal/kube"
@@ -282,3 +285,35 @@ func (e *Engine) NotificationSecretPath(t spec.NotificationTarget) string {
 
 // SyncRoot is the GitRepository groundwork points Flux with.
 func (e *Engine) SyncRoot() (kind, name string) { return GitRepositoryKind.Kind, SyncName }
+
+// Retiring lists the Kustomizations that files the change removes declare
+// and that groundwork's new files do not.
+func (e *Engine) Retiring(changes []gitrepo.FileChange, ours []declared.Object) []string {
+	namespace := e.Namespace
+	keep := map[string]bool{}
+	for _, n := range declared.Kustomizations(ours, namespace) {
+		keep[n] = true
+	}
+	var old []declared.Object
+	for _, c := range changes {
+		if c.Action == gitrepo.ActionRemove {
+			old = append(old, declared.Decode(c.Path, c.Old)...)
+		}
+	}
+	var out []string
+	for _, n := range declared.Kustomizations(old, namespace) {
+		if !keep[n] {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Collisions adds nothing to the objects the files declare: Flux makes no
+// object of its own from the repository's layout.
+func (e *Engine) Collisions([]declared.Object) []declared.Collision { return nil }
+
+// TakesOverBootstrap is true: up can take over a Flux made by flux
+// bootstrap (--take-over-bootstrap).
+func (e *Engine) TakesOverBootstrap() bool { return true }
