@@ -66,6 +66,9 @@ type Engine interface {
 	// SyncRoot is the object whose revision is the one the engine
 	// fetched from the repository.
 	SyncRoot() (kind, name string)
+	// Notifications reads what the engine recorded of the notification
+	// targets' last deliveries (the spec has a notifications block).
+	Notifications(ctx context.Context, now time.Time) *Notifications
 	// TakesOverBootstrap says whether up can take over an installation of
 	// the engine that flux bootstrap made.
 	TakesOverBootstrap() bool

@@ -9,6 +9,9 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -209,4 +212,18 @@ func Describe(obj *unstructured.Unstructured) string {
 // fakes; Connect makes the real ones).
 func New(cs kubernetes.Interface, dyn dynamic.Interface, mapper meta.ResettableRESTMapper) *Client {
 	return &Client{Clientset: cs, Dynamic: dyn, mapper: mapper}
+}
+
+// EventTime is when an Event last happened, whichever API wrote it.
+func EventTime(e *corev1.Event) time.Time {
+	t := e.CreationTimestamp.Time
+	for _, c := range []time.Time{e.FirstTimestamp.Time, e.LastTimestamp.Time, e.EventTime.Time} {
+		if c.After(t) {
+			t = c
+		}
+	}
+	if e.Series != nil && e.Series.LastObservedTime.After(t) {
+		t = e.Series.LastObservedTime.Time
+	}
+	return t
 }

@@ -114,6 +114,7 @@ func Render(env *spec.Environment, opts Options) ([]File, error) {
 		}
 	}
 	var files []File
+	encryptedURLs := false
 	err = fs.WalkDir(root, ".", func(p string, de fs.DirEntry, err error) error {
 		if err != nil || de.IsDir() || strings.HasPrefix(path.Base(p), "_") {
 			return err
@@ -149,16 +150,21 @@ func Render(env *spec.Environment, opts Options) ([]File, error) {
 			return err
 		}
 		f.Path, f.SeedOnly = path.Join(d.Repo.Path, f.Path), seedOnly
-		if out == kustomization.FileName && engine == spec.EngineFlux {
+		if out == kustomization.FileName {
+			// The engine reads the folder as a Kustomize root (Flux): an
+			// entry point of the user's beside groundwork's is kept.
 			f.Build = rootKustomization(d.Repo.Path, f.Data)
 		}
+		// The engine keeps its notification objects in Git: their
+		// Secrets (the webhook URLs, encrypted) go beside them.
+		encryptedURLs = encryptedURLs || isNotifications(out)
 		files = append(files, f)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if engine == spec.EngineFlux && env.Notifications != nil {
+	if encryptedURLs {
 		secrets, err := notificationSecrets(env, opts)
 		if err != nil {
 			return nil, err

@@ -426,10 +426,10 @@ func newestWarning(ctx context.Context, c *kube.Client, kind, name, reason strin
 			e.Reason == "StoreUnmaintained" || e.Reason == "StoreDeprecated" {
 			continue
 		}
-		if newest == nil || eventTime(e).After(eventTime(newest)) {
+		if newest == nil || kube.EventTime(e).After(kube.EventTime(newest)) {
 			newest = e
 		}
-		if e.Reason == reason && (newestOfReason == nil || eventTime(e).After(eventTime(newestOfReason))) {
+		if e.Reason == reason && (newestOfReason == nil || kube.EventTime(e).After(kube.EventTime(newestOfReason))) {
 			newestOfReason = e
 		}
 	}
@@ -459,7 +459,7 @@ func externalSecretWarnings(ctx context.Context, c *kube.Client) map[string]stri
 			continue
 		}
 		k := o.Namespace + "/" + o.Name
-		if t := eventTime(e); at[k].IsZero() || t.After(at[k]) {
+		if t := kube.EventTime(e); at[k].IsZero() || t.After(at[k]) {
 			at[k], out[k] = t, strings.TrimSpace(e.Message)
 		}
 	}

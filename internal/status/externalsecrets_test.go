@@ -78,13 +78,19 @@ func externalSecret(ns, name, storeKind, storeName string, conds []any) *unstruc
 }
 
 func warning(ns, kind, name, reason, msg string, at time.Time) *corev1.Event {
-	e := event(kind, name, corev1.EventTypeWarning, reason, msg, at)
-	e.Namespace, e.Name, e.InvolvedObject.Namespace = ns, name+"."+reason+at.Format("150405"), ""
+	e := &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{Namespace: ns, Name: name + "." + reason + at.Format("150405"), CreationTimestamp: metav1.NewTime(at)},
+		InvolvedObject: corev1.ObjectReference{Kind: kind, Name: name},
+		Type:           corev1.EventTypeWarning, Reason: reason, Message: msg,
+		FirstTimestamp: metav1.NewTime(at), LastTimestamp: metav1.NewTime(at),
+	}
 	if kind == "ExternalSecret" {
 		e.InvolvedObject.Namespace = ns
 	}
-	return &e
+	return e
 }
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 const stsUnreachable = `operation error STS: AssumeRoleWithWebIdentity, exceeded maximum number of attempts, 3, https response error StatusCode: 0, RequestID: , request send failed, Post "https://sts.eu-west-1.amazonaws.com/": dial tcp: lookup sts.eu-west-1.amazonaws.com: i/o timeout`
 

@@ -100,7 +100,7 @@ func Collect(ctx context.Context, env *spec.Environment, stateDir string) *Repor
 		}
 	}
 	if env.Notifications != nil {
-		r.Notifications = notifications(ctx, c, env, time.Now())
+		r.Notifications = e.Notifications(ctx, time.Now())
 	}
 	if env.Secrets.Provider == spec.SecretsExternalSecrets {
 		r.ExternalSecrets = externalSecrets(ctx, c, env)

@@ -38,3 +38,18 @@ func EnvOn(t testing.TB, url, engine string) *spec.Environment {
 	}
 	return res.Env
 }
+
+// NotifyEnv is the environment "dev" with two notification targets, ops
+// (Slack, failures and recoveries) and pager (webhook, failures), under
+// engine in its usual namespace.
+func NotifyEnv(engine string) *spec.Environment {
+	env := &spec.Environment{Name: "dev", GitOps: spec.GitOps{Engine: engine, Namespace: "flux-system"}}
+	if engine == spec.EngineArgoCD {
+		env.GitOps.Namespace = "argocd"
+	}
+	env.Notifications = &spec.Notifications{Targets: []spec.NotificationTarget{
+		{Name: "ops", Type: spec.NotifySlack, URLEnv: "SLACK_WEBHOOK_URL", On: []string{spec.EventFailure, spec.EventRecovery}},
+		{Name: "pager", Type: spec.NotifyWebhook, URLEnv: "PAGER_URL", On: []string{spec.EventFailure}},
+	}}
+	return env
+}
