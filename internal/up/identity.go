@@ -1,0 +1,97 @@
+package up
+
+import (
+	"context"
+	"fmt"
+
+	"filippo.io/age"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/groundwork-dev/groundwork/internal/actions"
+	"github.com/groundwork-dev/groundwork/internal/facts"
+	"github.com/groundwork-dev/groundwork/internal/keys"
+	"github.com/groundwork-dev/groundwork/internal/plan"
+	"github.com/groundwork-dev/groundwork/internal/spec"
+)
+
+// --- secrets --------------------------------------------------------------------
+
+// Identity loads the environment's age identity from its key store, creating
+// it in a file store that has none.
+func Identity(ctx context.Context, env *spec.Environment, environ []string) (id *age.X25519Identity, created bool, err error) {
+	ks := env.Secrets.KeyStore
+	switch ks.Type {
+	case spec.KeyStoreAWSSecretsManager:
+		s, err := keys.NewSecretsManagerStore(ctx, ks.SecretName, ks.Region)
+		if err != nil {
+			return nil, false, err
+		}
+		return keys.LoadOrCreateSecretsManager(ctx, s)
+	case spec.KeyStoreEnv:
+		id, err = keys.EnvStore{Variable: ks.Variable, Environ: environ}.Load()
+		return id, false, err
+	case spec.KeyStoreFile:
+		return keys.LoadOrCreate(keys.FileStore{Path: ks.Path})
+	}
+	return nil, false, fmt.Errorf("key store %s is not supported here", ks.Type)
+}
+
+func (r *Run) ensureIdentity(ctx context.Context) error {
+	if r.identity != nil {
+		return nil
+	}
+	id, created, err := Identity(ctx, r.env(), r.opts.Environ)
+	if err != nil {
+		return err
+	}
+	if created {
+		r.opts.Logf("created the age key of %s in %s", r.env().Name, keyStoreText(r.env().Secrets.KeyStore))
+	}
+	r.identity, r.seed.Identity = id, id
+	return nil
+}
+
+func (r *Run) applySecrets(ctx context.Context) error {
+	switch r.env().Secrets.Provider {
+	case spec.SecretsSealedSecrets:
+		return r.applySealedSecrets(ctx)
+	case spec.SecretsExternalSecrets:
+		return r.applyExternalSecrets(ctx)
+	}
+	if err := r.ensureIdentity(ctx); err != nil {
+		return err
+	}
+	s := secret(r.env().GitOps.Namespace, facts.AgeSecret, map[string][]byte{facts.AgeSecretKey: []byte(r.identity.String() + "\n")})
+	changed, err := r.kube.Apply(ctx, s)
+	if err != nil {
+		return err
+	}
+	r.output(plan.StepSecrets, "recipient", r.identity.Recipient().String())
+	if !changed {
+		return actions.NoChange
+	}
+	return nil
+}
+
+func secret(namespace, name string, data map[string][]byte) *unstructured.Unstructured {
+	s := &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: map[string]string{"app.kubernetes.io/managed-by": "groundwork"}},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       data,
+	}
+	return toUnstructured(s)
+}
+
+func toUnstructured(obj runtime.Object) *unstructured.Unstructured {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		panic(err) // typed objects always convert
+	}
+	u := &unstructured.Unstructured{Object: m}
+	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+	return u
+}
