@@ -20,6 +20,7 @@ import (
 	"helm.sh/helm/v3/pkg/downloader"
 	"helm.sh/helm/v3/pkg/getter"
 	"helm.sh/helm/v3/pkg/kube"
+	"helm.sh/helm/v3/pkg/postrender"
 	"helm.sh/helm/v3/pkg/registry"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/repo"
@@ -41,6 +42,9 @@ type Release struct {
 	Version         string
 	Values          map[string]any
 	CreateNamespace bool
+	// PostRenderer, when set, changes the rendered manifests before they
+	// are applied (on install and upgrade).
+	PostRenderer postrender.PostRenderer
 }
 
 // Outcome says what Ensure did.
@@ -118,6 +122,7 @@ func (i *Installer) Ensure(ctx context.Context, r Release) (Outcome, error) {
 		in := action.NewInstall(i.Config)
 		in.ReleaseName, in.Namespace, in.CreateNamespace = r.Name, r.Namespace, r.CreateNamespace
 		in.Wait, in.Timeout, in.Version = true, timeout, r.Version
+		in.PostRenderer = r.PostRenderer
 		rel, err := in.RunWithContext(ctx, ch, vals)
 		if err != nil {
 			return "", i.explain(ctx, r, rel, err)
@@ -136,6 +141,7 @@ func (i *Installer) Ensure(ctx context.Context, r Release) (Outcome, error) {
 	up := action.NewUpgrade(i.Config)
 	up.Namespace, up.Wait, up.Timeout, up.Version = r.Namespace, true, timeout, r.Version
 	up.MaxHistory = maxHistory
+	up.PostRenderer = r.PostRenderer
 	// The release gets r.Values and nothing else. Without ResetValues, Helm
 	// keeps the previous revision's values whenever r.Values is empty, so
 	// values could never be removed (and upToDate would never hold again).

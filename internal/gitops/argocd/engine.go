@@ -55,10 +55,15 @@ func (e *Engine) Kind() string { return ApplicationKind.Kind }
 func (e *Engine) SyncFile() string { return RootFile }
 
 // Release is the argo-cd release, with the values of the Application by
-// which Argo CD manages itself, so that the two never disagree.
+// which Argo CD manages itself, so that the two never disagree, and its
+// objects marked as that Application's.
 func (e *Engine) Release() helm.Release {
 	g := e.d.Env.GitOps
-	return helm.Release{Name: g.Chart.Name, Namespace: g.Namespace, Chart: g.Chart, Version: g.Version, CreateNamespace: true, Values: render.ArgoCDValues(e.d.Env)}
+	return helm.Release{Name: g.Chart.Name, Namespace: g.Namespace, Chart: g.Chart, Version: g.Version, CreateNamespace: true, Values: render.ArgoCDValues(e.d.Env),
+		// Marked as the Application by which Argo CD manages itself marks
+		// its objects: handed over, the release is Synced at the first
+		// comparison rather than applied again (see Tracking).
+		PostRenderer: Tracking{App: SelfApplication, Namespace: g.Namespace}}
 }
 
 // SyncObjects are the credentials Secret (when the repository needs
