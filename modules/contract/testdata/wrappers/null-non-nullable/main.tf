@@ -1,0 +1,7 @@
+module "child" {
+  source  = "example/child/aws"
+  version = "1.0.0"
+
+  name = "x"
+  zone = null
+}
