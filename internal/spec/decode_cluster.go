@@ -5,6 +5,7 @@ import (
 	"net"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -87,6 +88,7 @@ func (d *decoder) decodeCluster(block *hcl.Block, envName string, paths envPaths
 			d.cloudVersion(c.Attributes, &cl.AKS.KubernetesVersion)
 			d.strMap(c.Attributes, "tags", &cl.AKS.Tags)
 			cl.AKS.NodePools = d.decodeNodePools(c.Blocks, "vm_size", "Standard_D4s_v5")
+			d.aksPoolNames(c.Blocks, cl.AKS.NodePools)
 		}
 	case ProviderExisting:
 		c := d.content(block.Body, existingSchema)
@@ -245,6 +247,41 @@ func (d *decoder) decodeNodePools(blocks hcl.Blocks, sizeAttr, defaultSize strin
 		pools = []NodePool{{Name: "default", InstanceType: defaultSize, MinSize: 1, MaxSize: 3, DesiredSize: 2}}
 	}
 	return pools
+}
+
+// AKS names node pools with at most 12 lowercase letters and digits, and
+// the Azure/aks module adds 4 random characters to the name of every pool
+// but the system pool (the first by name), for create-before-destroy:
+// modules/aks names them after the pool without its dashes, cut to 12 and
+// 8. Two pools whose names are the same once cut would be one.
+func (d *decoder) aksPoolNames(blocks hcl.Blocks, pools []NodePool) {
+	names := make([]string, len(pools))
+	for i, p := range pools {
+		names[i] = p.Name
+	}
+	sort.Strings(names)
+	cut := map[string]string{}
+	for i, n := range names {
+		limit := 8
+		if i == 0 {
+			limit = 12
+		}
+		c := strings.ReplaceAll(n, "-", "")
+		if len(c) > limit {
+			c = c[:limit]
+		}
+		if other, dup := cut[c]; dup {
+			var r *hcl.Range
+			for _, b := range blocks.OfType("node_pool") {
+				if b.Labels[0] == n {
+					r = b.LabelRanges[0].Ptr()
+				}
+			}
+			d.errorf(r, "AKS node pool names collide",
+				"On AKS node pools %q and %q both get the name %q: Azure allows 12 letters and digits, and the Azure/aks module adds 4 random characters to every pool but the system pool (the first by name), so groundwork keeps the first 8 of those. Rename one so that their first 8 letters and digits (12 for %q) differ.", other, n, c, names[0])
+		}
+		cut[c] = n
+	}
 }
 
 // --- state ---

@@ -323,3 +323,44 @@ func TestExistingClusterKubeconfig(t *testing.T) {
 		t.Fatalf("explicit kubeconfig: %+v %v", res.Env, res.Diags)
 	}
 }
+
+// TestAKSPoolNamesCollide: two AKS pools whose names are the same once cut
+// as modules/aks cuts them (8 letters and digits for all but the system
+// pool, since Azure/aks adds 4 random characters) are refused at their
+// label.
+func TestAKSPoolNamesCollide(t *testing.T) {
+	src := func(a, b string) string {
+		return `environment "payments" {
+  cluster "aks" {
+    location       = "westeurope"
+    resource_group = "payments"
+    node_pool "system" { vm_size = "Standard_D4s_v5" }
+    node_pool "` + a + `" { vm_size = "Standard_D4s_v5" }
+    node_pool "` + b + `" { vm_size = "Standard_D4s_v5" }
+  }
+  gitops {
+    repository { url = "https://git.example/fleet.git" }
+  }
+}
+`
+	}
+	res := Parse("aks.hcl", []byte(src("workers-amd", "workers-arm")), Options{})
+	var found bool
+	for _, d := range res.Diags {
+		if d.Summary == "AKS node pool names collide" {
+			found = true
+			if d.Subject == nil || d.Subject.Start.Line != 7 || !strings.Contains(d.Detail, `"workersa"`) {
+				t.Errorf("diagnostic %s at %v", d.Detail, d.Subject)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("workers-amd and workers-arm are both workersa on AKS: %v", res.Diags)
+	}
+	res = Parse("aks.hcl", []byte(src("amd", "arm")), Options{})
+	for _, d := range res.Diags {
+		if d.Summary == "AKS node pool names collide" {
+			t.Errorf("distinct names refused: %s", d.Detail)
+		}
+	}
+}

@@ -35,7 +35,10 @@ module "aks" {
 
   node_pools = {
     for name in slice(local.pool_names, 1, length(local.pool_names)) : name => {
-      name                = substr(replace(name, "-", ""), 0, 12)
+      # Azure/aks adds 4 random characters (create_before_destroy), and
+      # AKS allows 12: the name keeps 8 (groundwork validate refuses
+      # names that collide once cut).
+      name                = substr(replace(name, "-", ""), 0, 8)
       vm_size             = var.node_pools[name].vm_size
       enable_auto_scaling = true
       min_count           = var.node_pools[name].min_size

@@ -25,7 +25,7 @@ variable "kubernetes_version" {
 }
 
 variable "node_pools" {
-  description = "Node pools by name: VM size, autoscaling bounds and Kubernetes node labels. The first by name is the system pool. AKS pool names are at most 12 lowercase letters and digits."
+  description = "Node pools by name: VM size, autoscaling bounds and Kubernetes node labels. The first by name is the system pool, named after its first 12 letters and digits; the others are named after their first 8 (the Azure/aks module adds 4 random characters to them, and AKS allows 12)."
   type = map(object({
     vm_size      = string
     min_size     = number
