@@ -67,7 +67,7 @@ func TestRebuildAfterWipe(t *testing.T) {
 	t.Run("dry run", func(t *testing.T) {
 		cp.Wipe(t)
 		code, out, errOut := g.run(ctx, "rebuild", file, "--dry-run")
-		if code != 0 || !strings.Contains(out, "restore-keys") || !strings.Contains(out, "[flux-system groundwork-apps groundwork-infrastructure groundwork-secrets]") {
+		if code != 0 || !strings.Contains(out, "restore-keys") || !strings.Contains(out, "the Kustomizations Git declares: flux-system, groundwork-apps, groundwork-infrastructure, groundwork-secrets") {
 			t.Fatalf("rebuild --dry-run: exit %d\n%s%s", code, out, errOut)
 		}
 		if _, err := cp.Client().CoreV1().Namespaces().Get(ctx, "flux-system", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
