@@ -72,6 +72,10 @@ type Engine interface {
 	// TakesOverBootstrap says whether up can take over an installation of
 	// the engine that flux bootstrap made.
 	TakesOverBootstrap() bool
+	// TakeOverBootstrap prepares what flux bootstrap applied (its files
+	// in dir of the repository's tree) to be taken over by the engine's
+	// Helm release without anything being pruned.
+	TakeOverBootstrap(ctx context.Context, tree map[string][]byte, dir string) error
 	// Collisions are the user's objects (theirs) that objects the engine
 	// makes from the repository's layout would collide with.
 	Collisions(theirs []declared.Object) []declared.Collision

@@ -39,8 +39,10 @@ func (r *Run) applyReconciler(ctx context.Context) error {
 		r.opts.Logf("%s", why)
 		return actions.NoChange
 	}
-	if err := r.adoptBootstrap(ctx); err != nil {
-		return err
+	if r.repo != nil && r.repo.Bootstrap != "" {
+		if err := r.engine().TakeOverBootstrap(ctx, r.repo.Preview.Tree, r.repo.Bootstrap); err != nil {
+			return err
+		}
 	}
 	out, err := r.ensureRelease(ctx, r.engine().Release())
 	if err != nil {

@@ -3,6 +3,7 @@ package argocd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -361,3 +362,8 @@ func (e *Engine) TakesOverBootstrap() bool { return false }
 // Retiring is empty: no Argo CD object of an older groundwork's layout
 // needs retiring.
 func (e *Engine) Retiring([]gitrepo.FileChange, []declared.Object) []string { return nil }
+
+// TakeOverBootstrap is not for Argo CD (TakesOverBootstrap is false).
+func (e *Engine) TakeOverBootstrap(context.Context, map[string][]byte, string) error {
+	return errors.New("flux bootstrap made Flux, not Argo CD: there is nothing for Argo CD to take over")
+}

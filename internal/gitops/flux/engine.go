@@ -317,3 +317,40 @@ func (e *Engine) Collisions([]declared.Object) []declared.Collision { return nil
 // TakesOverBootstrap is true: up can take over a Flux made by flux
 // bootstrap (--take-over-bootstrap).
 func (e *Engine) TakesOverBootstrap() bool { return true }
+
+// TakeOverBootstrap prepares the objects flux bootstrap applied (its files
+// in dir of tree) for Helm to adopt them into Flux's release, and keeps
+// Flux from pruning them when Git stops declaring them (step 1 of the
+// take-over, see seed/bootstrap.go).
+func (e *Engine) TakeOverBootstrap(ctx context.Context, tree map[string][]byte, dir string) error {
+	rel := e.Release()
+	n := 0
+	for _, file := range []string{"gotk-components.yaml", "gotk-sync.yaml"} {
+		objs, err := kube.Decode(tree[path.Join(dir, file)])
+		if err != nil {
+			return fmt.Errorf("%s/%s: %w", dir, file, err)
+		}
+		for _, o := range objs {
+			meta := fmt.Sprintf(`"annotations":{%q:"disabled"}`, PruneAnnotation)
+			if file == "gotk-components.yaml" {
+				// Helm's ownership metadata: the release adopts the object.
+				meta = fmt.Sprintf(`"labels":{"app.kubernetes.io/managed-by":"Helm"},"annotations":{%q:"disabled","meta.helm.sh/release-name":%q,"meta.helm.sh/release-namespace":%q}`,
+					PruneAnnotation, rel.Name, rel.Namespace)
+			}
+			ri, err := e.d.Kube.Resource(o.GroupVersionKind(), o.GetNamespace())
+			if err != nil {
+				continue // a kind the cluster does not serve: nothing of it runs
+			}
+			_, err = ri.Patch(ctx, o.GetName(), types.MergePatchType, []byte(`{"metadata":{`+meta+`}}`), metav1.PatchOptions{FieldManager: kube.FieldManager})
+			switch {
+			case apierrors.IsNotFound(err):
+				continue
+			case err != nil:
+				return fmt.Errorf("prepare %s %s from %s for Helm: %w", o.GetKind(), o.GetName(), file, err)
+			}
+			n++
+		}
+	}
+	e.d.Logf("taking over flux bootstrap's Flux: %d object(s) marked for Helm release %s/%s and kept from pruning", n, rel.Namespace, rel.Name)
+	return nil
+}
