@@ -16,6 +16,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/gitops/engines"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/kube"
+	"github.com/groundwork-dev/groundwork/internal/spec"
 )
 
 // Options are deploy's inputs.
@@ -25,6 +26,19 @@ type Options struct {
 	Images  []string
 	Message string
 	Wait    bool
+	// Engine connects to the environment's GitOps engine for --wait; nil
+	// means the cluster the environment's kubeconfig points at.
+	Engine func(env *spec.Environment, stateDir string, isAncestor func(ctx context.Context, a, d string) (bool, error)) (gitops.Engine, error)
+}
+
+// connect is the engine of env on its cluster.
+func connect(env *spec.Environment, stateDir string, isAncestor func(ctx context.Context, a, d string) (bool, error)) (gitops.Engine, error) {
+	path, kctx := facts.Kubeconfig(env, stateDir)
+	kc, err := kube.Connect(path, kctx)
+	if err != nil {
+		return nil, err
+	}
+	return engines.New(gitops.Deps{Env: env, Kube: kc, IsAncestor: isAncestor}), nil
 }
 
 // NewCmdDeploy returns the deploy command; runF replaces the behaviour in
@@ -114,8 +128,11 @@ func Run(ctx context.Context, opts *Options) error {
 	doc := map[string]any{"format_version": "1", "environment": env.Name, "revision": out.Revision, "changed": out.Changed,
 		"attempts": out.Attempts, "edits": edits, "took_ms": time.Since(start).Milliseconds()}
 	if opts.Wait {
-		path, kctx := facts.Kubeconfig(env, f.StateDir(env))
-		kc, err := kube.Connect(path, kctx)
+		newEngine := opts.Engine
+		if newEngine == nil {
+			newEngine = connect
+		}
+		e, err := newEngine(env, f.StateDir(env), git.IsAncestor)
 		if err != nil {
 			return err
 		}
@@ -123,7 +140,6 @@ func Run(ctx context.Context, opts *Options) error {
 		if err != nil {
 			return err
 		}
-		e := engines.New(gitops.Deps{Env: env, Kube: kc, IsAncestor: git.IsAncestor})
 		if err := e.Wait(ctx, out.Revision, e.Declared(snap.Files)); err != nil {
 			return err
 		}

@@ -1,11 +1,18 @@
 package deploy
 
 import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/groundwork-dev/groundwork/internal/cmd/cmdtest"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
+	"github.com/groundwork-dev/groundwork/internal/gitops"
+	"github.com/groundwork-dev/groundwork/internal/spec"
+	"github.com/groundwork-dev/groundwork/internal/testutil/gittest"
 )
 
 // Behaviour, racing deploys included, is proven on the harness (tests/e2e).
@@ -25,5 +32,87 @@ func TestFlagsToOptions(t *testing.T) {
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
 	if code := cmdutil.ExitCode(cmd.Execute()); code != cmdutil.ExitUsage {
 		t.Errorf("no --image: exit %d", code)
+	}
+}
+
+// fakeEngine records the wait deploy --wait asks of the engine (the
+// cluster's side is proven on the harness: tests/e2e).
+type fakeEngine struct {
+	gitops.Engine
+	kind           string
+	waitedRevision string
+	waitedFor      []string
+}
+
+func (e *fakeEngine) Declared(files map[string][]byte) []string {
+	var names []string
+	for p := range files {
+		if strings.HasSuffix(p, "/kustomization.yaml") {
+			names = append(names, e.kind+":"+p)
+		}
+	}
+	return names
+}
+
+func (e *fakeEngine) Wait(_ context.Context, revision string, required []string) error {
+	e.waitedRevision, e.waitedFor = revision, required
+	return nil
+}
+
+// TestDeployWaitsThroughTheEngine: deploy commits the new image to a real
+// repository and, with --wait, waits through the environment's engine for
+// the pushed revision and what Git declares (before the engine interface it
+// polled Flux's GitRepository whatever the engine).
+func TestDeployWaitsThroughTheEngine(t *testing.T) {
+	bare, url := gittest.Bare(t)
+	gittest.Commit(t, bare, "main", map[string]string{
+		"clusters/dev/apps/web/kustomization.yaml": "resources:\n  - web.yaml\n",
+		"clusters/dev/apps/web/web.yaml":           "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: registry.example/web:1.0\n",
+	})
+	dir := t.TempDir()
+	file := filepath.Join(dir, "dev.hcl")
+	src := `environment "dev" {
+  cluster "existing" { kubeconfig = "kubeconfig" }
+  gitops {
+    engine = "argocd"
+    repository {
+      url  = "` + url + `"
+      path = "clusters/dev"
+    }
+  }
+  secrets {
+    provider = "sealed-secrets"
+    key_store "file" { path = "dev.pem" }
+  }
+}
+`
+	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, io := cmdtest.NewFactory()
+	f.Globals.Output = cmdutil.OutputJSON
+	fake := &fakeEngine{kind: "Application"}
+	var engineOf string
+	opts := &Options{F: f, File: file, Images: []string{"registry.example/web=registry.example/web:1.1"}, Wait: true,
+		Engine: func(env *spec.Environment, _ string, _ func(context.Context, string, string) (bool, error)) (gitops.Engine, error) {
+			engineOf = env.GitOps.Engine
+			return fake, nil
+		}}
+	if err := Run(context.Background(), opts); err != nil {
+		t.Fatalf("%v\n%s", err, io.ErrOut)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(io.Out.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	head := gittest.Head(t, bare, "main")
+	if doc["applied"] != true || !strings.HasSuffix(fake.waitedRevision, head) || doc["revision"] != fake.waitedRevision {
+		t.Errorf("deploy --wait waited for %q, pushed %v (head %s): %v", fake.waitedRevision, doc["revision"], head, doc)
+	}
+	if engineOf != "argocd" || len(fake.waitedFor) != 1 || fake.waitedFor[0] != "Application:clusters/dev/apps/web/kustomization.yaml" {
+		t.Errorf("the wait was not the environment's engine's, for what Git declares: engine %q, %v", engineOf, fake.waitedFor)
+	}
+	if web := gittest.Git(t, bare, "show", "main:clusters/dev/apps/web/web.yaml"); !strings.Contains(web, "registry.example/web:1.1") {
+		t.Errorf("the image was not committed:\n%s", web)
 	}
 }
