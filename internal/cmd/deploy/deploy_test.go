@@ -3,8 +3,6 @@ package deploy
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,6 +11,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/gitops"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/testutil/gittest"
+	"github.com/groundwork-dev/groundwork/internal/testutil/spectest"
 )
 
 // Behaviour, racing deploys included, is proven on the harness (tests/e2e).
@@ -69,26 +68,7 @@ func TestDeployWaitsThroughTheEngine(t *testing.T) {
 		"clusters/dev/apps/web/kustomization.yaml": "resources:\n  - web.yaml\n",
 		"clusters/dev/apps/web/web.yaml":           "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: registry.example/web:1.0\n",
 	})
-	dir := t.TempDir()
-	file := filepath.Join(dir, "dev.hcl")
-	src := `environment "dev" {
-  cluster "existing" { kubeconfig = "kubeconfig" }
-  gitops {
-    engine = "argocd"
-    repository {
-      url  = "` + url + `"
-      path = "clusters/dev"
-    }
-  }
-  secrets {
-    provider = "sealed-secrets"
-    key_store "file" { path = "dev.pem" }
-  }
-}
-`
-	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file, _ := spectest.EnvFile(t, t.TempDir(), url, spec.EngineArgoCD)
 	f, io := cmdtest.NewFactory()
 	f.Globals.Output = cmdutil.OutputJSON
 	fake := &fakeEngine{kind: "Application"}

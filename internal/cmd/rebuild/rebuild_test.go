@@ -17,6 +17,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/testutil/gittest"
 	"github.com/groundwork-dev/groundwork/internal/testutil/sealtest"
+	"github.com/groundwork-dev/groundwork/internal/testutil/spectest"
 )
 
 func TestFlagsToOptions(t *testing.T) {
@@ -42,27 +43,7 @@ func TestFlagsToOptions(t *testing.T) {
 // called them "kustomizations" before the engine interface).
 func TestDryRunSaysWhatTheEngineDeclares(t *testing.T) {
 	bare, url := gittest.Bare(t)
-	dir := t.TempDir()
-	pem := filepath.Join(dir, "keys", "dev.pem")
-	file := filepath.Join(dir, "dev.hcl")
-	src := `environment "dev" {
-  cluster "existing" { kubeconfig = "kubeconfig" }
-  gitops {
-    engine = "argocd"
-    repository {
-      url  = "` + url + `"
-      path = "clusters/dev"
-    }
-  }
-  secrets {
-    provider = "sealed-secrets"
-    key_store "file" { path = "` + pem + `" }
-  }
-}
-`
-	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file, pem := spectest.EnvFile(t, t.TempDir(), url, spec.EngineArgoCD)
 	res := spec.Load(file, spec.Options{})
 	if res.Diags.HasErrors() {
 		t.Fatal(res.Diags)

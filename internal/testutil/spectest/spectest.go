@@ -1,18 +1,25 @@
 package spectest
 
 import (
+	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/groundwork-dev/groundwork/internal/spec"
 )
 
-// EnvOn is the environment "dev" on an existing cluster, its folder
-// clusters/dev of the repository at url, with engine: SOPS with a file key
-// store under Flux, Sealed Secrets under Argo CD.
-func EnvOn(t testing.TB, url, engine string) *spec.Environment {
+// EnvFile writes the environment "dev" into dir/dev.hcl: on an existing
+// cluster, its folder clusters/dev of the repository at url, with engine:
+// SOPS with a file key store under Flux, Sealed Secrets under Argo CD. It
+// returns the file and the key store's path (dir/keys/dev.agekey or .pem,
+// not created).
+func EnvFile(t testing.TB, dir, url, engine string) (file, keyPath string) {
 	t.Helper()
+	keyPath = filepath.Join(dir, "keys", "dev.agekey")
+	provider := ""
+	if engine == spec.EngineArgoCD {
+		keyPath, provider = filepath.Join(dir, "keys", "dev.pem"), "provider = \"sealed-secrets\"\n    "
+	}
 	src := `environment "dev" {
   cluster "existing" { kubeconfig = "kubeconfig" }
   gitops {
@@ -23,16 +30,22 @@ func EnvOn(t testing.TB, url, engine string) *spec.Environment {
     }
   }
   secrets {
-    key_store "file" { path = "` + filepath.Join(t.TempDir(), "dev.agekey") + `" }
+    ` + provider + `key_store "file" { path = "` + keyPath + `" }
   }
 }
 `
-	if engine == spec.EngineArgoCD {
-		src = strings.Replace(src, `key_store "file" {`, `provider = "sealed-secrets"
-    key_store "file" {`, 1)
-		src = strings.Replace(src, "dev.agekey", "dev.pem", 1)
+	file = filepath.Join(dir, "dev.hcl")
+	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	res := spec.Parse(filepath.Join(t.TempDir(), "dev.hcl"), []byte(src), spec.Options{})
+	return file, keyPath
+}
+
+// EnvOn is the environment of EnvFile, loaded.
+func EnvOn(t testing.TB, url, engine string) *spec.Environment {
+	t.Helper()
+	file, _ := EnvFile(t, t.TempDir(), url, engine)
+	res := spec.Load(file, spec.Options{})
 	if res.Diags.HasErrors() {
 		t.Fatal(res.Diags)
 	}
