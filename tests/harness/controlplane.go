@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -301,6 +302,47 @@ func (cp *ControlPlane) run(ctx context.Context, name string, args ...string) (*
 	return p, nil
 }
 
+// kwokStartAttempts bounds the restarts of a kwok that crashed while
+// starting: kwok v0.7.0 registers its CEL types (easycel v0.6.0) from
+// several goroutines at once, and now and then dies of "concurrent map
+// writes" in its first second, before it did anything.
+const kwokStartAttempts = 3
+
+// startKwok starts kwok, starting it again when it dies in its first
+// seconds (see kwokStartAttempts); a crash after that is the control
+// plane's failure as for any other process.
+func (cp *ControlPlane) startKwok(ctx context.Context, config string) error {
+	for attempt := 1; ; attempt++ {
+		p, err := cp.run(ctx, "kwok",
+			"--config="+config,
+			"--kubeconfig="+cp.adminKubeconfig,
+			"--manage-all-nodes=true",
+			"--server-address=127.0.0.1:"+strconv.Itoa(cp.kwokPort),
+			"--node-lease-duration-seconds=40",
+		)
+		if err != nil {
+			return err
+		}
+		deadline := time.Now().Add(3 * time.Second)
+		for time.Now().Before(deadline) {
+			if exited, _ := p.Exited(); exited {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		exited, perr := p.Exited()
+		if !exited {
+			return nil
+		}
+		if attempt == kwokStartAttempts {
+			return p.Err(perr)
+		}
+		cp.mu.Lock()
+		cp.procs = slices.DeleteFunc(cp.procs, func(q *Process) bool { return q == p })
+		cp.mu.Unlock()
+	}
+}
+
 // checkProcesses returns an error if a control-plane process has exited.
 func (cp *ControlPlane) checkProcesses() error {
 	cp.mu.Lock()
@@ -402,13 +444,7 @@ func (cp *ControlPlane) start(ctx context.Context) error {
 	if err := os.WriteFile(kwokCfg, []byte("apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions: {}\n"+stages), 0o644); err != nil {
 		return err
 	}
-	if _, err := cp.run(ctx, "kwok",
-		"--config="+kwokCfg,
-		"--kubeconfig="+cp.adminKubeconfig,
-		"--manage-all-nodes=true",
-		"--server-address=127.0.0.1:"+strconv.Itoa(cp.kwokPort),
-		"--node-lease-duration-seconds=40",
-	); err != nil {
+	if err := cp.startKwok(ctx, kwokCfg); err != nil {
 		return err
 	}
 	if err := cp.registerNode(ctx); err != nil {

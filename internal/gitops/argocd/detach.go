@@ -7,6 +7,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
@@ -59,6 +60,11 @@ func (e *Engine) Detach(ctx context.Context) ([]string, error) {
 		case !apierrors.IsNotFound(err):
 			return done, fmt.Errorf("delete AppProject %s/%s: %w", e.Namespace, e.d.Env.Name, err)
 		}
+	}
+	// Gone once the API server's garbage collector has orphaned what
+	// the ApplicationSets made: only then can nothing put them back.
+	if err := e.gone(ctx, ApplicationSetKind, ApplicationKind); err != nil {
+		return done, err
 	}
 	secrets := []string{RepositorySecretName(e.d.Env.Name)}
 	if e.d.Env.Notifications != nil {
@@ -114,4 +120,34 @@ func deleteAll(ctx context.Context, ri dynamic.ResourceInterface, kind, namespac
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// gone waits until no object of the kinds is left in the namespace (the
+// orphan finalizer of an ApplicationSet is the garbage collector's to
+// remove), at most the spec's sync timeout.
+func (e *Engine) gone(ctx context.Context, kinds ...schema.GroupVersionKind) error {
+	ctx, cancel := context.WithTimeout(ctx, e.d.Env.GitOps.Sync.Timeout)
+	defer cancel()
+	for _, k := range kinds {
+		ri, err := e.d.Kube.Resource(k, e.Namespace)
+		if err != nil {
+			continue
+		}
+		for {
+			list, err := ri.List(ctx, metav1.ListOptions{})
+			if err == nil && len(list.Items) == 0 {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				n := 0
+				if list != nil {
+					n = len(list.Items)
+				}
+				return fmt.Errorf("%d %s(s) still in %s after their deletion (%v): is the cluster's garbage collector (kube-controller-manager) running? Run down again once they are gone", n, k.Kind, e.Namespace, ctx.Err())
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }
