@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/diag"
+	"github.com/groundwork-dev/groundwork/internal/facts"
 	"github.com/groundwork-dev/groundwork/internal/progress"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 )
@@ -125,10 +125,7 @@ func (f *Factory) Instantiate(env *spec.Environment, create bool) error {
 // StateDir is the state directory of env: --state-dir when given, else
 // .groundwork/<environment> next to the environment file.
 func (f *Factory) StateDir(env *spec.Environment) string {
-	if f.Globals.StateDir != "" {
-		return f.Globals.StateDir
-	}
-	return filepath.Join(filepath.Dir(env.File), ".groundwork", env.Name)
+	return facts.StateDir(env, f.Globals.StateDir)
 }
 
 // WriteJSON writes v to Out as one indented JSON document.

@@ -5,13 +5,12 @@ import (
 	"fmt"
 
 	"filippo.io/age"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/facts"
+	"github.com/groundwork-dev/groundwork/internal/gitops"
 	"github.com/groundwork-dev/groundwork/internal/keys"
 	"github.com/groundwork-dev/groundwork/internal/plan"
 	"github.com/groundwork-dev/groundwork/internal/spec"
@@ -64,8 +63,7 @@ func (r *Run) applySecrets(ctx context.Context) error {
 	if err := r.ensureIdentity(ctx); err != nil {
 		return err
 	}
-	s := secret(r.env().GitOps.Namespace, facts.AgeSecret, map[string][]byte{facts.AgeSecretKey: []byte(r.identity.String() + "\n")})
-	changed, err := r.kube.Apply(ctx, s)
+	changed, err := r.kube.Apply(ctx, r.ageSecret())
 	if err != nil {
 		return err
 	}
@@ -76,14 +74,9 @@ func (r *Run) applySecrets(ctx context.Context) error {
 	return nil
 }
 
-func secret(namespace, name string, data map[string][]byte) *unstructured.Unstructured {
-	s := &corev1.Secret{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: map[string]string{"app.kubernetes.io/managed-by": "groundwork"}},
-		Type:       corev1.SecretTypeOpaque,
-		Data:       data,
-	}
-	return toUnstructured(s)
+// ageSecret is the Secret the reconciler decrypts SOPS files with.
+func (r *Run) ageSecret() *unstructured.Unstructured {
+	return gitops.Secret(r.env().GitOps.Namespace, facts.AgeSecret, map[string][]byte{facts.AgeSecretKey: []byte(r.identity.String() + "\n")})
 }
 
 func toUnstructured(obj runtime.Object) *unstructured.Unstructured {

@@ -156,8 +156,7 @@ func (r *Run) applyRestoreKeys(ctx context.Context) error {
 	}
 	ns := r.env().GitOps.Namespace
 	nsObj := toUnstructured(&corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: ns}})
-	changed, err := r.kube.ApplyAll(ctx, []*unstructured.Unstructured{nsObj,
-		secret(ns, facts.AgeSecret, map[string][]byte{facts.AgeSecretKey: []byte(r.identity.String() + "\n")})})
+	changed, err := r.kube.ApplyAll(ctx, []*unstructured.Unstructured{nsObj, r.ageSecret()})
 	if err != nil {
 		return err
 	}

@@ -4,16 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"time"
 
+	"github.com/groundwork-dev/groundwork/internal/facts"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/terraform"
 )
-
-// WorkDir is the Terraform working directory in an environment's state
-// directory.
-func WorkDir(stateDir string) string { return filepath.Join(stateDir, "terraform") }
 
 // PrepareOptions configure Prepare.
 type PrepareOptions struct {
@@ -52,7 +48,7 @@ func Prepare(ctx context.Context, env *spec.Environment, o PrepareOptions) (*ter
 			return nil, err
 		}
 	}
-	dir := WorkDir(o.StateDir)
+	dir := facts.Terraform(o.StateDir)
 	d, err := terraform.New(bin, terraform.Options{Dir: dir, Env: o.Env, Progress: o.Progress, LockTimeout: o.LockTimeout})
 	if err != nil {
 		return nil, err

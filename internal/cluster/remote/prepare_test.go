@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-version"
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
 
+	"github.com/groundwork-dev/groundwork/internal/facts"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/terraform"
 )
@@ -106,13 +107,13 @@ func TestPrepareApplyOutputs(t *testing.T) {
 	}
 	// The instance has its own workspace, so instances sharing a state
 	// block never share a state.
-	if ws, err := os.ReadFile(filepath.Join(WorkDir(stateDir), ".terraform", "environment")); err != nil || string(ws) != "prod-eu-run7" {
+	if ws, err := os.ReadFile(filepath.Join(facts.Terraform(stateDir), ".terraform", "environment")); err != nil || string(ws) != "prod-eu-run7" {
 		t.Errorf("workspace %q, %v", ws, err)
 	}
-	if fi, err := os.Stat(WorkDir(stateDir)); err != nil || fi.Mode().Perm() != 0o700 {
+	if fi, err := os.Stat(facts.Terraform(stateDir)); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("working directory (plan files, local state): %v, %v; want mode 0700", fi, err)
 	}
-	if fi, err := os.Stat(filepath.Join(WorkDir(stateDir), terraform.BackendConfigFile)); err != nil || fi.Mode().Perm() != 0o600 {
+	if fi, err := os.Stat(filepath.Join(facts.Terraform(stateDir), terraform.BackendConfigFile)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("backend configuration file: %v, %v; want mode 0600", fi, err)
 	}
 	// The next run renders the same files and finds nothing to do.

@@ -55,17 +55,6 @@ func (w *Waiter) Look(ctx context.Context, revision string, required []string) (
 	return l.objs, l.ok, nil
 }
 
-// Status looks once without a revision to compare with: objects sourced
-// from the sync GitRepository count as ready when they applied the revision
-// the GitRepository fetched.
-func (w *Waiter) Status(ctx context.Context) ([]gitops.Object, bool, error) {
-	l, err := w.look(ctx, "", nil)
-	if err != nil {
-		return nil, false, err
-	}
-	return l.objs, l.ok, nil
-}
-
 // reconcileRequest is a reconciliation groundwork asked for: when, and
 // the annotation value Flux echoes in status.lastHandledReconcileAt once it
 // handled it.
