@@ -106,11 +106,29 @@ func TestLookCountsWhatAppliedTheRevision(t *testing.T) {
 	if o := got["Kustomization/extra"]; !o.Missing {
 		t.Errorf("a required Kustomization that does not exist: %+v", o)
 	}
-	// Applied elsewhere: a revision Git says came after the awaited one
-	// counts.
-	w.Revisions = &gitops.Revisions{IsAncestor: func(_ context.Context, a, d string) (bool, error) { return a == "old" && d == "new", nil }}
-	if _, ok, _ := (&Waiter{Client: c.Client, Namespace: "flux-system", Revisions: w.Revisions}).Look(context.Background(), "main@sha1:old", []string{"infra"}); ok {
-		t.Error("apps' status is of an older generation: not ready whatever its revision")
+	// apps' status is of an older generation: not ready whatever its
+	// revision.
+	if _, ok, _ := w.Look(context.Background(), "main@sha1:old", []string{"infra"}); ok {
+		t.Error("ready with apps' status of an older generation")
+	}
+}
+
+// TestLookCountsALaterRevision: what applied a revision pushed after the
+// awaited one counts when Git says it descends from it, and only then.
+func TestLookCountsALaterRevision(t *testing.T) {
+	c := cluster(t, repo, infra, release)
+	ctx := context.Background()
+	plain := &Waiter{Client: c.Client, Namespace: "flux-system"}
+	if _, ok, _ := plain.Look(ctx, "main@sha1:old", []string{"infra"}); ok {
+		t.Error("without Git, a revision other than the awaited one counted")
+	}
+	git := &gitops.Revisions{IsAncestor: func(_ context.Context, a, d string) (bool, error) { return a == "old" && d == "new", nil }}
+	later := &Waiter{Client: c.Client, Namespace: "flux-system", Revisions: git}
+	if objs, ok, err := later.Look(ctx, "main@sha1:old", []string{"infra"}); err != nil || !ok {
+		t.Errorf("main@sha1:new descends from the awaited main@sha1:old: %v %v", objs, err)
+	}
+	if _, ok, _ := later.Look(ctx, "main@sha1:other", []string{"infra"}); ok {
+		t.Error("a revision Git does not put after the awaited one counted")
 	}
 }
 
