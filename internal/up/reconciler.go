@@ -18,7 +18,7 @@ import (
 // the kubeconfig step connected.
 func (r *Run) engine() gitops.Engine {
 	if r.eng == nil || r.engKube != r.kube {
-		d := gitops.Deps{Env: r.env(), Kube: r.kube, Credentials: r.creds, Logf: r.opts.Logf, Now: r.opts.Now}
+		d := gitops.Deps{Env: r.env(), Kube: r.kube, Credentials: r.seed.Credentials(), Logf: r.opts.Logf, Now: r.opts.Now}
 		if git, err := r.Git(); err == nil {
 			d.IsAncestor = git.IsAncestor
 		}

@@ -16,7 +16,6 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/facts"
 	"github.com/groundwork-dev/groundwork/internal/gitops"
-	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/plan"
 	"github.com/groundwork-dev/groundwork/internal/sealing"
@@ -63,7 +62,6 @@ type Run struct {
 
 	kube     *kube.Client
 	seed     *seed.Seeder // the repository's files and the seed change
-	creds    *gitrepo.Credentials
 	identity *age.X25519Identity
 	// legacyLayout says the repository has the layout of an older
 	// groundwork (its files not yet in groundwork/).
@@ -105,7 +103,7 @@ func New(opts Options) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Run{opts: opts, seed: sd, creds: sd.Credentials(), descs: map[string]actions.Description{}}
+	r := &Run{opts: opts, seed: sd, descs: map[string]actions.Description{}}
 	for _, d := range plan.Build(env, plan.Options{StateDir: opts.StateDir}).Steps {
 		r.descs[d.Name] = d
 	}
