@@ -29,6 +29,10 @@ type Engine interface {
 	// Release is the Helm release that installs the engine, with
 	// groundwork's values.
 	Release() helm.Release
+	// Prepare creates, before Release is installed or upgraded, what the
+	// release needs and groundwork provides in the chart's stead (its
+	// namespace too); it never changes what exists.
+	Prepare(ctx context.Context) error
 	// SyncObjects are the objects that point the engine at the repository
 	// (credentials included), as files declare them.
 	SyncObjects(ctx context.Context, files map[string][]byte, o AttachOptions) ([]*unstructured.Unstructured, error)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/kube"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -13,6 +14,7 @@ import (
 // NewConfiguration returns a Helm action configuration for the cluster of a
 // kubeconfig and context ("" for the current one), keeping releases in
 // Secrets of namespace. logf receives Helm's debug lines (nil drops them).
+// Its client waits as Helm's does, looking every WaitPoll.
 func NewConfiguration(kubeconfig, kubeContext, namespace string, logf func(format string, args ...any)) (*action.Configuration, error) {
 	flags := genericclioptions.NewConfigFlags(true)
 	flags.KubeConfig, flags.Namespace = &kubeconfig, &namespace
@@ -25,6 +27,9 @@ func NewConfiguration(kubeconfig, kubeContext, namespace string, logf func(forma
 	cfg := new(action.Configuration)
 	if err := cfg.Init(flags, namespace, "secret", logf); err != nil {
 		return nil, fmt.Errorf("helm: %w", err)
+	}
+	if kc, ok := cfg.KubeClient.(*kube.Client); ok {
+		cfg.KubeClient = &fastWaitClient{Client: kc, poll: WaitPoll}
 	}
 	return cfg, nil
 }

@@ -317,7 +317,13 @@ var funcs = template.FuncMap{
 // Argo CD manages itself: the environment's sync interval as Argo CD's
 // reconciliation timeout (how often it compares Applications with Git, and
 // how long the repo-server keeps a branch's resolved revision; the chart's
-// default is 180s) with a jitter of a quarter of it, and argocd-notifications for the notification targets.
+// default is 180s) with a jitter of a quarter of it, argocd-notifications for
+// the notification targets, and the chart's redis-secret-init hook off: the
+// Argo CD engine makes the Redis password Secret before the install (see
+// argocd.Engine.Prepare). The hook is a pre-install Job, with its
+// ServiceAccount, Role and RoleBinding created and waited for in turn, that
+// runs before anything else of the release is created (on a node without
+// Argo CD's image, after pulling it): a rebuild pays it in recovery time.
 func ArgoCDValues(env *spec.Environment) map[string]any {
 	interval := env.GitOps.Sync.Interval
 	vals := map[string]any{"configs": map[string]any{"cm": map[string]any{
@@ -326,7 +332,9 @@ func ArgoCDValues(env *spec.Environment) map[string]any {
 		// jitter of 60s by default, which would more than double a short
 		// interval: a quarter of the interval spreads them as well.
 		"timeout.reconciliation.jitter": spec.FormatDuration((interval / 4).Round(time.Second)),
-	}}}
+	}},
+		"redisSecretInit": map[string]any{"enabled": false},
+	}
 	for k, v := range notify.ArgoCDValues(env) {
 		vals[k] = v
 	}

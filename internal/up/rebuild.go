@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -101,41 +102,51 @@ func (r *Run) RebuildSteps() []actions.Step {
 		r.descs[name] = actions.Description{Name: name, Title: title, Actions: acts, Fingerprint: actions.Fingerprint([]any{name, r.env().Name})}
 	}
 	g := r.env().GitOps
-	switch s := r.env().Secrets; s.Provider {
+	s := r.env().Secrets
+	rd := r.descs[plan.StepReconciler]
+	rd.Title = "Reinstall " + r.engine().Name() + " with Helm at the version Git declares"
+	switch s.Provider {
 	case spec.SecretsSealedSecrets:
-		d(StepRestoreKeys, "Restore the sealing keys and install Sealed Secrets",
+		d(StepRestoreKeys, "Restore the sealing keys",
 			actions.Action{Op: actions.OpRead, Resource: "every sealing key pair in " + keyStoreText(s.KeyStore)},
-			actions.Action{Op: actions.OpCreate, Resource: "Secrets " + s.Namespace + "/" + SealingKeySecret + "[-<id>]", Detail: "one per stored key, labelled as the controller's active keys, before the controller starts"},
-			actions.Action{Op: actions.OpCreate, Resource: "Helm release " + s.Namespace + "/" + s.Chart.Name + " " + s.Version})
+			actions.Action{Op: actions.OpCreate, Resource: "Secrets " + s.Namespace + "/" + SealingKeySecret + "[-<id>]", Detail: "one per stored key, labelled as the controller's active keys, before the controller starts"})
+		rd.Title += ", and Sealed Secrets beside it"
+		rd.Actions = append(append([]actions.Action{}, rd.Actions...),
+			actions.Action{Op: actions.OpCreate, Resource: "Helm release " + s.Namespace + "/" + s.Chart.Name + " " + s.Version, Detail: "at the same time as the reconciler's"})
 	case spec.SecretsExternalSecrets:
-		d(StepRestoreKeys, "Install External Secrets Operator and its store",
-			actions.Action{Op: actions.OpCreate, Resource: "Helm release " + s.Namespace + "/" + s.Chart.Name + " " + s.Version},
+		// No key of groundwork's to restore: the secrets stay in the
+		// external store.
+		rd.Title += ", and External Secrets Operator beside it"
+		rd.Actions = append(append([]actions.Action{}, rd.Actions...),
+			actions.Action{Op: actions.OpCreate, Resource: "Helm release " + s.Namespace + "/" + s.Chart.Name + " " + s.Version, Detail: "at the same time as the reconciler's"},
 			actions.Action{Op: actions.OpCreate, Resource: "ClusterSecretStore " + facts.ClusterSecretStore})
 	default:
 		d(StepRestoreKeys, "Restore the age key into the cluster",
 			actions.Action{Op: actions.OpRead, Resource: "age key in " + keyStoreText(s.KeyStore)},
 			actions.Action{Op: actions.OpCreate, Resource: "Secret " + g.Namespace + "/" + facts.AgeSecret, Detail: "before the reconciler starts"})
 	}
+	r.descs["rebuild-"+plan.StepReconciler] = rd
 	d(StepRestoreSeed, "Restore missing files groundwork owns in the repository",
 		actions.Action{Op: actions.OpCreate, Resource: g.Repository.Path + "/", Detail: "only files groundwork manages that are missing; nothing users changed is touched, and no commit when nothing is missing"})
-	rd := r.descs[plan.StepReconciler]
-	rd.Title = "Reinstall " + r.engine().Name() + " with Helm at the version Git declares"
-	r.descs["rebuild-"+plan.StepReconciler] = rd
 	sd := r.descs[plan.StepSync]
 	sd.Title = "Point the reconciler at the repository, as Git declares it"
 	r.descs["rebuild-"+plan.StepSync] = sd
 	wd := r.descs[plan.StepWait]
 	wd.Title = "Wait until everything Git declares is applied"
 	r.descs["rebuild-"+plan.StepWait] = wd
-	return []actions.Step{
+	steps := []actions.Step{
 		&step{r, plan.StepCluster, r.checkCluster, r.applyCluster},
 		&step{r, plan.StepKubeconfig, r.checkKubeconfig, nil},
-		&step{r, StepRestoreKeys, nil, r.applyRestoreKeys},
-		&step{r, "rebuild-" + plan.StepReconciler, nil, r.applyReconciler},
+	}
+	if _, ok := r.descs[StepRestoreKeys]; ok {
+		steps = append(steps, &step{r, StepRestoreKeys, nil, r.applyRestoreKeys})
+	}
+	return append(steps,
+		&step{r, "rebuild-" + plan.StepReconciler, nil, r.applyRebuildReconciler},
 		&step{r, StepRestoreSeed, nil, r.applyRestoreSeed},
 		&step{r, "rebuild-" + plan.StepSync, nil, r.applyGitSync},
 		&step{r, "rebuild-" + plan.StepWait, nil, r.applyGitWait},
-	}
+	)
 }
 
 func keyStoreText(ks spec.KeyStore) string {
@@ -148,11 +159,12 @@ func keyStoreText(ks spec.KeyStore) string {
 	return ks.Type + " " + ks.Path
 }
 
+// applyRestoreKeys puts the keys back before anything that reads them
+// starts: the age key for the reconciler, the sealing keys for the Sealed
+// Secrets controller.
 func (r *Run) applyRestoreKeys(ctx context.Context) error {
-	if r.env().Secrets.Provider != spec.SecretsSOPS {
-		// Every sealing key goes back before its controller; External
-		// Secrets needs only its store.
-		return r.applySecrets(ctx)
+	if r.env().Secrets.Provider == spec.SecretsSealedSecrets {
+		return r.applySealingKeys(ctx)
 	}
 	ns := r.env().GitOps.Namespace
 	nsObj := toUnstructured(&corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: ns}})
@@ -161,6 +173,56 @@ func (r *Run) applyRestoreKeys(ctx context.Context) error {
 		return err
 	}
 	if !changed {
+		return actions.NoChange
+	}
+	return nil
+}
+
+// applyRebuildReconciler installs the reconciler and, at the same time, the
+// secrets controller (Sealed Secrets, whose keys restore-keys put back, or
+// External Secrets Operator and its store): neither needs the other, and
+// one after the other they would add their times to the recovery time.
+// Both run to their end whatever the other does (an install cancelled
+// midway would only leave more to clean up); the step fails with every
+// error.
+func (r *Run) applyRebuildReconciler(ctx context.Context) error {
+	switch r.env().Secrets.Provider {
+	case spec.SecretsSealedSecrets:
+		return sideBySide(ctx, r.applyReconciler, r.applySealedSecretsRelease)
+	case spec.SecretsExternalSecrets:
+		return sideBySide(ctx, r.applyReconciler, r.applyExternalSecrets)
+	}
+	return r.applyReconciler(ctx)
+}
+
+// sideBySide runs the applies at the same time and waits for all of them.
+// It returns actions.NoChange when every one changed nothing, and otherwise
+// the errors there were (joined).
+func sideBySide(ctx context.Context, applies ...func(context.Context) error) error {
+	errs := make([]error, len(applies))
+	var wg sync.WaitGroup
+	for i, apply := range applies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = apply(ctx)
+		}()
+	}
+	wg.Wait()
+	unchanged := 0
+	var failed []error
+	for _, err := range errs {
+		switch {
+		case errors.Is(err, actions.NoChange):
+			unchanged++
+		case err != nil:
+			failed = append(failed, err)
+		}
+	}
+	switch {
+	case len(failed) > 0:
+		return errors.Join(failed...)
+	case unchanged == len(applies):
 		return actions.NoChange
 	}
 	return nil

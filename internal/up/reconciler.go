@@ -2,6 +2,7 @@ package up
 
 import (
 	"context"
+	"fmt"
 
 	"helm.sh/helm/v3/pkg/release"
 
@@ -44,6 +45,9 @@ func (r *Run) applyReconciler(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := r.engine().Prepare(ctx); err != nil {
+		return err
+	}
 	out, err := r.ensureRelease(ctx, r.engine().Release())
 	if err != nil {
 		return err
@@ -57,7 +61,9 @@ func (r *Run) applyReconciler(ctx context.Context) error {
 // ensureRelease installs or upgrades a release with the Helm SDK, waiting
 // for its workloads and explaining those that do not become ready.
 func (r *Run) ensureRelease(ctx context.Context, rel helm.Release) (helm.Outcome, error) {
-	cfg, err := helm.NewConfiguration(r.kube.Kubeconfig, r.kube.Context, rel.Namespace, r.opts.Logf)
+	// Named after the release: rebuild installs two side by side.
+	logf := func(format string, args ...any) { r.opts.Logf("%s: %s", rel.Name, fmt.Sprintf(format, args...)) }
+	cfg, err := helm.NewConfiguration(r.kube.Kubeconfig, r.kube.Context, rel.Namespace, logf)
 	if err != nil {
 		return "", err
 	}

@@ -2,6 +2,7 @@ package up
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -140,6 +141,23 @@ func (r *Run) sealingSecrets() []*unstructured.Unstructured {
 // starts (it loads the keys labelled active at startup, and those added
 // later as they come), then installs it.
 func (r *Run) applySealedSecrets(ctx context.Context) error {
+	keysErr := r.applySealingKeys(ctx)
+	if keysErr != nil && !errors.Is(keysErr, actions.NoChange) {
+		return keysErr
+	}
+	relErr := r.applySealedSecretsRelease(ctx)
+	if relErr != nil && !errors.Is(relErr, actions.NoChange) {
+		return relErr
+	}
+	if keysErr != nil && relErr != nil {
+		return actions.NoChange
+	}
+	return nil
+}
+
+// applySealingKeys puts the sealing keys in the cluster: the store's keys,
+// and first the store grown by any key the cluster has and it lacks.
+func (r *Run) applySealingKeys(ctx context.Context) error {
 	// The cluster's keys first: with no key store here (up run from another
 	// machine against a live cluster), the store is made from the keys the
 	// controller has, and a new key is generated only when it has none.
@@ -155,11 +173,20 @@ func (r *Run) applySealedSecrets(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if !grew && !changed {
+		return actions.NoChange
+	}
+	return nil
+}
+
+// applySealedSecretsRelease installs the Sealed Secrets controller (its
+// keys in place already).
+func (r *Run) applySealedSecretsRelease(ctx context.Context) error {
 	out, err := r.ensureRelease(ctx, SecretsRelease(r.env(), ""))
 	if err != nil {
 		return err
 	}
-	if !grew && !changed && out == helm.Unchanged {
+	if out == helm.Unchanged {
 		return actions.NoChange
 	}
 	return nil

@@ -318,6 +318,9 @@ func (e *Engine) Collisions([]declared.Object) []declared.Collision { return nil
 // bootstrap (--take-over-bootstrap).
 func (e *Engine) TakesOverBootstrap() bool { return true }
 
+// Prepare has nothing to do: the flux2 chart makes all it needs.
+func (e *Engine) Prepare(context.Context) error { return nil }
+
 // TakeOverBootstrap prepares the objects flux bootstrap applied (its files
 // in dir of tree) for Helm to adopt them into Flux's release, and keeps
 // Flux from pruning them when Git stops declaring them (step 1 of the
