@@ -15,6 +15,8 @@ import (
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/storage/driver"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cluster/kind"
@@ -69,6 +71,9 @@ func Plan(o Options) []string {
 	case env.Cluster.Provider == spec.ProviderExisting && o.Uninstall:
 		name, ns := facts.ReconcilerRelease(env)
 		out = append(out, fmt.Sprintf("uninstall %s (Helm release %s/%s, its %ss and the other objects pointing it at the repository, and the Secrets groundwork gave it) from the existing cluster; what it applied stays", engines.For(env).Name(), ns, name, engines.For(env).Kind()))
+		if env.Ephemeral != nil {
+			out = append(out, fmt.Sprintf("delete the instance's expiry record (ConfigMap %s/%s) from the existing cluster", facts.ExpiryNamespace, facts.ExpiryConfigMap))
+		}
 	case env.Cluster.Provider == spec.ProviderExisting:
 		out = append(out, "leave the existing cluster alone (add --uninstall to remove the reconciler from it)")
 	}
@@ -198,6 +203,33 @@ func uninstall(ctx context.Context, o Options) error {
 		return fmt.Errorf("uninstall Helm release %s/%s: %w", rel.Namespace, rel.Name, err)
 	}
 	o.Logf("uninstalled Helm release %s/%s", rel.Namespace, rel.Name)
+	if o.Env.Ephemeral != nil {
+		return deleteExpiry(ctx, c, o)
+	}
+	return nil
+}
+
+// deleteExpiry deletes the expiry record of the instance from an existing
+// cluster, which outlives it: left behind, the next instance on the
+// cluster would take it for its own (and gc would pass that one over, the
+// record naming another instance). A record of another instance stays.
+func deleteExpiry(ctx context.Context, c *kube.Client, o Options) error {
+	cms := c.Clientset.CoreV1().ConfigMaps(facts.ExpiryNamespace)
+	cm, err := cms.Get(ctx, facts.ExpiryConfigMap, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read the expiry record %s/%s: %w", facts.ExpiryNamespace, facts.ExpiryConfigMap, err)
+	case cm.Data["environment"] != o.Env.Name:
+		o.Logf("left the expiry record %s/%s: it records environment %q", facts.ExpiryNamespace, facts.ExpiryConfigMap, cm.Data["environment"])
+		return nil
+	}
+	err = cms.Delete(ctx, facts.ExpiryConfigMap, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cm.UID}})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete the expiry record %s/%s: %w", facts.ExpiryNamespace, facts.ExpiryConfigMap, err)
+	}
+	o.Logf("deleted the expiry record %s/%s", facts.ExpiryNamespace, facts.ExpiryConfigMap)
 	return nil
 }
 

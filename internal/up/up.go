@@ -171,9 +171,13 @@ func (r *Run) output(step, key, value string) {
 
 func (r *Run) applyExpiry(ctx context.Context) error {
 	cms := r.kube.Clientset.CoreV1().ConfigMaps(facts.ExpiryNamespace)
-	if cm, err := cms.Get(ctx, facts.ExpiryConfigMap, metav1.GetOptions{}); err == nil {
+	// The instance's own record stands (a second up keeps the expiry); a
+	// record of another instance (an existing cluster outlives its
+	// instances) is replaced.
+	if cm, err := cms.Get(ctx, facts.ExpiryConfigMap, metav1.GetOptions{}); err == nil && cm.Data["environment"] == r.env().Name {
 		if t, err := time.Parse(time.RFC3339, cm.Data["expires"]); err == nil {
 			r.Expires = t
+			r.output(plan.StepExpiry, "expires", r.Expires.Format(time.RFC3339))
 			return actions.NoChange
 		}
 	}

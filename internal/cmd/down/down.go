@@ -37,7 +37,7 @@ groundwork's, so it is left alone unless --uninstall is given: then the
 reconciler (Flux or Argo CD) is detached (its objects stop syncing and lose
 their finalizers before they are deleted, so that what it applied stays), and
 its Helm release and the Secrets groundwork gave it (Git credentials, keys) are
-removed.
+removed, and so is an ephemeral instance's expiry record.
 The GitOps repository is left alone unless --purge-repo is given: then the
 environment's files are removed in a commit (groundwork's, and the apps/ and
 secrets/ folders it seeded); entry points of yours beside them stay, and a
