@@ -1,11 +1,14 @@
-# A short-lived environment for a CI job: a kind cluster that gc deletes after
-# two hours, the age key from an environment variable of the CI system, and a
-# per-run path in the repository (the run id comes in as a variable).
+# A short-lived environment for a pull request, written for
+# templates/ci/github-actions.yaml: a kind cluster on the runner's Docker, a
+# folder of its own in the repository (ephemeral/ci-<suffix>), an expiry gc
+# acts on, and nothing secret in the file: the Git token and the age key come
+# from the CI system's secrets, the repository's URL from a CI variable
+# (GROUNDWORK_VAR_repo).
 
-variable "run_id" {
+variable "repo" {
   type        = string
-  description = "CI run identifier, for a unique name and repository path."
-  default     = "local"
+  description = "HTTPS URL of the GitOps repository (the workflow sets GROUNDWORK_VAR_repo from the FLEET_REPO variable)."
+  default     = "https://github.com/acme/fleet.git"
 }
 
 environment "ci" {
@@ -13,9 +16,9 @@ environment "ci" {
 
   gitops {
     repository {
-      url  = "https://github.com/acme/fleet.git"
-      path = "ephemeral/ci-${var.run_id}"
-      auth { token_env = "GITHUB_TOKEN" }
+      url  = var.repo
+      path = "ephemeral/ci" # each instance gets ephemeral/ci-<suffix>
+      auth { token_env = "FLEET_TOKEN" }
     }
     sync { timeout = "10m" }
   }
