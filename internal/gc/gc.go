@@ -10,7 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/groundwork-dev/groundwork/internal/awsauth"
+
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -227,7 +228,7 @@ func tagged(r Root, base string, e remote.Expired) Instance {
 }
 
 func defaultEKS(ctx context.Context, region string) (remote.EKSAPI, error) {
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region))
+	cfg, err := awsauth.Config(ctx, region, "finding ephemeral EKS clusters by their tags in "+region)
 	if err != nil {
 		return nil, err
 	}

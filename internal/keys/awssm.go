@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/groundwork-dev/groundwork/internal/awsauth"
+
 	"filippo.io/age"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 )
@@ -30,9 +31,9 @@ type SecretsManagerStore struct {
 
 // NewSecretsManagerStore uses the default AWS credential chain.
 func NewSecretsManagerStore(ctx context.Context, secretName, region string) (SecretsManagerStore, error) {
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region))
+	cfg, err := awsauth.Config(ctx, region, "the key store (AWS Secrets Manager secret "+secretName+")")
 	if err != nil {
-		return SecretsManagerStore{}, fmt.Errorf("AWS configuration for the key store: %w", err)
+		return SecretsManagerStore{}, err
 	}
 	return SecretsManagerStore{API: secretsmanager.NewFromConfig(cfg), SecretName: secretName, Region: region}, nil
 }

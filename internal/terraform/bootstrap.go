@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/groundwork-dev/groundwork/internal/awsauth"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -113,9 +114,9 @@ type S3ClientOptions struct {
 // NewS3Client returns an S3 client with the default credential chain
 // (environment, shared config and profile, SSO, instance roles).
 func NewS3Client(ctx context.Context, o S3ClientOptions) (*s3.Client, error) {
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(o.Region))
+	cfg, err := awsauth.Config(ctx, o.Region, "the Terraform state bucket")
 	if err != nil {
-		return nil, fmt.Errorf("AWS configuration: %w", err)
+		return nil, err
 	}
 	return s3.NewFromConfig(cfg, func(so *s3.Options) {
 		if o.Endpoint != "" {

@@ -11,7 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/groundwork-dev/groundwork/internal/awsauth"
+
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -220,9 +221,9 @@ func (r *Run) kubeconfigOptions(ctx context.Context, out *remote.Outputs) (remot
 // never destroys it.
 func (r *Run) adoptEKS(ctx context.Context) error {
 	a := r.env().Cluster.Existing.EKS
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(a.Region))
+	cfg, err := awsauth.Config(ctx, a.Region, "EKS cluster "+a.Name)
 	if err != nil {
-		return fmt.Errorf("AWS configuration to adopt EKS cluster %s: %w", a.Name, err)
+		return err
 	}
 	ko, err := r.kubeconfigOptions(ctx, &remote.Outputs{Provider: spec.ProviderEKS, ClusterName: a.Name, Region: a.Region})
 	if err != nil {
@@ -239,9 +240,9 @@ func (r *Run) adoptEKS(ctx context.Context) error {
 
 // eksToken presigns an EKS token with the default AWS credential chain.
 func eksToken(ctx context.Context, out *remote.Outputs) (*remote.Token, error) {
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(out.Region))
+	cfg, err := awsauth.Config(ctx, out.Region, "the token of EKS cluster "+out.ClusterName)
 	if err != nil {
-		return nil, fmt.Errorf("AWS configuration for the EKS token: %w", err)
+		return nil, err
 	}
 	return remote.EKSToken(ctx, sts.NewPresignClient(sts.NewFromConfig(cfg)), out.ClusterName, time.Now())
 }
