@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"reflect"
+	"sort"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -60,17 +63,55 @@ func (e *UnreachableError) Error() string {
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
+// KubeconfigError is a kubeconfig groundwork cannot use: the file is not
+// there, or the context it is asked for is not in it.
+type KubeconfigError struct {
+	Path, Context string
+	// Contexts are the contexts the file has (when it could be read).
+	Contexts []string
+	Err      error
+}
+
+func (e *KubeconfigError) Error() string {
+	switch {
+	case errors.Is(e.Err, fs.ErrNotExist):
+		return fmt.Sprintf("kubeconfig %s does not exist: give the path of the cluster's kubeconfig file (the environment's kubeconfig, or --var), or create it first (kind get kubeconfig, aws eks update-kubeconfig, gcloud container clusters get-credentials, az aks get-credentials)", e.Path)
+	case e.Context != "" && len(e.Contexts) > 0:
+		return fmt.Sprintf("kubeconfig %s has no context %q; it has: %s", e.Path, e.Context, strings.Join(e.Contexts, ", "))
+	case e.Context != "":
+		return fmt.Sprintf("kubeconfig %s has no context %q, and no context at all", e.Path, e.Context)
+	case len(e.Contexts) > 0:
+		return fmt.Sprintf("kubeconfig %s: %v; name one of its contexts (%s) in the environment's context", e.Path, e.Err, strings.Join(e.Contexts, ", "))
+	}
+	return fmt.Sprintf("kubeconfig %s: %v", e.Path, e.Err)
+}
+
+func (e *KubeconfigError) Unwrap() error { return e.Err }
+
 // Connect builds a client from a kubeconfig file and context ("" for the
-// file's current context). It does not contact the cluster.
+// file's current context). It does not contact the cluster. A file that is
+// not there, or has not the context, is a *KubeconfigError.
 func Connect(kubeconfig, kubeContext string) (*Client, error) {
 	if _, err := os.Stat(kubeconfig); err != nil {
-		return nil, fmt.Errorf("kubeconfig: %w", err)
+		return nil, &KubeconfigError{Path: kubeconfig, Context: kubeContext, Err: err}
 	}
 	loader := &clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig}
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(loader, &clientcmd.ConfigOverrides{CurrentContext: kubeContext})
+	raw, err := loader.Load()
+	if err != nil {
+		return nil, &KubeconfigError{Path: kubeconfig, Context: kubeContext, Err: err}
+	}
+	contexts := make([]string, 0, len(raw.Contexts))
+	for name := range raw.Contexts {
+		contexts = append(contexts, name)
+	}
+	sort.Strings(contexts)
+	if _, ok := raw.Contexts[kubeContext]; kubeContext != "" && !ok {
+		return nil, &KubeconfigError{Path: kubeconfig, Context: kubeContext, Contexts: contexts, Err: errors.New("no such context")}
+	}
+	cc := clientcmd.NewNonInteractiveClientConfig(*raw, kubeContext, &clientcmd.ConfigOverrides{CurrentContext: kubeContext}, loader)
 	cfg, err := cc.ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+		return nil, &KubeconfigError{Path: kubeconfig, Context: kubeContext, Contexts: contexts, Err: err}
 	}
 	cfg.QPS, cfg.Burst = 50, 100
 	cs, err := kubernetes.NewForConfig(cfg)

@@ -23,8 +23,16 @@ func (r *Run) checkCluster(ctx context.Context) (actions.Status, error) {
 	if r.env().Cluster.Remote() {
 		return r.checkRemoteCluster(ctx)
 	}
-	if r.env().Cluster.Provider == spec.ProviderExisting {
-		// Adopting is reading: the kubeconfig step checks it answers.
+	if e := r.env().Cluster.Existing; r.env().Cluster.Provider == spec.ProviderExisting {
+		// Adopting is reading: the kubeconfig step checks it answers. An
+		// EKS cluster's kubeconfig is written then; any other must be
+		// there, with its context, before the step counts as done.
+		if e == nil || e.EKS == nil {
+			path, kctx := facts.Kubeconfig(r.env(), r.opts.StateDir)
+			if _, err := kube.Connect(path, kctx); err != nil {
+				return actions.Status{}, err
+			}
+		}
 		return actions.Status{Done: true, Reason: "existing cluster, adopted as it is"}, nil
 	}
 	c, err := r.kindCluster(ctx)

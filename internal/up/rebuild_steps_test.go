@@ -3,6 +3,8 @@ package up
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +122,50 @@ func TestRebuildStepsBySecretsProvider(t *testing.T) {
 				t.Errorf("the reconciler step creates %d Helm releases, want %d: %+v", n, c.releases, rec.Actions)
 			}
 		})
+	}
+}
+
+// TestAdoptChecksTheKubeconfig: the cluster step of an existing cluster is
+// done only when its kubeconfig is there with the context named; otherwise
+// it fails saying which file or context is missing (before, it was ✓ and
+// the kubeconfig step failed with a raw "stat" error).
+func TestAdoptChecksTheKubeconfig(t *testing.T) {
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	env := func(path, context string) *spec.Environment {
+		res := spec.Parse("e.hcl", []byte(`environment "e" {
+  cluster "existing" {
+    kubeconfig = "`+path+`"
+    context    = "`+context+`"
+  }
+  gitops {
+    repository { url = "https://git.example/fleet.git" }
+  }
+}
+`), spec.Options{})
+		if res.Diags.HasErrors() {
+			t.Fatal(res.Diags)
+		}
+		return res.Env
+	}
+	check := func(e *spec.Environment) (actions.Status, error) {
+		r, err := New(Options{Env: e, StateDir: t.TempDir(), CacheDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.checkCluster(context.Background())
+	}
+	if _, err := check(env(kubeconfig, "dev")); err == nil || !strings.Contains(err.Error(), "kubeconfig "+kubeconfig+" does not exist") {
+		t.Fatalf("a missing kubeconfig: %v", err)
+	}
+	cfg := "apiVersion: v1\nkind: Config\nclusters:\n- name: a\n  cluster: {server: \"https://127.0.0.1:6443\"}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n- name: dev\n  context: {cluster: a, user: u}\n"
+	if err := os.WriteFile(kubeconfig, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := check(env(kubeconfig, "prod")); err == nil || !strings.Contains(err.Error(), `has no context "prod"; it has: dev`) {
+		t.Fatalf("a missing context: %v", err)
+	}
+	if st, err := check(env(kubeconfig, "dev")); err != nil || !st.Done {
+		t.Fatalf("kubeconfig and context there: %+v %v", st, err)
 	}
 }

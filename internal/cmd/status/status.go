@@ -12,6 +12,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
 	"github.com/groundwork-dev/groundwork/internal/plan"
+	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/status"
 )
 
@@ -93,15 +94,29 @@ func Run(ctx context.Context, opts *Options) error {
 		writeText(f, doc)
 	}
 	if !doc.Healthy {
-		if x := doc.ExternalSecrets; x != nil && !x.OK && storeProblemOnly(doc.Report) {
-			// groundwork up cannot make Secrets Manager reachable.
-			fmt.Fprintf(f.IO.ErrOut, "Environment %s is not healthy: External Secrets cannot sync (see the secrets lines above).\n", res.Env.Name)
-		} else {
-			fmt.Fprintf(f.IO.ErrOut, "Environment %s is not healthy; groundwork up %s converges it.\n", res.Env.Name, opts.File)
-		}
+		fmt.Fprintln(f.IO.ErrOut, advice(doc, res.Env, opts.File, stateDir))
 		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Reported: true, Err: errors.New("the environment is not healthy")}
 	}
 	return nil
+}
+
+// advice is what status says of an unhealthy environment: what to do, as
+// far as groundwork can tell.
+func advice(doc Document, env *spec.Environment, file, stateDir string) string {
+	c, rec := doc.Cluster, doc.Reconciler
+	switch {
+	case doc.LastRun == nil && (!c.Reachable || !rec.Installed):
+		// Nothing recorded here, nothing installed there: not an
+		// environment that broke, one that was never made (from here).
+		return fmt.Sprintf("Environment %s has not been brought up (no run of groundwork recorded in %s): groundwork up %s creates it.", env.Name, stateDir, file)
+	case !c.Reachable && env.Cluster.Provider == spec.ProviderExisting:
+		// up adopts the cluster as it is: it cannot start it.
+		return fmt.Sprintf("Environment %s is not healthy: its cluster does not answer, and groundwork cannot start a cluster it adopted; check the cluster is running and the kubeconfig is current, then groundwork up %s.", env.Name, file)
+	case doc.ExternalSecrets != nil && !doc.ExternalSecrets.OK && storeProblemOnly(doc.Report):
+		// groundwork up cannot make Secrets Manager reachable.
+		return fmt.Sprintf("Environment %s is not healthy: External Secrets cannot sync (see the secrets lines above).", env.Name)
+	}
+	return fmt.Sprintf("Environment %s is not healthy; groundwork up %s converges it.", env.Name, file)
 }
 
 // storeProblemOnly reports whether all that is wrong is External Secrets

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
+	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/status"
 )
 
@@ -167,5 +169,40 @@ func TestWriteExternalSecrets(t *testing.T) {
 	writeExternalSecrets(&b, x, mark)
 	if !strings.HasSuffix(b.String(), "    ns/9: no Ready condition yet\n    and 7 more not ready (--output json lists them)\n") {
 		t.Errorf("cut:\n%s", b.String())
+	}
+}
+
+// TestAdvice: what status advises for an unhealthy environment: up for one
+// never brought up (nothing recorded, nothing installed), not up for an
+// adopted cluster that does not answer (up cannot start it), nor for an
+// unreachable secrets store; up otherwise.
+func TestAdvice(t *testing.T) {
+	env := func(provider string) *spec.Environment {
+		return &spec.Environment{Name: "prod", Cluster: spec.Cluster{Provider: provider}}
+	}
+	down := func(run bool) Document {
+		r := &status.Report{Environment: "prod"}
+		r.Cluster.Error = "cluster https://10.0.0.1:6443 does not answer"
+		d := Document{FormatVersion: "1", Report: r}
+		if run {
+			d.LastRun = &actions.Run{Started: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+		}
+		return d
+	}
+	cases := []struct {
+		name string
+		doc  Document
+		env  *spec.Environment
+		want string
+	}{
+		{"never brought up", down(false), env(spec.ProviderKind), "Environment prod has not been brought up (no run of groundwork recorded in /state): groundwork up prod.hcl creates it."},
+		{"adopted cluster down", down(true), env(spec.ProviderExisting), "its cluster does not answer, and groundwork cannot start a cluster it adopted; check the cluster is running"},
+		{"kind cluster down", down(true), env(spec.ProviderKind), "Environment prod is not healthy; groundwork up prod.hcl converges it."},
+		{"store unreachable", healthyExceptSecrets(unreachableStore()), env(spec.ProviderExisting), "External Secrets cannot sync"},
+	}
+	for _, c := range cases {
+		if got := advice(c.doc, c.env, "prod.hcl", "/state"); !strings.Contains(got, c.want) {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
 	}
 }
