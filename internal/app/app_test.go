@@ -87,7 +87,7 @@ current-context: x
 		{[]string{"down", good}, 2, "", "delete the kind cluster \"dev\""},
 		{[]string{"down", good}, 2, "", "run it again with --yes"},
 		{[]string{"rebuild", nokey}, 1, "", "the age key of environment gone is missing: no key at " + filepath.Join(dir, "nokey.agekey")},
-		{[]string{"status", unreachable}, 1, "does not answer", "is not healthy"},
+		{[]string{"status", unreachable}, 1, "does not answer", "has not been brought up"},
 		{[]string{"gc"}, 2, "", "gc needs at least 1 argument(s)"},
 		{[]string{"gc", good}, 0, "No instances of ephemeral environments found.", ""},
 	}
