@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/distribution/reference"
 	"gopkg.in/yaml.v3"
 
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
@@ -33,18 +34,52 @@ func (i Image) Ref() string {
 	return i.NewName
 }
 
-// ParseImage reads name=registry/app:tag (or @sha256:...).
+// ImageError is an --image argument that is not name=reference, or whose
+// reference is not a valid image reference.
+type ImageError struct {
+	Arg    string
+	Reason string
+}
+
+func (e *ImageError) Error() string { return fmt.Sprintf("--image %q: %s", e.Arg, e.Reason) }
+
+// ParseImage reads name=registry/app:tag (or @sha256:...). Both sides must
+// be valid image references (github.com/distribution/reference, the
+// grammar registries and container runtimes use), so a reference no cluster
+// could pull is refused before anything is committed.
 func ParseImage(arg string) (Image, error) {
 	name, ref, ok := strings.Cut(arg, "=")
 	if !ok || name == "" || ref == "" {
-		return Image{}, fmt.Errorf("--image %q: give name=registry/app:tag, where name is the image as your manifests name it", arg)
+		return Image{}, &ImageError{arg, "give name=registry/app:tag, where name is the image as your manifests name it"}
 	}
-	repo, tag, digest := split(ref)
-	if tag == "" && digest == "" {
-		return Image{}, fmt.Errorf("--image %q: the new reference needs a tag or a digest (registry/app:1.2.3 or registry/app@sha256:...)", arg)
+	parsed, err := reference.Parse(ref)
+	if err != nil {
+		return Image{}, &ImageError{arg, fmt.Sprintf("%q is not a valid image reference: %v", ref, err)}
 	}
-	n, _, _ := split(name)
-	return Image{Name: n, NewName: repo, Tag: tag, Digest: digest}, nil
+	named, ok := parsed.(reference.Named)
+	if !ok {
+		return Image{}, &ImageError{arg, fmt.Sprintf("%q names no repository", ref)}
+	}
+	img := Image{NewName: named.Name()}
+	if t, ok := parsed.(reference.Tagged); ok {
+		img.Tag = t.Tag()
+	}
+	if d, ok := parsed.(reference.Digested); ok {
+		img.Digest = d.Digest().String()
+	}
+	if img.Tag == "" && img.Digest == "" {
+		return Image{}, &ImageError{arg, "the new reference needs a tag or a digest (registry/app:1.2.3 or registry/app@sha256:...)"}
+	}
+	old, err := reference.Parse(name)
+	if err != nil {
+		return Image{}, &ImageError{arg, fmt.Sprintf("%q (before =) is not a valid image name: %v", name, err)}
+	}
+	oldNamed, ok := old.(reference.Named)
+	if !ok {
+		return Image{}, &ImageError{arg, fmt.Sprintf("%q (before =) names no repository", name)}
+	}
+	img.Name = oldNamed.Name()
+	return img, nil
 }
 
 // split cuts an image reference into repository, tag and digest.

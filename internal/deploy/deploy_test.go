@@ -1,24 +1,33 @@
 package deploy
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
+
+const digest = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 
 func TestParseImage(t *testing.T) {
 	for arg, want := range map[string]Image{
 		"app=registry.example/app:1.2.3":              {Name: "app", NewName: "registry.example/app", Tag: "1.2.3"},
 		"ghcr.io/acme/web=ghcr.io/acme/web:v2":        {Name: "ghcr.io/acme/web", NewName: "ghcr.io/acme/web", Tag: "v2"},
-		"localhost:5000/x=localhost:5000/x@sha256:ab": {Name: "localhost:5000/x", NewName: "localhost:5000/x", Digest: "sha256:ab"},
+		"localhost:5000/x=localhost:5000/x@" + digest: {Name: "localhost:5000/x", NewName: "localhost:5000/x", Digest: digest},
+		"web:1=ghcr.io/acme/web:1.1@" + digest:        {Name: "web", NewName: "ghcr.io/acme/web", Tag: "1.1", Digest: digest},
 	} {
 		got, err := ParseImage(arg)
 		if err != nil || got != want {
 			t.Errorf("%s: %+v %v", arg, got, err)
 		}
 	}
-	for _, bad := range []string{"app", "=x:1", "app=registry/app"} {
-		if _, err := ParseImage(bad); err == nil {
-			t.Errorf("%s: no error", bad)
+	for _, bad := range []string{"app", "=x:1", "app=registry/app",
+		// References no registry serves: they were committed and pushed.
+		"ghcr.io/acme/web=ghcr.io/acme/web:1 2", "ghcr.io/acme/web=ghcr.io/acme/web@sha256:abc",
+		"web=Registry/Web:1", "web=web:", "we b=web:1", "web=web:1.0;rm"} {
+		_, err := ParseImage(bad)
+		var ie *ImageError
+		if !errors.As(err, &ie) {
+			t.Errorf("%s: %v, want an *ImageError", bad, err)
 		}
 	}
 }

@@ -87,6 +87,7 @@ func Run(ctx context.Context, opts *Options) error {
 	for _, a := range opts.Images {
 		img, err := deploy.ParseImage(a)
 		if err != nil {
+			// Refused before anything is committed: exit 2.
 			return cmdutil.UsageError("%v", err)
 		}
 		images, refs = append(images, img), append(refs, img.Name+"="+img.Ref())
@@ -153,14 +154,16 @@ func Run(ctx context.Context, opts *Options) error {
 		fmt.Fprintf(w, "Nothing to deploy: the manifests of %s already use %s (%s).\n", env.Name, strings.Join(refs, ", "), out.Revision)
 		return nil
 	}
-	fmt.Fprintf(w, "Deployed to %s as %s (%d push attempt(s)):\n", env.Name, out.Revision, out.Attempts)
+	if opts.Wait {
+		fmt.Fprintf(w, "Deployed to %s: %s was pushed (%d push attempt(s)) and applied by the cluster after %s:\n", env.Name, out.Revision, out.Attempts, time.Since(start).Round(time.Millisecond))
+	} else {
+		// Without --wait nothing has reached the cluster yet.
+		fmt.Fprintf(w, "Pushed %s for %s (%d push attempt(s)); the reconciler applies it on its next sync (--wait waits for that):\n", out.Revision, env.Name, out.Attempts)
+	}
 	for _, e := range edits {
 		if e.From != e.To {
 			fmt.Fprintf(w, "  %s: %s -> %s\n", e.Path, e.From, e.To)
 		}
-	}
-	if opts.Wait {
-		fmt.Fprintf(w, "Applied by the cluster after %s.\n", time.Since(start).Round(time.Millisecond))
 	}
 	return nil
 }

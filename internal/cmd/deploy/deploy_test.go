@@ -96,3 +96,41 @@ func TestDeployWaitsThroughTheEngine(t *testing.T) {
 		t.Errorf("the image was not committed:\n%s", web)
 	}
 }
+
+// TestDeployRefusesInvalidReferences: a reference no registry could serve
+// is a usage error (exit 2) and nothing is committed (they were pushed).
+func TestDeployRefusesInvalidReferences(t *testing.T) {
+	bare, url := gittest.Bare(t)
+	gittest.Commit(t, bare, "main", map[string]string{
+		"clusters/dev/apps/web/web.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: ghcr.io/acme/web:1.0\n",
+	})
+	head := gittest.Head(t, bare, "main")
+	file, _ := spectest.EnvFile(t, t.TempDir(), url, spec.EngineFlux)
+	for _, img := range []string{"ghcr.io/acme/web=ghcr.io/acme/web:1 2", "ghcr.io/acme/web=ghcr.io/acme/web@sha256:abc"} {
+		f, io := cmdtest.NewFactory()
+		err := Run(context.Background(), &Options{F: f, File: file, Images: []string{img}})
+		if code := cmdutil.ExitCode(err); code != cmdutil.ExitUsage {
+			t.Errorf("%s: exit %d (%v), want %d", img, code, err, cmdutil.ExitUsage)
+		}
+		if now := gittest.Head(t, bare, "main"); now != head {
+			t.Errorf("%s was committed: head %s, was %s\n%s", img, now, head, io.Out)
+		}
+	}
+}
+
+// TestDeployWithoutWaitSaysPushed: without --wait nothing has reached the
+// cluster, so deploy says it pushed, not that it deployed.
+func TestDeployWithoutWaitSaysPushed(t *testing.T) {
+	bare, url := gittest.Bare(t)
+	gittest.Commit(t, bare, "main", map[string]string{
+		"clusters/dev/apps/web/web.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: ghcr.io/acme/web:1.0\n",
+	})
+	file, _ := spectest.EnvFile(t, t.TempDir(), url, spec.EngineFlux)
+	f, io := cmdtest.NewFactory()
+	if err := Run(context.Background(), &Options{F: f, File: file, Images: []string{"ghcr.io/acme/web=ghcr.io/acme/web:1.1"}}); err != nil {
+		t.Fatalf("%v\n%s", err, io.ErrOut)
+	}
+	if out := io.Out.String(); !strings.HasPrefix(out, "Pushed ") || strings.Contains(out, "Deployed") {
+		t.Errorf("deploy without --wait says:\n%s", out)
+	}
+}
