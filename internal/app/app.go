@@ -16,9 +16,31 @@ import (
 // Main runs groundwork with the process's arguments and returns the exit
 // status.
 func Main() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext(os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return Run(ctx, cmdutil.SystemIO(), os.Args[1:], os.Environ)
+}
+
+// signalContext is cancelled by the first of the signals, with a
+// *cmdutil.SignalError naming it as the cause (what says "interrupted" and
+// picks exit status 130 or 143); stop stops catching them.
+func signalContext(sigs ...os.Signal) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sigs...)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-ch:
+			cancel(&cmdutil.SignalError{Signal: s})
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel(context.Canceled)
+	}
 }
 
 // Run runs groundwork with the given arguments and returns the exit status;
@@ -28,7 +50,13 @@ func Run(ctx context.Context, io *cmdutil.IOStreams, args []string, environ func
 	f := &cmdutil.Factory{IO: io, Globals: &cmdutil.GlobalOptions{}, Environ: environ, Version: buildinfo.Get().Version}
 	cmd := root.NewCmdRoot(f)
 	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(ctx)
+	cmd.SetContext(ctx)
+	c, err := cmd.ExecuteC()
+	if c != nil && c.Context() != nil {
+		// The command's context: --timeout's deadline is there.
+		ctx = c.Context()
+	}
+	err = cmdutil.Stopped(ctx, err)
 	f.Exit()
 	if err == nil {
 		return cmdutil.ExitOK

@@ -149,3 +149,34 @@ func TestHelpOfEveryCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestInterruptedAndTimedOut: Ctrl-C and --timeout are said as such, not
+// as a cluster or repository fault, and Ctrl-C exits 130.
+func TestInterruptedAndTimedOut(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "kubeconfig"), []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`), 0o600)
+	file := filepath.Join(dir, "gone.hcl")
+	os.WriteFile(file, []byte(`environment "gone" {
+  cluster "existing" { kubeconfig = "kubeconfig" }
+  gitops {
+    repository { url = "https://github.com/acme/fleet.git" }
+  }
+}`), 0o644)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(&cmdutil.SignalError{Signal: os.Interrupt})
+	var out, errOut bytes.Buffer
+	code := Run(ctx, &cmdutil.IOStreams{In: &bytes.Buffer{}, Out: &out, ErrOut: &errOut}, []string{"up", file, "--lock-timeout", "0"}, func() []string { return nil })
+	if code != cmdutil.ExitInterrupted || !strings.Contains(errOut.String(), "Error: interrupted") || strings.Contains(errOut.String(), "cannot read") {
+		t.Errorf("Ctrl-C: exit %d\n%s", code, errOut.String())
+	}
+	code, _, stderr := run(t, "up", file, "--lock-timeout", "0", "--timeout", "1ns")
+	if code != cmdutil.ExitFailure || !strings.Contains(stderr, "Error: timed out after 1ns") || strings.Contains(stderr, "does not answer") {
+		t.Errorf("--timeout: exit %d\n%s", code, stderr)
+	}
+}

@@ -26,6 +26,7 @@ const (
 	ExitFailure = 1
 	ExitUsage   = 2 // bad flags, arguments or environment file
 	ExitChanges = 3 // plan --detailed-exitcode: changes pending
+	// ExitInterrupted and ExitTerminated: see stopped.go.
 )
 
 // Output formats.
@@ -172,6 +173,12 @@ func NotImplemented(command, meanwhile string) error {
 func ExitCode(err error) int {
 	if err == nil {
 		return ExitOK
+	}
+	// Stopped first: a command interrupted while it failed for that
+	// reason exits 130, whatever it returned.
+	var se *StoppedError
+	if errors.As(err, &se) {
+		return se.ExitCode()
 	}
 	var ee *ExitError
 	if errors.As(err, &ee) {

@@ -109,7 +109,8 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	run.UseJournal(journal)
 	result, runErr := (&actions.Runner{Command: "rebuild", Journal: journal, Reporter: rep}).Run(ctx, steps)
-	doc := up.NewDocument(env, run, result, runErr, cmdutil.ExitFailure)
+	runErr = cmdutil.Stopped(ctx, runErr)
+	doc := up.NewDocument(env, run, result, runErr, cmdutil.ExitCode(runErr))
 	rto := time.Since(start)
 	if runErr == nil {
 		doc.RTOMS = rto.Milliseconds()
@@ -121,8 +122,13 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	if runErr != nil {
 		fmt.Fprintf(f.IO.ErrOut, "Error: %v\n", runErr)
-		fmt.Fprintf(f.IO.ErrOut, "Once the cause is fixed, run groundwork rebuild %s again: it resumes (journal: %s).\n", opts.File, journal.Path())
-		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: runErr, Reported: true}
+		when := "Once the cause is fixed,"
+		var se *cmdutil.StoppedError
+		if errors.As(runErr, &se) {
+			when = "To go on,"
+		}
+		fmt.Fprintf(f.IO.ErrOut, "%s run groundwork rebuild %s again: it resumes (journal: %s).\n", when, opts.File, journal.Path())
+		return &cmdutil.ExitError{Code: cmdutil.ExitCode(runErr), Err: runErr, Reported: true}
 	}
 	if !f.Globals.JSON() {
 		w := f.IO.Out

@@ -45,7 +45,7 @@ Start with:
 			if g.Timeout > 0 {
 				// Every command works under cmd.Context(); the deadline
 				// ends it, and the process exits right after.
-				ctx, cancel := context.WithTimeout(cmd.Context(), g.Timeout)
+				ctx, cancel := context.WithTimeoutCause(cmd.Context(), g.Timeout, &cmdutil.TimeoutError{After: g.Timeout})
 				cmd.SetContext(ctx)
 				f.OnExit(cancel)
 			}

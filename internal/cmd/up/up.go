@@ -141,9 +141,10 @@ func Run(ctx context.Context, opts *Options) error {
 		err = check.Err()
 	}
 	if err != nil {
+		err = cmdutil.Stopped(ctx, err)
 		var ce *seed.ConflictError
 		if f.Globals.JSON() {
-			if werr := f.WriteJSON(up.NewDocument(env, run, nil, err, cmdutil.ExitFailure)); werr != nil {
+			if werr := f.WriteJSON(up.NewDocument(env, run, nil, err, cmdutil.ExitCode(err))); werr != nil {
 				return werr
 			}
 		}
@@ -151,7 +152,7 @@ func Run(ctx context.Context, opts *Options) error {
 		if !errors.As(err, &ce) {
 			fmt.Fprintf(f.IO.ErrOut, "groundwork reads the GitOps repository before its first change; nothing was changed.\n")
 		}
-		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: err, Reported: true}
+		return &cmdutil.ExitError{Code: cmdutil.ExitCode(err), Err: err, Reported: true}
 	}
 	for _, a := range opts.AdoptFiles {
 		adopted := false
@@ -164,7 +165,8 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	runner := &actions.Runner{Command: "up", Journal: journal, Reporter: rep}
 	result, runErr := runner.Run(ctx, run.Steps())
-	doc := up.NewDocument(env, run, result, runErr, cmdutil.ExitFailure)
+	runErr = cmdutil.Stopped(ctx, runErr)
+	doc := up.NewDocument(env, run, result, runErr, cmdutil.ExitCode(runErr))
 	if f.Globals.JSON() {
 		if err := f.WriteJSON(doc); err != nil {
 			return err
@@ -172,13 +174,23 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	if runErr != nil {
 		fmt.Fprintf(f.IO.ErrOut, "Error: %v\n", runErr)
-		fmt.Fprintf(f.IO.ErrOut, "Once the cause is fixed, run groundwork up %s again: it resumes where this run stopped (journal: %s).\n", opts.File, journal.Path())
-		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: runErr, Reported: true}
+		fmt.Fprintf(f.IO.ErrOut, "%s run groundwork up %s again: it resumes where this run stopped (journal: %s).\n", resumeWhen(runErr), opts.File, journal.Path())
+		return &cmdutil.ExitError{Code: cmdutil.ExitCode(runErr), Err: runErr, Reported: true}
 	}
 	if !f.Globals.JSON() {
 		writeText(f, doc)
 	}
 	return nil
+}
+
+// resumeWhen starts the resume hint: after an interruption there is no
+// cause to fix.
+func resumeWhen(err error) string {
+	var se *cmdutil.StoppedError
+	if errors.As(err, &se) {
+		return "To go on,"
+	}
+	return "Once the cause is fixed,"
 }
 
 func writeText(f *cmdutil.Factory, d Document) {
