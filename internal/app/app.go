@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/groundwork-dev/groundwork/internal/buildinfo"
 	"github.com/groundwork-dev/groundwork/internal/cmd/root"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
+	"github.com/groundwork-dev/groundwork/internal/failure"
 )
 
 // Main runs groundwork with the process's arguments and returns the exit
@@ -62,18 +64,47 @@ func Run(ctx context.Context, io *cmdutil.IOStreams, args []string, environ func
 		return cmdutil.ExitOK
 	}
 	code := cmdutil.ExitCode(err)
+	var fe *cmdutil.FlagError
+	unparsed := errors.As(err, &fe)
 	if isUnknownCommand(err) {
-		code = cmdutil.ExitUsage
+		code, unparsed = cmdutil.ExitUsage, true
+		err = &cmdutil.ExitError{Code: code, Err: err}
+	}
+	if unparsed && !f.Globals.JSON() && askedForJSON(args) {
+		// Parsing stopped at the bad flag, before --output json after it.
+		f.Globals.Output = cmdutil.OutputJSON
 	}
 	var ee *cmdutil.ExitError
-	if errors.As(err, &ee) && ee.Reported {
-		return code
+	if !errors.As(err, &ee) || !ee.Reported {
+		fmt.Fprintf(io.ErrOut, "Error: %v\n", err)
 	}
-	fmt.Fprintf(io.ErrOut, "Error: %v\n", err)
-	if f.Globals.JSON() {
-		_ = f.WriteJSON(map[string]any{"format_version": "1", "error": map[string]any{"message": err.Error(), "exit_code": code}})
+	if f.Globals.JSON() && !f.WroteJSON() {
+		// Every failure under --output json is one document of the one
+		// shape (README.md, "JSON output").
+		_ = f.WriteJSON(failure.Document{FormatVersion: "1", Error: cmdutil.ErrorDoc(err)})
 	}
 	return code
+}
+
+// askedForJSON reports whether args hold --output json (or -o json,
+// --output=json, -o=json, -ojson) before a lone "--".
+func askedForJSON(args []string) bool {
+	json := false
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return json
+		case a == "-o" || a == "--output":
+			if i+1 < len(args) {
+				json = args[i+1] == cmdutil.OutputJSON
+			}
+		case strings.HasPrefix(a, "--output="), strings.HasPrefix(a, "-o="):
+			json = a[strings.Index(a, "=")+1:] == cmdutil.OutputJSON
+		case strings.HasPrefix(a, "-o") && !strings.HasPrefix(a, "--"):
+			json = a[2:] == cmdutil.OutputJSON
+		}
+	}
+	return json
 }
 
 // isUnknownCommand recognises cobra's error for an unknown subcommand,

@@ -107,10 +107,28 @@ current-context: x
 	}
 }
 
-func TestJSONErrorDocument(t *testing.T) {
+// TestOneJSONFailureShape: under --output json every failure, flag errors
+// included, is one document on stdout with an "error" object of one shape
+// (up's was {"succeeded": false, "error"}, a bad file's {"valid": false}
+// without one, a flag error's none at all).
+func TestOneJSONFailureShape(t *testing.T) {
 	dir := t.TempDir()
-	unsupported := filepath.Join(dir, "unsupported.hcl")
-	os.WriteFile(unsupported, []byte(`environment "prod" {
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o644)
+		return p
+	}
+	good := write("dev.hcl", `environment "dev" {
+  cluster "kind" {}
+  gitops {
+    repository { url = "https://github.com/acme/fleet.git" }
+  }
+}`)
+	bad := write("bad.hcl", `environment "bad" {
+  cluster "kind" {}
+  bogus = 1
+}`)
+	unsupported := write("unsupported.hcl", `environment "prod" {
   cluster "kind" {}
   gitops {
     repository { url = "https://github.com/acme/fleet.git" }
@@ -119,19 +137,64 @@ func TestJSONErrorDocument(t *testing.T) {
     provider = "sealed-secrets"
     key_store "aws-secrets-manager" { region = "eu-west-1" }
   }
-}`), 0o644)
-	code, out, _ := run(t, "up", unsupported, "--output", "json")
-	if code != 2 {
-		t.Fatalf("exit %d", code)
+}`)
+	os.WriteFile(filepath.Join(dir, "kubeconfig"), []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`), 0o600)
+	unreachable := write("gone.hcl", `environment "gone" {
+  cluster "existing" { kubeconfig = "kubeconfig" }
+  gitops {
+    repository { url = "https://github.com/acme/fleet.git" }
+  }
+}`)
+	cases := []struct {
+		args []string
+		code int
+		kind string
+	}{
+		{[]string{"plan", good, "--bogus", "-o", "json"}, 2, "usage"},
+		{[]string{"plan", good, "--bogus", "--output=json"}, 2, "usage"},
+		{[]string{"bogus", "-o", "json"}, 2, "usage"},
+		{[]string{"plan", "-o", "json"}, 2, "usage"},
+		{[]string{"plan", bad, "-o", "json"}, 2, "environment_file"},
+		{[]string{"validate", bad, "-o", "json"}, 2, "environment_file"},
+		{[]string{"up", unsupported, "-o", "json"}, 2, "usage"},
+		{[]string{"up", unreachable, "--lock-timeout", "0", "-o", "json"}, 1, "failed"},
+		{[]string{"status", unreachable, "-o", "json"}, 1, "failed"},
 	}
-	var doc struct {
-		Error struct {
-			Message  string `json:"message"`
-			ExitCode int    `json:"exit_code"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.Error.ExitCode != 2 || !strings.Contains(doc.Error.Message, "not implemented") {
-		t.Fatalf("stdout is not the JSON error document: %v %s", err, out)
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			code, out, errOut := run(t, c.args...)
+			if code != c.code {
+				t.Errorf("exit %d, want %d\n%s", code, c.code, errOut)
+			}
+			dec := json.NewDecoder(strings.NewReader(out))
+			var doc struct {
+				FormatVersion string `json:"format_version"`
+				Error         *struct {
+					Kind        string            `json:"kind"`
+					Message     string            `json:"message"`
+					ExitCode    int               `json:"exit_code"`
+					Diagnostics []json.RawMessage `json:"diagnostics"`
+				} `json:"error"`
+			}
+			if err := dec.Decode(&doc); err != nil {
+				t.Fatalf("stdout is no JSON document: %v\n%s", err, out)
+			}
+			if dec.More() {
+				t.Errorf("more than one document:\n%s", out)
+			}
+			if doc.FormatVersion != "1" || doc.Error == nil || doc.Error.Message == "" || doc.Error.ExitCode != code || doc.Error.Kind != c.kind {
+				t.Errorf("not the failure shape (kind %s):\n%s", c.kind, out)
+			}
+			if c.kind == "environment_file" && (doc.Error == nil || len(doc.Error.Diagnostics) == 0) {
+				t.Errorf("the file's problems are not in the error:\n%s", out)
+			}
+		})
 	}
 }
 

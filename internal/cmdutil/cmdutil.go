@@ -16,6 +16,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/diag"
 	"github.com/groundwork-dev/groundwork/internal/facts"
+	"github.com/groundwork-dev/groundwork/internal/failure"
 	"github.com/groundwork-dev/groundwork/internal/progress"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 )
@@ -85,7 +86,14 @@ type Factory struct {
 	Version string
 
 	onExit []func()
+	// wroteJSON is true once a JSON document was written to Out.
+	wroteJSON bool
 }
+
+// WroteJSON reports whether the command wrote its JSON document (a
+// failure's included); when it did not, the failure document is written
+// for it.
+func (f *Factory) WroteJSON() bool { return f.wroteJSON }
 
 // OnExit registers fn to run when the command finishes.
 func (f *Factory) OnExit(fn func()) { f.onExit = append(f.onExit, fn) }
@@ -134,6 +142,7 @@ func (f *Factory) WriteJSON(v any) error {
 	enc := json.NewEncoder(f.IO.Out)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
+	f.wroteJSON = true
 	return enc.Encode(v)
 }
 
@@ -227,15 +236,17 @@ func SpecError(res *spec.Result) error {
 			n++
 		}
 	}
-	return &ExitError{Code: ExitUsage, Reported: true, Err: fmt.Errorf("the environment file has %d error(s)", n)}
+	return &ExitError{Code: ExitUsage, Reported: true, Err: &SpecFileError{Errors: n}}
 }
 
 // SpecErrorDocument is the JSON document of a command whose environment
-// file has errors.
+// file has errors: the failure document, its error's diagnostics also at
+// the top level (as before the one failure shape).
 type SpecErrorDocument struct {
 	FormatVersion string            `json:"format_version"`
 	Valid         bool              `json:"valid"`
 	Diagnostics   []diag.Diagnostic `json:"diagnostics"`
+	Error         *failure.Doc      `json:"error"`
 }
 
 // ReportSpec shows the diagnostics of a loaded environment file on the
@@ -249,9 +260,14 @@ func (f *Factory) ReportSpec(res *spec.Result) error {
 		return nil
 	}
 	if f.Globals.JSON() {
-		if err := f.WriteJSON(SpecErrorDocument{FormatVersion: "1", Valid: false, Diagnostics: diag.ToJSON(res.Files, res.Diags)}); err != nil {
-			return err
+		err := SpecError(res)
+		ds := diag.ToJSON(res.Files, res.Diags)
+		e := ErrorDoc(err)
+		e.Diagnostics = ds
+		if werr := f.WriteJSON(SpecErrorDocument{FormatVersion: "1", Valid: false, Diagnostics: ds, Error: e}); werr != nil {
+			return werr
 		}
+		return err
 	}
 	return SpecError(res)
 }

@@ -1,10 +1,10 @@
 package up
 
 import (
-	"errors"
 	"time"
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
+	"github.com/groundwork-dev/groundwork/internal/failure"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 )
 
@@ -34,17 +34,14 @@ type StepDoc struct {
 	TookMS int64  `json:"took_ms"`
 }
 
-// ErrorDoc is the failure in Document.
-type ErrorDoc struct {
-	Step     string `json:"step,omitempty"`
-	Message  string `json:"message"`
-	ExitCode int    `json:"exit_code"`
-}
+// ErrorDoc is the failure in Document: the shape of every failure.
+type ErrorDoc = failure.Doc
 
-// NewDocument is the JSON document of a run of up's steps (rebuild's too).
-func NewDocument(env *spec.Environment, run *Run, result *actions.Result, err error, exitCode int) Document {
-	d := Document{FormatVersion: "1", Environment: env.Name, Succeeded: err == nil, Steps: []StepDoc{},
-		Kubeconfig: run.Kubeconfig, KubernetesVersion: run.ServerVersion, Revision: run.Revision}
+// NewDocument is the JSON document of a run of up's steps (rebuild's too);
+// fail is the failure (cmdutil.ErrorDoc), nil when the run succeeded.
+func NewDocument(env *spec.Environment, run *Run, result *actions.Result, fail *ErrorDoc) Document {
+	d := Document{FormatVersion: "1", Environment: env.Name, Succeeded: fail == nil, Steps: []StepDoc{},
+		Kubeconfig: run.Kubeconfig, KubernetesVersion: run.ServerVersion, Revision: run.Revision, Error: fail}
 	if c := run.Client(); c != nil {
 		d.Server = c.Config.Host
 	}
@@ -55,13 +52,6 @@ func NewDocument(env *spec.Environment, run *Run, result *actions.Result, err er
 		d.Changed, d.TookMS = result.Changed(), result.Took.Milliseconds()
 		for _, s := range result.Steps {
 			d.Steps = append(d.Steps, StepDoc{Name: s.Name, State: string(s.State), TookMS: s.Took.Milliseconds()})
-		}
-	}
-	if err != nil {
-		d.Error = &ErrorDoc{Message: err.Error(), ExitCode: exitCode}
-		var se *actions.StepError
-		if errors.As(err, &se) {
-			d.Error.Step = se.Step
 		}
 	}
 	return d

@@ -69,11 +69,19 @@ func Run(ctx context.Context, opts *Options) error {
 			failed++
 		}
 	}
+	var fail error
+	if failed > 0 {
+		fail = &cmdutil.ExitError{Code: cmdutil.ExitFailure, Reported: true, Err: fmt.Errorf("%d instance(s) could not be deleted", failed)}
+	}
 	if f.Globals.JSON() {
 		if out == nil {
 			out = []gc.Instance{}
 		}
-		if err := f.WriteJSON(map[string]any{"format_version": "1", "dry_run": opts.DryRun, "instances": out}); err != nil {
+		doc := map[string]any{"format_version": "1", "dry_run": opts.DryRun, "instances": out}
+		if fail != nil {
+			doc["error"] = cmdutil.ErrorDoc(fail)
+		}
+		if err := f.WriteJSON(doc); err != nil {
 			return err
 		}
 	} else {
@@ -88,8 +96,5 @@ func Run(ctx context.Context, opts *Options) error {
 			fmt.Fprintln(f.IO.Out, line)
 		}
 	}
-	if failed > 0 {
-		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Reported: true, Err: fmt.Errorf("%d instance(s) could not be deleted", failed)}
-	}
-	return nil
+	return fail
 }

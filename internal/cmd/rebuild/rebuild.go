@@ -110,7 +110,7 @@ func Run(ctx context.Context, opts *Options) error {
 	run.UseJournal(journal)
 	result, runErr := (&actions.Runner{Command: "rebuild", Journal: journal, Reporter: rep}).Run(ctx, steps)
 	runErr = cmdutil.Stopped(ctx, runErr)
-	doc := up.NewDocument(env, run, result, runErr, cmdutil.ExitCode(runErr))
+	doc := up.NewDocument(env, run, result, cmdutil.ErrorDoc(runErr))
 	rto := time.Since(start)
 	if runErr == nil {
 		doc.RTOMS = rto.Milliseconds()

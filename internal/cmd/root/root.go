@@ -56,7 +56,7 @@ Start with:
 	cmd.SetOut(f.IO.Out)
 	cmd.SetErr(f.IO.ErrOut)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return cmdutil.UsageError("%v", err)
+		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: &cmdutil.FlagError{Err: err}}
 	})
 	cmd.SetVersionTemplate("groundwork {{.Version}}\n")
 

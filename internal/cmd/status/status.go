@@ -2,7 +2,6 @@ package status
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
+	"github.com/groundwork-dev/groundwork/internal/failure"
 	"github.com/groundwork-dev/groundwork/internal/plan"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/status"
@@ -28,6 +28,8 @@ type Document struct {
 	*status.Report
 	LastRun *actions.Run `json:"last_run,omitempty"`
 	Seeded  string       `json:"seeded_revision,omitempty"`
+	// Error is the failure when the environment is not healthy.
+	Error *failure.Doc `json:"error,omitempty"`
 }
 
 // NewCmdStatus returns the status command; runF replaces the behaviour in
@@ -86,6 +88,11 @@ func Run(ctx context.Context, opts *Options) error {
 		doc.LastRun = &j.Run
 		doc.Seeded, _ = j.Output(plan.StepSeed, "revision")
 	}
+	var fail error
+	if !doc.Healthy {
+		fail = &cmdutil.ExitError{Code: cmdutil.ExitFailure, Reported: true, Err: fmt.Errorf("environment %s is not healthy", res.Env.Name)}
+		doc.Error = cmdutil.ErrorDoc(fail)
+	}
 	if f.Globals.JSON() {
 		if err := f.WriteJSON(doc); err != nil {
 			return err
@@ -95,7 +102,7 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	if !doc.Healthy {
 		fmt.Fprintln(f.IO.ErrOut, advice(doc, res.Env, opts.File, stateDir))
-		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Reported: true, Err: errors.New("the environment is not healthy")}
+		return fail
 	}
 	return nil
 }

@@ -144,7 +144,7 @@ func Run(ctx context.Context, opts *Options) error {
 		err = cmdutil.Stopped(ctx, err)
 		var ce *seed.ConflictError
 		if f.Globals.JSON() {
-			if werr := f.WriteJSON(up.NewDocument(env, run, nil, err, cmdutil.ExitCode(err))); werr != nil {
+			if werr := f.WriteJSON(up.NewDocument(env, run, nil, cmdutil.ErrorDoc(err))); werr != nil {
 				return werr
 			}
 		}
@@ -166,7 +166,7 @@ func Run(ctx context.Context, opts *Options) error {
 	runner := &actions.Runner{Command: "up", Journal: journal, Reporter: rep}
 	result, runErr := runner.Run(ctx, run.Steps())
 	runErr = cmdutil.Stopped(ctx, runErr)
-	doc := up.NewDocument(env, run, result, runErr, cmdutil.ExitCode(runErr))
+	doc := up.NewDocument(env, run, result, cmdutil.ErrorDoc(runErr))
 	if f.Globals.JSON() {
 		if err := f.WriteJSON(doc); err != nil {
 			return err

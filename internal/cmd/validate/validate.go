@@ -8,6 +8,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
 	"github.com/groundwork-dev/groundwork/internal/diag"
+	"github.com/groundwork-dev/groundwork/internal/failure"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 )
 
@@ -58,6 +59,9 @@ type Document struct {
 	ErrorCount    int          `json:"error_count"`
 	WarningCount  int          `json:"warning_count"`
 	Files         []FileResult `json:"files"`
+	// Error is the failure when a file has errors (their diagnostics
+	// again, every file's in one list).
+	Error *failure.Doc `json:"error,omitempty"`
 }
 
 // Run validates every file.
@@ -89,6 +93,18 @@ func Run(opts *Options) error {
 			fmt.Fprintf(f.IO.Out, "%s: valid: %s\n", path, summary(res.Env))
 		}
 	}
+	var fail error
+	if !doc.Valid {
+		fail = &cmdutil.ExitError{Code: cmdutil.ExitUsage, Reported: true, Err: &cmdutil.SpecFileError{Errors: doc.ErrorCount}}
+		doc.Error = cmdutil.ErrorDoc(fail)
+		for _, fr := range doc.Files {
+			for _, d := range fr.Diagnostics {
+				if d.Severity == "error" {
+					doc.Error.Diagnostics = append(doc.Error.Diagnostics, d)
+				}
+			}
+		}
+	}
 	if f.Globals.JSON() {
 		if err := f.WriteJSON(doc); err != nil {
 			return err
@@ -96,10 +112,7 @@ func Run(opts *Options) error {
 	} else if !doc.Valid {
 		fmt.Fprintf(f.IO.ErrOut, "%d error(s), %d warning(s).\n", doc.ErrorCount, doc.WarningCount)
 	}
-	if !doc.Valid {
-		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Reported: true, Err: fmt.Errorf("%d error(s)", doc.ErrorCount)}
-	}
-	return nil
+	return fail
 }
 
 func summary(env *spec.Environment) string {

@@ -1,0 +1,39 @@
+package failure
+
+import "github.com/groundwork-dev/groundwork/internal/diag"
+
+// Kinds of failure: what went wrong, for programs to branch on.
+const (
+	// KindUsage: bad flags, arguments or options, or a command not
+	// implemented yet (exit 2).
+	KindUsage = "usage"
+	// KindEnvironmentFile: the environment file has errors; they are in
+	// Diagnostics (exit 2).
+	KindEnvironmentFile = "environment_file"
+	// KindFailed: the command failed while it ran (exit 1).
+	KindFailed = "failed"
+	// KindInterrupted: stopped by a signal (exit 130 for SIGINT, 143 for
+	// SIGTERM).
+	KindInterrupted = "interrupted"
+	// KindTimedOut: stopped by --timeout (exit 1).
+	KindTimedOut = "timed_out"
+)
+
+// Doc is the "error" object of every failure document.
+type Doc struct {
+	Kind     string `json:"kind"`
+	Message  string `json:"message"`
+	ExitCode int    `json:"exit_code"`
+	// Step is the step that failed, for commands that run steps (up,
+	// rebuild); absent when it failed before the first.
+	Step string `json:"step,omitempty"`
+	// Diagnostics are the environment file's problems (KindEnvironmentFile).
+	Diagnostics []diag.Diagnostic `json:"diagnostics,omitempty"`
+}
+
+// Document is the failure document of a command that has no result of its
+// own to show.
+type Document struct {
+	FormatVersion string `json:"format_version"`
+	Error         *Doc   `json:"error"`
+}
