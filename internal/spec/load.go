@@ -70,7 +70,7 @@ func Load(path string, opts Options) *Result {
 		return &Result{Diags: hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Cannot read environment file",
-			Detail:   fmt.Sprintf("%s. Give the path of an environment file, like environments/dev.hcl.", err),
+			Detail:   fmt.Sprintf("%s. Give the path of an environment file, like environments/local.hcl.", err),
 		}}, Files: map[string]*hcl.File{}}
 	}
 	return Parse(path, src, opts)

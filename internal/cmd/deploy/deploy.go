@@ -59,8 +59,8 @@ for a deploy. SOPS-encrypted files are never touched.
 
 --wait then waits until the reconciler applied that revision (needs the
 cluster).`,
-		Example: `  groundwork deploy environments/prod.hcl --image shop=ghcr.io/acme/shop:1.4.2
-  groundwork deploy environments/ci.hcl --image api=registry/api@sha256:... --wait --output json`,
+		Example: `  groundwork deploy environments/existing.hcl --image ghcr.io/acme/shop=ghcr.io/acme/shop:1.4.2
+  groundwork deploy environments/local.hcl --image web=ghcr.io/acme/web:2.0.1 --wait --output json`,
 		Args: cmdutil.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]

@@ -46,8 +46,8 @@ stay in their key store (the age key, or the sealing keys), since the
 repository's secrets need them.
 
 down prints what it will delete and does it only with --yes.`,
-		Example: `  groundwork down environments/dev.hcl --yes
-  groundwork down environments/shared.hcl --uninstall --purge-repo --yes`,
+		Example: `  groundwork down environments/local.hcl --yes
+  groundwork down environments/existing.hcl --uninstall --purge-repo --yes`,
 		Args: cmdutil.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]

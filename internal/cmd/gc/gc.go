@@ -35,7 +35,7 @@ ephemeral eks environments are also found by the tags on their EKS clusters
 (groundwork-environment, groundwork-expires), even when their state directory
 is gone, and destroyed through Terraform when the environment has a state
 block. Instances whose expiry cannot be read are kept and listed.`,
-		Example: `  groundwork gc environments/ci.hcl --dry-run
+		Example: `  groundwork gc environments/ci-ephemeral.hcl --dry-run
   groundwork gc environments/*.hcl --output json`,
 		Args: cmdutil.MinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -52,7 +52,7 @@ decrypt, and nothing in Git is re-encrypted. The controller's own automatic
 renewal is off: this is how the sealing key is renewed.
 
 External Secrets keeps no key of groundwork's: nothing to rotate.`,
-		Example: "  groundwork keys rotate environments/prod.hcl",
+		Example: "  groundwork keys rotate environments/gke.hcl",
 		Args:    cmdutil.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]

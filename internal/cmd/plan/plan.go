@@ -64,11 +64,11 @@ and destroy. It still changes nothing in the cloud.
 A step the last run completed with the same inputs is marked done: up will
 only check it. With --detailed-exitcode, plan exits 0 when nothing is left to
 do and 3 when steps are pending, like terraform plan.`,
-		Example: `  groundwork plan environments/dev.hcl
+		Example: `  groundwork plan environments/local.hcl
   groundwork plan environments/eks.hcl --var region=eu-west-1 --output json
-  groundwork plan environments/dev.hcl --detailed-exitcode
+  groundwork plan environments/local.hcl --detailed-exitcode
   groundwork plan environments/eks.hcl --terraform
-  groundwork plan environments/dev.hcl -v --adopt-file clusters/dev/apps.yaml`,
+  groundwork plan environments/local.hcl -v --adopt-file clusters/local/apps.yaml`,
 		Args: cmdutil.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]

@@ -30,8 +30,8 @@ cluster, installs the GitOps reconciler and the secrets integration, and seeds
 the GitOps repository, so that the cluster rebuilds itself from Git.
 
 Start with:
-  groundwork validate environments/dev.hcl   # what is wrong with the file, if anything
-  groundwork plan environments/dev.hcl       # what up would do, touching nothing`,
+  groundwork validate environments/local.hcl # what is wrong with the file, if anything
+  groundwork plan environments/local.hcl     # what up would do, touching nothing`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Version:       f.Version,

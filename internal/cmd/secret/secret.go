@@ -60,8 +60,8 @@ Values: key=value takes the value as written (it stays in your shell history:
 prefer the next two), key=@path reads it from a file, key=- from standard
 input (for one key). The plaintext is encrypted in memory: it never touches
 disk, logs or the commit message.`,
-		Example: `  groundwork secret set environments/dev.hcl shop/db password=@db-password.txt
-  vault read -field=token secret/ci | groundwork secret set environments/dev.hcl ci/token token=-`,
+		Example: `  groundwork secret set environments/local.hcl shop/db password=@db-password.txt
+  vault read -field=token secret/ci | groundwork secret set environments/local.hcl ci/token token=-`,
 		Args: cmdutil.MinArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File, opts.Secret, opts.Pairs = args[0], args[1], args[2:]

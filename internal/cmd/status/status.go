@@ -59,8 +59,8 @@ cannot reach or authenticate to Secrets Manager: its error and what to check),
 and how many ExternalSecrets, in all namespaces, are Ready, with why the others
 are not. A store or an ExternalSecret that is not ready makes the environment
 unhealthy.`,
-		Example: `  groundwork status environments/dev.hcl
-  groundwork status environments/dev.hcl --output json`,
+		Example: `  groundwork status environments/local.hcl
+  groundwork status environments/local.hcl --output json`,
 		Args: cmdutil.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]

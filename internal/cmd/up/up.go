@@ -65,8 +65,8 @@ list and the ways out, before anything is changed. --adopt-file hands a
 file over to groundwork explicitly; --take-over-bootstrap hands over a Flux
 installed by flux bootstrap (Helm adopts its controllers in place, and one
 commit replaces the bootstrap's files with groundwork's, nothing pruned).`,
-		Example: `  groundwork up environments/dev.hcl
-  groundwork up environments/ci.hcl --output json --timeout 20m`,
+		Example: `  groundwork up environments/local.hcl
+  groundwork up environments/ci-ephemeral.hcl --output json --timeout 20m`,
 		Args: cmdutil.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]

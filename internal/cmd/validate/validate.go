@@ -30,7 +30,7 @@ combinations, variables and their validation rules. Every problem is reported
 with file:line:column, the source line and a hint; nothing is touched.
 
 Exit status: 0 valid, 2 when a file has errors (warnings alone exit 0).`,
-		Example: `  groundwork validate environments/dev.hcl
+		Example: `  groundwork validate environments/local.hcl
   groundwork validate environments/*.hcl --output json
   groundwork validate environments/eks.hcl --var region=eu-west-1`,
 		Args: cmdutil.MinArgs(1),
