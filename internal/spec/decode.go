@@ -149,7 +149,7 @@ func (d *decoder) duration(a attrs, name string, dst *time.Duration) bool {
 	if !d.str(a, name, &s) {
 		return false
 	}
-	dur, err := parseDuration(s)
+	dur, err := ParseDuration(s)
 	if err != nil || dur <= 0 {
 		d.errorf(a[name].Expr.Range().Ptr(), "Invalid duration",
 			"%q is not a valid duration for %q: write a positive number with a unit, like \"90s\", \"30m\", \"2h\" or \"7d\".", s, name)
@@ -159,10 +159,16 @@ func (d *decoder) duration(a attrs, name string, dst *time.Duration) bool {
 	return true
 }
 
-func parseDuration(s string) (time.Duration, error) {
+// ParseDuration reads a duration as environment files and command-line
+// flags write it: Go's syntax ("90s", "30m", "1h30m") plus whole or
+// fractional days ("7d", "1.5d"). It is the one duration parser of both.
+func ParseDuration(s string) (time.Duration, error) {
 	if n, ok := strings.CutSuffix(s, "d"); ok && n != "" && !strings.ContainsAny(n, "hmsuµn") {
 		dur, err := time.ParseDuration(n + "h")
-		return dur * 24, err
+		if err != nil {
+			return 0, fmt.Errorf("time: invalid duration %q", s)
+		}
+		return dur * 24, nil
 	}
 	return time.ParseDuration(s)
 }
@@ -304,7 +310,8 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // FormatDuration prints a duration the way environment files write it:
-// 2h rather than 2h0m0s, 1h30m rather than 1h30m0s.
+// 2h rather than 2h0m0s, 1h30m rather than 1h30m0s. It writes no days:
+// manifests (Flux intervals, Argo CD timeouts) take what it writes.
 func FormatDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {

@@ -230,14 +230,14 @@ func TestVariableOptionErrors(t *testing.T) {
 }
 
 func TestDurations(t *testing.T) {
-	for in, want := range map[string]time.Duration{"90s": 90 * time.Second, "2h": 2 * time.Hour, "7d": 7 * 24 * time.Hour, "1h30m": 90 * time.Minute} {
-		got, err := parseDuration(in)
+	for in, want := range map[string]time.Duration{"90s": 90 * time.Second, "2h": 2 * time.Hour, "7d": 7 * 24 * time.Hour, "1.5d": 36 * time.Hour, "1h30m": 90 * time.Minute} {
+		got, err := ParseDuration(in)
 		if err != nil || got != want {
 			t.Errorf("%s: got %v, %v", in, got, err)
 		}
 	}
 	for _, in := range []string{"", "d", "2 hours", "1.5.d"} {
-		if _, err := parseDuration(in); err == nil {
+		if _, err := ParseDuration(in); err == nil {
 			t.Errorf("%q must not parse", in)
 		}
 	}

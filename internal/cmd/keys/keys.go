@@ -62,7 +62,7 @@ External Secrets keeps no key of groundwork's: nothing to rotate.`,
 			return RunRotate(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().DurationVar(&opts.LockTimeout, "lock-timeout", 10*time.Minute, "wait this long for another run on the environment to finish (0: fail at once)")
+	cmdutil.DurationVar(cmd.Flags(), &opts.LockTimeout, "lock-timeout", 10*time.Minute, "wait this long for another run on the environment to finish (0: fail at once)")
 	return cmd
 }
 

@@ -65,7 +65,7 @@ Start with:
 	pf.StringArrayVar(&g.VarFiles, "var-file", nil, "read variables from a `file` of name = value lines, HCL or JSON (repeatable)")
 	pf.StringVarP(&g.Output, "output", "o", cmdutil.OutputText, "output `format`: text or json (one JSON document on stdout)")
 	pf.BoolVarP(&g.Yes, "yes", "y", false, "do not ask for confirmation before destructive actions")
-	pf.DurationVar(&g.Timeout, "timeout", 0, "give up after this `duration`, like 30m (default: no limit)")
+	cmdutil.DurationVar(pf, &g.Timeout, "timeout", 0, "give up after this `duration`, like 30m (default: no limit)")
 	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "say more about what happens")
 	pf.StringVar(&g.NameSuffix, "name-suffix", "", "ephemeral environments: the instance's `suffix` (default: the CI run id, or random for up)")
 	pf.StringVar(&g.StateDir, "state-dir", "", "state directory (`dir`, default: .groundwork/<environment> next to the environment file)")

@@ -50,3 +50,20 @@ func TestAdoptFileFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestTTLTakesTheFilesSyntax: --ttl reads durations as the environment
+// file's ttl does ("7d" in HCL, so 1d here); it refused 1d.
+func TestTTLTakesTheFilesSyntax(t *testing.T) {
+	for arg, want := range map[string]time.Duration{"1d": 24 * time.Hour, "1.5d": 36 * time.Hour, "90m": 90 * time.Minute} {
+		f, _ := cmdtest.NewFactory()
+		var got *Options
+		cmd := NewCmdUp(f, func(o *Options) error { got = o; return nil })
+		cmd.SetArgs([]string{"dev.hcl", "--ephemeral", "--ttl", arg, "--lock-timeout", "1d"})
+		if err := cmd.Execute(); err != nil {
+			t.Fatalf("--ttl %s: %v", arg, err)
+		}
+		if got.TTL != want || got.LockTimeout != 24*time.Hour {
+			t.Errorf("--ttl %s: %v, lock timeout %v", arg, got.TTL, got.LockTimeout)
+		}
+	}
+}
