@@ -1,28 +1,62 @@
 package diag
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"sort"
 
 	"github.com/hashicorp/hcl/v2"
 )
 
-// WriteText renders every diagnostic: a "file:line:col: severity: summary"
-// lead line, then hcl's rendering with the source snippet and the detail.
-// width wraps the detail (0: no wrapping).
+// WriteText renders every diagnostic once, in Sorted order: a
+// "file:line:col: severity: summary" lead line (that editors and terminals
+// can jump to), then hcl's rendering of the source snippet and the detail
+// without its own "Error: summary" line, which said the same again. A
+// diagnostic with no place in a file keeps hcl's rendering as it is. width
+// wraps the detail (0: no wrapping).
 func WriteText(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, width uint, color bool) error {
-	tw := hcl.NewDiagnosticTextWriter(w, files, width, color)
-	for _, d := range diags {
+	for _, d := range Sorted(diags) {
+		var buf bytes.Buffer
+		if err := hcl.NewDiagnosticTextWriter(&buf, files, width, color).WriteDiagnostic(d); err != nil {
+			return err
+		}
+		out := buf.Bytes()
 		if d.Subject != nil {
 			if _, err := fmt.Fprintf(w, "%s: %s: %s\n", Location(*d.Subject), severity(d.Severity), d.Summary); err != nil {
 				return err
 			}
+			// hcl's first line is "Error: summary" (or "Warning: ..."),
+			// then a blank line.
+			if i := bytes.IndexByte(out, '\n'); i >= 0 {
+				out = bytes.TrimPrefix(out[i+1:], []byte("\n"))
+			}
 		}
-		if err := tw.WriteDiagnostic(d); err != nil {
+		if _, err := w.Write(out); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// Sorted returns the diagnostics in the order of the files: by file name,
+// line and column; those with no place in a file (a bad --var) after them,
+// in the order given.
+func Sorted(diags hcl.Diagnostics) hcl.Diagnostics {
+	out := append(hcl.Diagnostics(nil), diags...)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].Subject, out[j].Subject
+		switch {
+		case a == nil || b == nil:
+			return a != nil && b == nil
+		case a.Filename != b.Filename:
+			return a.Filename < b.Filename
+		case a.Start.Line != b.Start.Line:
+			return a.Start.Line < b.Start.Line
+		}
+		return a.Start.Column < b.Start.Column
+	})
+	return out
 }
 
 // Location is file:line:column of the start of rng.
@@ -66,7 +100,7 @@ type Pos struct {
 // ToJSON converts diagnostics to their JSON form; never nil.
 func ToJSON(files map[string]*hcl.File, diags hcl.Diagnostics) []Diagnostic {
 	out := make([]Diagnostic, 0, len(diags))
-	for _, d := range diags {
+	for _, d := range Sorted(diags) {
 		j := Diagnostic{Severity: severity(d.Severity), Summary: d.Summary, Detail: d.Detail}
 		if s := d.Subject; s != nil {
 			j.Range = &Range{
