@@ -91,23 +91,27 @@ func (r *Reporter) StepFinished(d actions.Description, state actions.StepState, 
 	}
 	switch {
 	case err != nil:
-		fmt.Fprintf(r.w, " ✗ %s (%s)\n", d.Title, round(took))
+		fmt.Fprintf(r.w, " ✗ %s (%s)\n", d.Title, Duration(took))
 		if r.verbose {
 			fmt.Fprintf(r.w, "   %v\n", err)
 		}
 	case state == actions.StateSkipped:
-		fmt.Fprintf(r.w, " ✓ %s (unchanged, %s)\n", d.Title, round(took))
+		fmt.Fprintf(r.w, " ✓ %s (unchanged, %s)\n", d.Title, Duration(took))
 	default:
-		fmt.Fprintf(r.w, " ✓ %s (%s)\n", d.Title, round(took))
+		fmt.Fprintf(r.w, " ✓ %s (%s)\n", d.Title, Duration(took))
 	}
 }
 
-func round(d time.Duration) time.Duration {
+// Duration is how groundwork prints every duration it measured, by one
+// rounding rule: whole milliseconds below a second ("0ms", "6ms", "580ms";
+// never "579.569µs"), tenths of a second below a minute ("1.2s"), whole
+// seconds above ("2m3s").
+func Duration(d time.Duration) string {
 	switch {
-	case d >= time.Second:
-		return d.Round(100 * time.Millisecond)
-	case d >= time.Millisecond:
-		return d.Round(time.Millisecond)
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Round(time.Millisecond)/time.Millisecond)
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
 	}
-	return d
+	return d.Round(time.Second).String()
 }

@@ -51,3 +51,29 @@ func TestSpinnerOnTerminal(t *testing.T) {
 		t.Fatalf("spinner line not replaced by the result: %q", out)
 	}
 }
+
+// TestOneRoundingRule: every duration by one rule; a step under a
+// millisecond was printed as 579.569µs beside another's 6ms.
+func TestOneRoundingRule(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		579569 * time.Nanosecond:  "1ms",
+		200 * time.Microsecond:    "0ms",
+		6 * time.Millisecond:      "6ms",
+		999 * time.Millisecond:    "999ms",
+		1234 * time.Millisecond:   "1.2s",
+		59940 * time.Millisecond:  "59.9s",
+		123456 * time.Millisecond: "2m3s",
+		3*time.Hour + time.Second: "3h0m1s",
+	} {
+		if got := Duration(d); got != want {
+			t.Errorf("%v: %s, want %s", d, got, want)
+		}
+	}
+	var buf bytes.Buffer
+	r := New(&buf, false, false)
+	d := actions.Description{Name: "x", Title: "Check"}
+	r.StepFinished(d, actions.StateSkipped, 579569*time.Nanosecond, nil)
+	if out := buf.String(); strings.Contains(out, "µs") || !strings.Contains(out, "(unchanged, 1ms)") {
+		t.Errorf("%q", out)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/gitops/engines"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/kube"
+	"github.com/groundwork-dev/groundwork/internal/progress"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 )
 
@@ -155,7 +156,7 @@ func Run(ctx context.Context, opts *Options) error {
 		return nil
 	}
 	if opts.Wait {
-		fmt.Fprintf(w, "Deployed to %s: %s was pushed (%d push attempt(s)) and applied by the cluster after %s:\n", env.Name, out.Revision, out.Attempts, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(w, "Deployed to %s: %s was pushed (%d push attempt(s)) and applied by the cluster after %s:\n", env.Name, out.Revision, out.Attempts, progress.Duration(time.Since(start)))
 	} else {
 		// Without --wait nothing has reached the cluster yet.
 		fmt.Fprintf(w, "Pushed %s for %s (%d push attempt(s)); the reconciler applies it on its next sync (--wait waits for that):\n", out.Revision, env.Name, out.Attempts)

@@ -11,6 +11,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
 	"github.com/groundwork-dev/groundwork/internal/down"
+	"github.com/groundwork-dev/groundwork/internal/progress"
 )
 
 // Options are down's inputs.
@@ -97,7 +98,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if f.Globals.JSON() {
 		return f.WriteJSON(map[string]any{"format_version": "1", "environment": res.Env.Name, "done": plan, "took_ms": took.Milliseconds()})
 	}
-	fmt.Fprintf(f.IO.Out, "Environment %s is down (%s):\n", res.Env.Name, took)
+	fmt.Fprintf(f.IO.Out, "Environment %s is down (%s):\n", res.Env.Name, progress.Duration(took))
 	for _, p := range plan {
 		fmt.Fprintf(f.IO.Out, "  - %s\n", p)
 	}

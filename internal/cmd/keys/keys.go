@@ -98,7 +98,7 @@ func RunRotate(ctx context.Context, opts *RotateOptions) error {
 			"new_recipient": out.NewRecipient, "files": out.Files, "revisions": out.Revisions, "retired_key": out.Retired, "took_ms": took.Milliseconds()})
 	}
 	w := f.IO.Out
-	fmt.Fprintf(w, "Rotated the age key of %s in %s: %d SOPS file(s) re-encrypted, applied at %s.\n", res.Env.Name, took, len(out.Files), out.Revisions[len(out.Revisions)-1])
+	fmt.Fprintf(w, "Rotated the age key of %s in %s: %d SOPS file(s) re-encrypted, applied at %s.\n", res.Env.Name, progress.Duration(took), len(out.Files), out.Revisions[len(out.Revisions)-1])
 	fmt.Fprintf(w, "  new recipient: %s\n  old key retired to %s (keep it to read old revisions; delete it when no longer needed)\n", out.NewRecipient, out.Retired)
 	return nil
 }
@@ -115,7 +115,7 @@ func reportSealed(f *cmdutil.Factory, env string, s *rotate.SealedResult, took t
 			"key_store": s.KeyStore, "keys": s.Keys, "rescued": rescued, "took_ms": took.Milliseconds()})
 	}
 	w := f.IO.Out
-	fmt.Fprintf(w, "Rotated the sealing key of %s in %s: new SealedSecrets are sealed for key %s, applied as Secret %s/%s.\n", env, took, s.Key.Describe(), s.Namespace, s.Secret)
+	fmt.Fprintf(w, "Rotated the sealing key of %s in %s: new SealedSecrets are sealed for key %s, applied as Secret %s/%s.\n", env, progress.Duration(took), s.Key.Describe(), s.Namespace, s.Secret)
 	for _, r := range s.Rescued {
 		fmt.Fprintf(w, "  kept key %s from Secret %s/%s, which the key store lacked\n", r.Key.Describe(), s.Namespace, r.Secret)
 	}

@@ -133,9 +133,9 @@ func Run(ctx context.Context, opts *Options) error {
 	if !f.Globals.JSON() {
 		w := f.IO.Out
 		fmt.Fprintf(w, "Environment %s rebuilt from %s.\n", env.Name, doc.Revision)
-		fmt.Fprintf(w, "Recovery time: %s (from the start of rebuild until everything Git declares was applied and healthy)\n", rto.Round(time.Millisecond))
+		fmt.Fprintf(w, "Recovery time: %s (from the start of rebuild until everything Git declares was applied and healthy)\n", progress.Duration(rto))
 		for _, s := range doc.Steps {
-			fmt.Fprintf(w, "  %-22s %8s  %s\n", s.Name, (time.Duration(s.TookMS) * time.Millisecond).String(), s.State)
+			fmt.Fprintf(w, "  %-22s %8s  %s\n", s.Name, progress.Duration(time.Duration(s.TookMS)*time.Millisecond), s.State)
 		}
 	}
 	return nil

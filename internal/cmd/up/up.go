@@ -195,7 +195,7 @@ func resumeWhen(err error) string {
 
 func writeText(f *cmdutil.Factory, d Document) {
 	w := f.IO.Out
-	took := time.Duration(d.TookMS) * time.Millisecond
+	took := progress.Duration(time.Duration(d.TookMS) * time.Millisecond)
 	if d.Changed {
 		fmt.Fprintf(w, "Environment %s is up in %s.\n", d.Environment, took)
 	} else {
