@@ -75,7 +75,7 @@ current-context: x
 		{[]string{"plan", good, "--state-dir", dir}, 0, "7 steps", ""},
 		{[]string{"plan", good, "--state-dir", dir, "--detailed-exitcode"}, 3, "7 to run", ""},
 		{[]string{"validate", filepath.Join(dir, "missing.hcl")}, 2, "", "Cannot read environment file"},
-		{[]string{"plan"}, 2, "", "plan takes 1 argument(s), got 0"},
+		{[]string{"plan"}, 2, "", "plan takes FILE; got no arguments: FILE is missing"},
 		{[]string{"bogus"}, 2, "", `unknown command "bogus"`},
 		{[]string{"plan", good, "--nope"}, 2, "", "unknown flag: --nope"},
 		{[]string{"plan", good, "--output", "yaml"}, 2, "", "--output must be text or json"},
@@ -88,7 +88,9 @@ current-context: x
 		{[]string{"down", good}, 2, "", "run it again with --yes"},
 		{[]string{"rebuild", nokey}, 1, "", "the age key of environment gone is missing: no key at " + filepath.Join(dir, "nokey.agekey")},
 		{[]string{"status", unreachable}, 1, "does not answer", "has not been brought up"},
-		{[]string{"gc"}, 2, "", "gc needs at least 1 argument(s)"},
+		{[]string{"gc"}, 2, "", "gc takes FILE...; got no arguments: FILE... is missing"},
+		{[]string{"secret", "set", good}, 2, "", "secret set takes FILE NAMESPACE/NAME key=value...; got 1 argument (" + good + "): NAMESPACE/NAME and key=value... are missing"},
+		{[]string{"plan", good, good}, 2, "", "plan takes FILE; got 2 arguments"},
 		{[]string{"gc", good}, 0, "No instances of ephemeral environments found.", ""},
 	}
 	for _, c := range cases {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -197,11 +198,11 @@ func ExitCode(err error) int {
 }
 
 // ExactArgs requires exactly n positional arguments, failing with a usage
-// error (exit 2) that shows the command's usage line.
+// error (exit 2) that names the arguments the command takes.
 func ExactArgs(n int) func(cmd *cobra.Command, args []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
-			return UsageError("%s takes %d argument(s), got %d; usage: %s", cmd.Name(), n, len(args), cmd.UseLine())
+			return ArgsError(cmd, args)
 		}
 		return nil
 	}
@@ -211,10 +212,50 @@ func ExactArgs(n int) func(cmd *cobra.Command, args []string) error {
 func MinArgs(n int) func(cmd *cobra.Command, args []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) < n {
-			return UsageError("%s needs at least %d argument(s); usage: %s", cmd.Name(), n, cmd.UseLine())
+			return ArgsError(cmd, args)
 		}
 		return nil
 	}
+}
+
+// ArgsError is the usage error of a command given the wrong arguments: what
+// it takes (from its Use line), what it got, and what is missing, like
+// "secret set takes FILE NAMESPACE/NAME key=value...; got 1 argument
+// (dev.hcl): NAMESPACE/NAME and key=value... are missing".
+func ArgsError(cmd *cobra.Command, args []string) error {
+	names := ArgNames(cmd)
+	name := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+	got := "got no arguments"
+	switch len(args) {
+	case 0:
+	case 1:
+		got = fmt.Sprintf("got 1 argument (%s)", args[0])
+	default:
+		got = fmt.Sprintf("got %d arguments (%s)", len(args), strings.Join(args, " "))
+	}
+	msg := fmt.Sprintf("%s takes %s; %s", name, strings.Join(names, " "), got)
+	if len(args) < len(names) {
+		missing := names[len(args):]
+		verb := "is"
+		if len(missing) > 1 {
+			verb = "are"
+		}
+		msg += fmt.Sprintf(": %s %s missing", strings.Join(missing, " and "), verb)
+	}
+	return UsageError("%s; usage: %s", msg, cmd.UseLine())
+}
+
+// ArgNames are the positional arguments of cmd's Use line ("FILE",
+// "NAMESPACE/NAME", "key=value..."), flags left out.
+func ArgNames(cmd *cobra.Command) []string {
+	var names []string
+	for _, f := range strings.Fields(cmd.Use)[1:] {
+		if strings.HasPrefix(f, "-") || strings.HasPrefix(f, "[") {
+			break
+		}
+		names = append(names, f)
+	}
+	return names
 }
 
 // WriteDiagnostics renders diagnostics on the error stream, with source
