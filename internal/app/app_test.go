@@ -77,6 +77,11 @@ current-context: x
 		{[]string{"validate", filepath.Join(dir, "missing.hcl")}, 2, "", "Cannot read environment file"},
 		{[]string{"plan"}, 2, "", "plan takes FILE; got no arguments: FILE is missing"},
 		{[]string{"bogus"}, 2, "", `unknown command "bogus"`},
+		// Terraform's, kubectl's and helm's words for up and down.
+		{[]string{"apply"}, 2, "", "Did you mean this?\n\tup\n"},
+		{[]string{"destroy"}, 2, "", "Did you mean this?\n\tdown\n"},
+		{[]string{"install"}, 2, "", "Did you mean this?\n\tup\n"},
+		{[]string{"delete"}, 2, "", "Did you mean this?\n\tdown\n"},
 		{[]string{"plan", good, "--nope"}, 2, "", "unknown flag: --nope"},
 		{[]string{"plan", good, "--output", "yaml"}, 2, "", "--output must be text or json"},
 		{[]string{"version"}, 0, "groundwork ", ""},

@@ -29,6 +29,8 @@ func NewCmdDown(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "down FILE",
 		Short: "Delete what up created",
+		// terraform apply/destroy, kubectl create/delete, helm install/uninstall.
+		SuggestFor: []string{"destroy", "delete", "uninstall", "remove"},
 		Long: `Delete what up created. A kind cluster is deleted. An eks, gke or aks cluster
 is destroyed with terraform destroy, in the Terraform state (the state block's
 backend, or the local state in the state directory) and workspace up used,

@@ -44,6 +44,8 @@ func NewCmdUp(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "up FILE",
 		Short: "Bring an environment up: cluster, reconciler, secrets, seeded repository",
+		// terraform apply/destroy, kubectl create/delete, helm install/uninstall.
+		SuggestFor: []string{"apply", "create", "install"},
 		Long: `Run the steps plan shows: create or adopt the cluster, install the GitOps
 reconciler with Helm, set up the secrets integration, seed the GitOps repository
 and point the reconciler at it, then wait until the cluster has applied the
