@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -63,6 +64,23 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	out := gc.Run(ctx, gc.Options{Envs: roots, Environ: f.Environ(), DryRun: opts.DryRun,
 		Logf: func(format string, args ...any) { fmt.Fprintf(f.IO.ErrOut, " • "+format+"\n", args...) }})
+	// A file without an ephemeral block has instances only when up
+	// --ephemeral made them; say so when it has none, or gc of the
+	// wrong file looks like a clean slate.
+	var notEphemeral []string
+	for i, r := range roots {
+		if r.Env.Ephemeral != nil {
+			continue
+		}
+		found := false
+		for _, in := range out {
+			found = found || strings.HasPrefix(in.Name, r.Env.Name+"-")
+		}
+		if !found {
+			notEphemeral = append(notEphemeral, opts.Files[i])
+			fmt.Fprintf(f.IO.ErrOut, "%s: environment %s is not ephemeral (no ephemeral block) and has no instances made with up --ephemeral; gc deletes only expired instances of ephemeral environments, so it leaves %s alone (groundwork down deletes it).\n", opts.Files[i], r.Env.Name, r.Env.Name)
+		}
+	}
 	failed := 0
 	for _, in := range out {
 		if in.Action == "delete failed" {
@@ -78,6 +96,9 @@ func Run(ctx context.Context, opts *Options) error {
 			out = []gc.Instance{}
 		}
 		doc := map[string]any{"format_version": "1", "dry_run": opts.DryRun, "instances": out}
+		if len(notEphemeral) > 0 {
+			doc["not_ephemeral"] = notEphemeral
+		}
 		if fail != nil {
 			doc["error"] = cmdutil.ErrorDoc(fail)
 		}

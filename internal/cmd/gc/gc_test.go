@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/groundwork-dev/groundwork/internal/cmd/cmdtest"
@@ -45,5 +46,30 @@ func TestNothingToCollect(t *testing.T) {
 	}
 	if err := json.Unmarshal(io.Out.Bytes(), &doc); err != nil || !doc.DryRun || len(doc.Instances) != 0 {
 		t.Fatalf("%v %+v\n%s", err, doc, io.Out)
+	}
+}
+
+// TestNotEphemeral: gc of a file with no ephemeral block (and no instances
+// made with up --ephemeral) says that it is not ephemeral; it said nothing.
+func TestNotEphemeral(t *testing.T) {
+	f, io := cmdtest.NewFactory()
+	f.Globals.StateDir = t.TempDir()
+	file := filepath.Join("..", "..", "..", "environments", "local.hcl")
+	if err := Run(context.Background(), &Options{F: f, Files: []string{file}, DryRun: true}); err != nil {
+		t.Fatalf("%v\n%s", err, io.ErrOut)
+	}
+	if e := io.ErrOut.String(); !strings.Contains(e, file+": environment local is not ephemeral") {
+		t.Errorf("stderr: %s", e)
+	}
+	f, io = cmdtest.NewFactory()
+	f.Globals.StateDir, f.Globals.Output = t.TempDir(), cmdutil.OutputJSON
+	if err := Run(context.Background(), &Options{F: f, Files: []string{file, filepath.Join("..", "..", "..", "environments", "ci-ephemeral.hcl")}, DryRun: true}); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		NotEphemeral []string `json:"not_ephemeral"`
+	}
+	if err := json.Unmarshal(io.Out.Bytes(), &doc); err != nil || len(doc.NotEphemeral) != 1 || doc.NotEphemeral[0] != file {
+		t.Errorf("%v %s", err, io.Out)
 	}
 }
