@@ -52,7 +52,7 @@ func (p *Plan) WriteText(w io.Writer, j *actions.Journal) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Plan for environment %q (%s)\n", env.Name, env.File)
-	fmt.Fprintf(&b, "  cluster %s, %s %s, secrets %s", env.Cluster.Provider, env.GitOps.Engine, env.GitOps.Version, env.Secrets.Provider)
+	fmt.Fprintf(&b, "  cluster %s, %s, secrets %s", env.Cluster.Provider, spec.EngineWithChart(env.GitOps), env.Secrets.Provider)
 	if env.Ephemeral != nil {
 		fmt.Fprintf(&b, ", expires %s after up", spec.FormatDuration(env.Ephemeral.TTL))
 	}

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -178,6 +179,13 @@ type GitOps struct {
 	Repository Repository
 	Commit     CommitSettings
 	Sync       Sync
+}
+
+// EngineWithChart names the engine with the chart that installs it, like
+// "flux (chart flux2 2.17.0)": the version is the chart's, not the
+// engine's own, so it is never shown as "flux 2.17.0".
+func EngineWithChart(g GitOps) string {
+	return fmt.Sprintf("%s (chart %s %s)", g.Engine, g.Chart.Name, g.Version)
 }
 
 // Chart is where a Helm chart comes from.

@@ -345,7 +345,7 @@ stringData:
 			t.Fatalf("status: exit %d, %v\n%s", code, doc, errOut)
 		}
 		_, out, _ := g.run(ctx, "status", g.file)
-		for _, w := range []string{"✓ cluster", "✓ reconciler  flux2 2.17.0", "✓ sync        6/6 Flux objects ready", "last run    up succeeded"} {
+		for _, w := range []string{"✓ cluster", "✓ reconciler  chart flux2 2.17.0", "✓ sync        6/6 Flux objects ready", "last run    up succeeded"} {
 			if !strings.Contains(out, w) {
 				t.Errorf("status lacks %q:\n%s", w, out)
 			}

@@ -157,9 +157,9 @@ func writeText(f *cmdutil.Factory, d Document) {
 		case !r.Installed:
 			fmt.Fprintf(w, "%s reconciler  Helm release %s is not installed; run groundwork up\n", mark(false), r.Release)
 		default:
-			fmt.Fprintf(w, "%s reconciler  %s, release %s revision %d (%s)", mark(r.WorkloadsOK), r.Chart, r.Release, r.Revision, r.Status)
+			fmt.Fprintf(w, "%s reconciler  chart %s, release %s revision %d (%s)", mark(r.WorkloadsOK), r.Chart, r.Release, r.Revision, r.Status)
 			if !strings.HasSuffix(r.Chart, " "+r.WantsVersion) {
-				fmt.Fprintf(w, "; the spec wants %s", r.WantsVersion)
+				fmt.Fprintf(w, "; the spec wants chart version %s", r.WantsVersion)
 			}
 			fmt.Fprintln(w)
 			for _, n := range r.NotReady {

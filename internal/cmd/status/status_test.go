@@ -83,7 +83,7 @@ func TestExternalSecretsUnreachableStore(t *testing.T) {
 	f := &cmdutil.Factory{IO: &cmdutil.IOStreams{Out: &b}, Globals: &cmdutil.GlobalOptions{}}
 	writeText(f, d)
 	want := `✓ cluster     https://127.0.0.1:6443 answers, Kubernetes v1.35.0
-✓ reconciler  flux2 2.17.0, release flux-system/flux revision 1 (deployed)
+✓ reconciler  chart flux2 2.17.0, release flux-system/flux revision 1 (deployed)
 ✓ sync        0/0 Flux objects ready at main@sha1:abc
 ✗ secrets     ClusterSecretStore aws-secrets-manager is not ready (InvalidProviderConfig: unable to validate store): ` + stsUnreachable + `
     check the region (eu-west-1) of external_store "aws-secrets-manager", ..., and that the cluster can reach Secrets Manager and STS in eu-west-1

@@ -116,8 +116,8 @@ func Run(opts *Options) error {
 }
 
 func summary(env *spec.Environment) string {
-	s := fmt.Sprintf("environment %q: %s cluster, %s %s, %s secrets, %d addon(s)",
-		env.Name, env.Cluster.Provider, env.GitOps.Engine, env.GitOps.Version, env.Secrets.Provider, len(env.Addons))
+	s := fmt.Sprintf("environment %q: %s cluster, %s, %s secrets, %d addon(s)",
+		env.Name, env.Cluster.Provider, spec.EngineWithChart(env.GitOps), env.Secrets.Provider, len(env.Addons))
 	if env.Ephemeral != nil {
 		s += ", expires after " + spec.FormatDuration(env.Ephemeral.TTL)
 	}

@@ -57,7 +57,7 @@ func TestValidateText(t *testing.T) {
 	if err := Run(&Options{F: f, Files: []string{good}}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(s.Out.String(), good+`: valid: environment "good": kind cluster, flux 2.17.0, sops secrets`) {
+	if !strings.Contains(s.Out.String(), good+`: valid: environment "good": kind cluster, flux (chart flux2 2.17.0), sops secrets`) {
 		t.Fatalf("stdout: %s", s.Out.String())
 	}
 
