@@ -84,3 +84,22 @@ func (l *Lock) Release() error {
 	l.f = nil
 	return err
 }
+
+// Remove deletes the lock file and gives the lock up, then removes the
+// state directory too when nothing else is left in it: for a run that
+// leaves no state behind (down, or a command refused before it wrote any).
+func (l *Lock) Remove() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	path := l.f.Name()
+	err := os.Remove(path)
+	if errors.Is(err, os.ErrNotExist) {
+		err = nil
+	}
+	if rerr := l.Release(); err == nil {
+		err = rerr
+	}
+	_ = os.Remove(filepath.Dir(path)) // fails, as it should, when not empty
+	return err
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -136,6 +137,16 @@ func (f *Factory) Instantiate(env *spec.Environment, create bool) error {
 // .groundwork/<environment> next to the environment file.
 func (f *Factory) StateDir(env *spec.Environment) string {
 	return facts.StateDir(env, f.Globals.StateDir)
+}
+
+// RemoveStateRoot removes the folder of the default state directories
+// (.groundwork next to the environment file) when it is empty: after a run
+// that left no state of env (down, or a refused command). --state-dir's
+// parent is the user's and stays.
+func (f *Factory) RemoveStateRoot(env *spec.Environment) {
+	if f.Globals.StateDir == "" {
+		_ = os.Remove(filepath.Dir(f.StateDir(env))) // fails when not empty
+	}
 }
 
 // WriteJSON writes v to Out as one indented JSON document.

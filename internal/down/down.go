@@ -28,6 +28,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/helm"
 	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/kustomization"
+	"github.com/groundwork-dev/groundwork/internal/plan"
 	"github.com/groundwork-dev/groundwork/internal/render"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/terraform"
@@ -103,13 +104,20 @@ func Run(ctx context.Context, o Options) error {
 	case env.Cluster.Provider == spec.ProviderKind:
 		path, _ := facts.Kubeconfig(env, o.StateDir)
 		c, err := kind.New(ctx, env.Name, env.Cluster.Kind, path)
-		if err != nil {
+		var nr *kind.NoRuntimeError
+		switch {
+		case errors.As(err, &nr) && !clusterStarted(o.StateDir):
+			// An up that failed for want of Docker made no cluster: like
+			// kind delete cluster of a missing one, nothing to do.
+			o.Logf("no kind cluster %s to delete: groundwork never got as far as creating it, and no container runtime runs here", env.Name)
+		case err != nil:
 			return err
+		default:
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			o.Logf("deleted the kind cluster %s", env.Name)
 		}
-		if err := c.Delete(); err != nil {
-			return err
-		}
-		o.Logf("deleted the kind cluster %s", env.Name)
 	case o.Uninstall:
 		if err := uninstall(ctx, o); err != nil {
 			return err
@@ -133,6 +141,19 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	return nil
+}
+
+// clusterStarted reports whether the journal in stateDir records the
+// cluster step as started (done, unchanged, interrupted while running): a
+// cluster may then exist. A step that failed before creating anything, or
+// no record at all, means none does.
+func clusterStarted(stateDir string) bool {
+	j, err := actions.OpenJournal(stateDir)
+	if err != nil {
+		return true // unreadable: assume the worst
+	}
+	rec, ok := j.Steps[plan.StepCluster]
+	return ok && rec.State != actions.StateFailed
 }
 
 // destroy destroys the cloud cluster through Terraform, in the workspace

@@ -96,6 +96,12 @@ func Run(ctx context.Context, opts *Options) error {
 	if err := down.Run(ctx, do); err != nil {
 		return err
 	}
+	// Nothing of groundwork's stays: not the lock, nor the state
+	// directory when nothing of the user's is in it.
+	if err := lock.Remove(); err != nil {
+		return err
+	}
+	f.RemoveStateRoot(res.Env)
 	took := time.Since(start).Round(time.Millisecond)
 	if f.Globals.JSON() {
 		return f.WriteJSON(map[string]any{"format_version": "1", "environment": res.Env.Name, "done": plan, "took_ms": took.Milliseconds()})

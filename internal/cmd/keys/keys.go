@@ -2,7 +2,9 @@ package keys
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -78,6 +80,8 @@ func RunRotate(ctx context.Context, opts *RotateOptions) error {
 	}
 	stateDir := f.StateDir(res.Env)
 	rep := progress.New(f.IO.ErrOut, f.IO.ErrTTY, f.Globals.Verbose)
+	_, statErr := os.Stat(stateDir)
+	newState := errors.Is(statErr, os.ErrNotExist)
 	lock, err := cmdutil.Acquire(ctx, stateDir, "keys rotate", opts.LockTimeout, rep)
 	if err != nil {
 		return err
@@ -87,6 +91,12 @@ func RunRotate(ctx context.Context, opts *RotateOptions) error {
 	out, err := rotate.Run(ctx, rotate.Options{Env: res.Env, StateDir: stateDir, Environ: f.Environ(),
 		Logf: func(format string, args ...any) { rep.Printf(" • "+format, args...) }})
 	if err != nil {
+		if newState {
+			// Refused (or failed) on an environment with no state:
+			// leave none, not a state directory holding a lock.
+			_ = lock.Remove()
+			f.RemoveStateRoot(res.Env)
+		}
 		return err
 	}
 	took := time.Since(start).Round(time.Millisecond)

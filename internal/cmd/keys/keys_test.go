@@ -120,3 +120,19 @@ func TestReportSealed(t *testing.T) {
 		t.Errorf("rescued: %v", doc["rescued"])
 	}
 }
+
+// TestRefusedRotationLeavesNoState: a rotation refused on an environment
+// that has no state (nothing to rotate, no key) made its state directory
+// and left a lock in it.
+func TestRefusedRotationLeavesNoState(t *testing.T) {
+	for _, provider := range []string{"external-secrets", "sealed-secrets"} {
+		file, _ := sealedEnvFile(t, provider)
+		f, _ := cmdtest.NewFactory()
+		if err := RunRotate(context.Background(), &RotateOptions{F: f, File: file}); err == nil {
+			t.Fatalf("%s: rotated", provider)
+		}
+		if _, err := os.Stat(filepath.Join(filepath.Dir(file), ".groundwork")); !os.IsNotExist(err) {
+			t.Errorf("%s: the refused rotation left a state directory: %v", provider, err)
+		}
+	}
+}
