@@ -205,6 +205,25 @@ current-context: x
 	}
 }
 
+// TestPendingPlanIsOneDocument: plan --detailed-exitcode -o json exits 3
+// with its plan, and no failure document after it (3 is no failure).
+func TestPendingPlanIsOneDocument(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "dev.hcl")
+	os.WriteFile(good, []byte(`environment "dev" {
+  cluster "kind" {}
+  gitops {
+    repository { url = "https://github.com/acme/fleet.git" }
+  }
+}`), 0o644)
+	code, out, _ := run(t, "plan", good, "--offline", "--detailed-exitcode", "-o", "json")
+	dec := json.NewDecoder(strings.NewReader(out))
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil || code != cmdutil.ExitChanges || dec.More() || doc["error"] != nil {
+		t.Errorf("exit %d, %v:\n%s", code, err, out)
+	}
+}
+
 func TestHelpOfEveryCommand(t *testing.T) {
 	for _, c := range []string{"validate", "plan", "up", "down", "rebuild", "status", "gc", "version", "completion"} {
 		code, out, _ := run(t, c, "--help")

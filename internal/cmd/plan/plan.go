@@ -118,7 +118,7 @@ func RunContext(ctx context.Context, opts *Options) error {
 		p.Repository = repositoryPlan(ctx, f, res.Env, stateDir, opts)
 	}
 	if f.Globals.JSON() {
-		err = p.WriteJSON(f.IO.Out, journal)
+		err = f.WriteJSON(p.ToJSON(journal))
 	} else {
 		err = p.WriteText(f.IO.Out, journal)
 	}
