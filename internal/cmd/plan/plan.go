@@ -29,6 +29,10 @@ type Options struct {
 	AdoptFiles []string
 	// TakeOverBootstrap plans as up --take-over-bootstrap would run.
 	TakeOverBootstrap bool
+	// Ephemeral and TTL plan as up --ephemeral --ttl would run: the
+	// instance's name, folder, state directory and kubeconfig.
+	Ephemeral bool
+	TTL       time.Duration
 }
 
 // NewCmdPlan returns the plan command; runF replaces the behaviour in tests
@@ -83,6 +87,8 @@ do and 3 when steps are pending, like terraform plan.`,
 	cmd.Flags().BoolVar(&opts.TakeOverBootstrap, "take-over-bootstrap", false, "plan as up --take-over-bootstrap would run (a flux bootstrap folder replaced by groundwork's)")
 	cmd.Flags().BoolVar(&opts.Offline, "offline", false, "do not read the GitOps repository (no file-by-file change)")
 	cmd.Flags().StringArrayVar(&opts.AdoptFiles, "adopt-file", nil, "plan as up --adopt-file would run: this file of yours handed over to groundwork (repeatable)")
+	cmd.Flags().BoolVar(&opts.Ephemeral, "ephemeral", false, "plan as up --ephemeral would run: a short-lived instance, named by --name-suffix")
+	cmdutil.DurationVar(cmd.Flags(), &opts.TTL, "ttl", 2*time.Hour, "with --ephemeral: how long the instance lives")
 	return cmd
 }
 
@@ -95,6 +101,18 @@ func RunContext(ctx context.Context, opts *Options) error {
 	res := f.LoadSpec(opts.File)
 	if err := f.ReportSpec(res); err != nil {
 		return err
+	}
+	// The instance up would make, with its name, repository folder, state
+	// directory (and so journal) and kubeconfig.
+	if opts.Ephemeral && res.Env.Ephemeral == nil {
+		res.Env.Ephemeral = &spec.Ephemeral{TTL: opts.TTL}
+	}
+	_, named := spec.InstanceSuffix(f.Globals.NameSuffix, f.Environ(), false)
+	if err := f.Instantiate(res.Env, true); err != nil {
+		return err
+	}
+	if e := res.Env.Ephemeral; e != nil && !named && e.Suffix != "" {
+		fmt.Fprintf(f.IO.ErrOut, "Environment %s is ephemeral and neither --name-suffix nor a CI run names the instance, so up would pick a random suffix. This is the plan of instance %s; up --name-suffix %s makes exactly that one.\n", e.Base, res.Env.Name, e.Suffix)
 	}
 	stateDir := f.StateDir(res.Env)
 	journal, err := actions.OpenJournal(stateDir)

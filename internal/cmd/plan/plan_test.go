@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cmd/cmdtest"
@@ -25,6 +26,11 @@ func TestFlagsToOptions(t *testing.T) {
 	}
 	if got.File != "environments/dev.hcl" || !got.DetailedExitCode {
 		t.Fatalf("options: %+v", got)
+	}
+	cmd = NewCmdPlan(f, func(o *Options) error { got = o; return nil })
+	cmd.SetArgs([]string{"dev.hcl", "--ephemeral", "--ttl", "1d"})
+	if err := cmd.Execute(); err != nil || !got.Ephemeral || got.TTL != 24*time.Hour {
+		t.Fatalf("--ephemeral --ttl 1d: %+v %v", got, err)
 	}
 	cmd = NewCmdPlan(f, func(*Options) error { t.Fatal("must not run"); return nil })
 	cmd.SetArgs([]string{"a.hcl", "b.hcl"})
@@ -127,5 +133,51 @@ func TestSpecErrors(t *testing.T) {
 	var doc cmdutil.SpecErrorDocument
 	if err := json.Unmarshal(s.Out.Bytes(), &doc); err != nil || doc.Valid || len(doc.Diagnostics) != 1 || doc.Diagnostics[0].Range.Start.Line != 4 {
 		t.Fatalf("JSON error document: %v %+v", err, doc)
+	}
+}
+
+// TestPlanOfAnInstance: with --name-suffix (and --ephemeral for a file
+// without an ephemeral block) plan shows the instance up makes: its name,
+// repository folder, kubeconfig in its state directory, and it reads that
+// instance's journal. It showed the un-suffixed environment and read its
+// journal.
+func TestPlanOfAnInstance(t *testing.T) {
+	path := writeSpec(t)
+	dir := filepath.Dir(path)
+	// The base environment's journal says everything is done; the
+	// instance has never run.
+	base, err := actions.OpenJournal(filepath.Join(dir, ".groundwork", "dev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, s := cmdtest.NewFactory()
+	f.Globals.NameSuffix = "pr-7"
+	res := f.LoadSpec(path)
+	p := plan.Build(res.Env, plan.Options{StateDir: filepath.Join(dir, ".groundwork", "dev")})
+	for _, st := range p.Steps {
+		base.Steps[st.Name] = actions.StepRecord{State: actions.StateDone, Fingerprint: st.Fingerprint}
+	}
+	if err := base.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if err := Run(&Options{F: f, Offline: true, File: path, Ephemeral: true, TTL: time.Hour}); err != nil {
+		t.Fatalf("%v\n%s", err, s.ErrOut)
+	}
+	out := s.Out.String()
+	for _, want := range []string{`Plan for environment "dev-pr-7"`, "expires 1h after up", "clusters/dev-pr-7", filepath.Join(dir, ".groundwork", "dev-pr-7", "kubeconfig"), "8 steps, 8 to run"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the plan lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, `"dev"`) || strings.Contains(out, "done in the last run") {
+		t.Errorf("the plan shows the base environment or its journal:\n%s", out)
+	}
+	// No suffix: up would pick a random one; plan says which it planned.
+	f, s = cmdtest.NewFactory()
+	if err := Run(&Options{F: f, Offline: true, File: path, Ephemeral: true, TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if e := s.ErrOut.String(); !strings.Contains(e, "up would pick a random suffix") || !strings.Contains(e, "up --name-suffix ") {
+		t.Errorf("stderr: %s", e)
 	}
 }
