@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"helm.sh/helm/v3/pkg/kube"
@@ -19,10 +20,11 @@ import (
 // deletions, its workloads); on a rebuild that is recovery time.
 const WaitPoll = 250 * time.Millisecond
 
-// waitRetries is how many consecutive transient errors (an API server
-// restarting, throttling) a resource may answer before the wait gives up, as
-// in Helm's client.
-const waitRetries = 30
+// transientFor is how long a resource may answer nothing but transient
+// errors (an API server restarting, throttling) before the wait gives up:
+// Helm's client allows 30 in a row at its 2 s interval. A variable for the
+// tests.
+var transientFor = time.Minute
 
 // fastWaitClient is Helm's Kubernetes client with the same readiness rules
 // (Helm's ReadyChecker) checked every WaitPoll instead of every 2 seconds.
@@ -68,35 +70,48 @@ func (c *fastWaitClient) waitReady(resources kube.ResourceList, timeout time.Dur
 }
 
 // waitReady polls Helm's ReadyChecker over resources every poll until all
-// are ready, retrying each resource's transient errors up to waitRetries
-// times in a row.
+// are ready, riding out each resource's transient errors for up to
+// transientFor. What it logs (the checker says why a resource is not ready
+// at every look) is logged once until it changes.
 func waitReady(cs kubernetes.Interface, resources kube.ResourceList, timeout, poll time.Duration, jobs bool, logf func(string, ...any)) error {
 	opts := []kube.ReadyCheckerOption{kube.PausedAsReady(true)}
 	if jobs {
 		opts = append(opts, kube.CheckJobs(true))
 	}
+	logf = once(logf)
 	checker := kube.NewReadyChecker(cs, logf, opts...)
 	logf("beginning wait for %d resources with timeout of %v", len(resources), timeout)
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	errs := make([]int, len(resources))
+	since := make([]time.Time, len(resources)) // first of a resource's current run of transient errors
+	var lastTransient error
 	err := wait.PollUntilContextCancel(ctx, poll, true, func(ctx context.Context) (bool, error) {
+		lastTransient = nil
 		for i, r := range resources {
 			ready, err := checker.IsReady(ctx, r)
 			if err != nil && transient(err) {
-				if errs[i]++; errs[i] > waitRetries {
-					return false, fmt.Errorf("%s/%s: %w", r.Namespace, r.Name, err)
+				if since[i].IsZero() {
+					since[i] = time.Now()
+					logf("%s/%s: %v (retrying for up to %s)", r.Namespace, r.Name, err, transientFor)
+				}
+				lastTransient = fmt.Errorf("%s/%s: %w", r.Namespace, r.Name, err)
+				if time.Since(since[i]) > transientFor {
+					return false, lastTransient
 				}
 				return false, nil
 			}
-			errs[i] = 0
+			since[i] = time.Time{}
 			if !ready {
 				return false, err
 			}
 		}
 		return true, nil
 	})
+	if err != nil && lastTransient != nil && ctx.Err() != nil {
+		// Timed out while the API server was failing: say so.
+		err = fmt.Errorf("%w (last error: %v)", err, lastTransient)
+	}
 	if err != nil {
 		logf("wait for resources failed after %v: %v", time.Since(start).Round(time.Millisecond), err)
 		return err
@@ -115,4 +130,20 @@ func transient(err error) bool {
 	}
 	code := se.Status().Code
 	return code == 0 || code == http.StatusTooManyRequests || code >= 500 && code != http.StatusNotImplemented
+}
+
+// once wraps logf to drop a line identical to the one before it.
+func once(logf func(string, ...any)) func(string, ...any) {
+	var mu sync.Mutex
+	var last string
+	return func(format string, args ...any) {
+		line := fmt.Sprintf(format, args...)
+		mu.Lock()
+		same := line == last
+		last = line
+		mu.Unlock()
+		if !same {
+			logf("%s", line)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package helm
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -96,6 +97,30 @@ func TestWaitReady(t *testing.T) {
 		})
 		if err := waitReady(cs, info(deployment(true)), time.Minute, poll, false, logf); err != nil {
 			t.Fatalf("a 503 ended the wait: %v", err)
+		}
+	})
+
+	t.Run("transient errors for longer than transientFor end the wait", func(t *testing.T) {
+		saved := transientFor
+		transientFor = 50 * time.Millisecond
+		defer func() { transientFor = saved }()
+		cs := fake.NewClientset()
+		cs.PrependReactor("get", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
+			return true, nil, apierrors.NewServiceUnavailable("the API server is restarting")
+		})
+		var lines []string
+		err := waitReady(cs, info(deployment(true)), time.Minute, poll, false, func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) })
+		if !apierrors.IsServiceUnavailable(err) {
+			t.Fatalf("an API server failing for longer than transientFor: %v, want its 503", err)
+		}
+		n := 0
+		for _, l := range lines {
+			if strings.Contains(l, "the API server is restarting") {
+				n++
+			}
+		}
+		if n != 2 { // the first error of the run, and the failure
+			t.Errorf("the transient error logged %d times, want once when it starts and once when the wait fails: %q", n, lines)
 		}
 	})
 
