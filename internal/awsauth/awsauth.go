@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -25,7 +26,11 @@ func (e *NoCredentialsError) Error() string {
 	if e.Profile != "" {
 		how = fmt.Sprintf("profile %s (AWS_PROFILE) gave none: run `aws sso login --profile %s`, or check the profile in ~/.aws/config", e.Profile, e.Profile)
 	}
-	return fmt.Sprintf("no AWS credentials for %s: %s", e.Purpose, how)
+	msg := fmt.Sprintf("no AWS credentials for %s: %s", e.Purpose, how)
+	if c := cause(e.Err); c != "" {
+		msg += " (" + c + ")"
+	}
+	return msg
 }
 
 func (e *NoCredentialsError) Unwrap() error { return e.Err }
@@ -56,4 +61,28 @@ func Config(ctx context.Context, region, purpose string) (aws.Config, error) {
 		return aws.Config{}, &NoCredentialsError{Purpose: purpose, Profile: profile, Err: err}
 	}
 	return cfg, nil
+}
+
+// cause is the part of a credential chain's error worth showing: nothing
+// when no provider had credentials at all (the SDK then lists every
+// provider it tried, down to the instance metadata service, which says
+// nothing to someone on a laptop), and otherwise the innermost error (an
+// STS refusal, an expired SSO token).
+func cause(err error) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	for _, none := range []string{"no EC2 IMDS role found", "failed to refresh cached credentials, no", "no valid providers in chain", "EC2 IMDS"} {
+		if strings.Contains(msg, none) {
+			return ""
+		}
+	}
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
 }

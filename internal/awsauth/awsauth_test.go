@@ -101,3 +101,23 @@ func TestConfigProfile(t *testing.T) {
 		t.Fatalf("static credentials: %v %v", cfg.Region, err)
 	}
 }
+
+// TestConfigCredentialsRefused: credentials that exist but fail (here a
+// profile's credential_process that exits with an error) keep their cause in
+// the message, beside the advice.
+func TestConfigCredentialsRefused(t *testing.T) {
+	noAWS(t, "http://127.0.0.1:1")
+	script := filepath.Join(t.TempDir(), "creds")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho 'the SSO session has expired' >&2\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(os.Getenv("AWS_CONFIG_FILE"), []byte("[profile ops]\ncredential_process = "+script+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_PROFILE", "ops")
+	_, err := Config(context.Background(), "eu-west-1", "the EKS cluster")
+	var nc *NoCredentialsError
+	if !errors.As(err, &nc) || !strings.Contains(err.Error(), "profile ops (AWS_PROFILE) gave none") || !strings.Contains(err.Error(), "exit status 3") {
+		t.Fatalf("a refusing credential process: %v", err)
+	}
+}

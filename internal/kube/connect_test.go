@@ -58,6 +58,14 @@ func TestConnectKubeconfigErrors(t *testing.T) {
 			t.Errorf("a raw Go error: %q", err)
 		}
 	}
+	// A kubeconfig whose CA file went: not "the kubeconfig does not exist".
+	noCA := filepath.Join(dir, "no-ca")
+	if err := os.WriteFile(noCA, []byte(strings.Replace(twoContexts, `{server: "https://127.0.0.1:7443"}`, `{server: "https://127.0.0.1:7443", certificate-authority: /gone/ca.crt}`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Connect(noCA, "prod"); err == nil || strings.Contains(err.Error(), "does not exist: give the path") || !strings.Contains(err.Error(), "/gone/ca.crt") {
+		t.Errorf("a missing CA file: %v", err)
+	}
 	c, err := Connect(path, "prod")
 	if err != nil || c.Config.Host != "https://127.0.0.1:7443" {
 		t.Fatalf("context prod: %v %v", err, c)

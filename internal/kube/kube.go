@@ -67,6 +67,9 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 // there, or the context it is asked for is not in it.
 type KubeconfigError struct {
 	Path, Context string
+	// Missing says the file itself is not there; NoContext that it has
+	// not the context asked for.
+	Missing, NoContext bool
 	// Contexts are the contexts the file has (when it could be read).
 	Contexts []string
 	Err      error
@@ -74,13 +77,13 @@ type KubeconfigError struct {
 
 func (e *KubeconfigError) Error() string {
 	switch {
-	case errors.Is(e.Err, fs.ErrNotExist):
+	case e.Missing:
 		return fmt.Sprintf("kubeconfig %s does not exist: give the path of the cluster's kubeconfig file (the environment's kubeconfig, or --var), or create it first (kind get kubeconfig, aws eks update-kubeconfig, gcloud container clusters get-credentials, az aks get-credentials)", e.Path)
-	case e.Context != "" && len(e.Contexts) > 0:
+	case e.NoContext && len(e.Contexts) > 0:
 		return fmt.Sprintf("kubeconfig %s has no context %q; it has: %s", e.Path, e.Context, strings.Join(e.Contexts, ", "))
-	case e.Context != "":
+	case e.NoContext:
 		return fmt.Sprintf("kubeconfig %s has no context %q, and no context at all", e.Path, e.Context)
-	case len(e.Contexts) > 0:
+	case e.Context == "" && len(e.Contexts) > 0 && clientcmd.IsEmptyConfig(e.Err):
 		return fmt.Sprintf("kubeconfig %s: %v; name one of its contexts (%s) in the environment's context", e.Path, e.Err, strings.Join(e.Contexts, ", "))
 	}
 	return fmt.Sprintf("kubeconfig %s: %v", e.Path, e.Err)
@@ -93,7 +96,7 @@ func (e *KubeconfigError) Unwrap() error { return e.Err }
 // not there, or has not the context, is a *KubeconfigError.
 func Connect(kubeconfig, kubeContext string) (*Client, error) {
 	if _, err := os.Stat(kubeconfig); err != nil {
-		return nil, &KubeconfigError{Path: kubeconfig, Context: kubeContext, Err: err}
+		return nil, &KubeconfigError{Path: kubeconfig, Context: kubeContext, Missing: errors.Is(err, fs.ErrNotExist), Err: err}
 	}
 	loader := &clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig}
 	raw, err := loader.Load()
@@ -106,7 +109,7 @@ func Connect(kubeconfig, kubeContext string) (*Client, error) {
 	}
 	sort.Strings(contexts)
 	if _, ok := raw.Contexts[kubeContext]; kubeContext != "" && !ok {
-		return nil, &KubeconfigError{Path: kubeconfig, Context: kubeContext, Contexts: contexts, Err: errors.New("no such context")}
+		return nil, &KubeconfigError{Path: kubeconfig, Context: kubeContext, Contexts: contexts, NoContext: true, Err: errors.New("no such context")}
 	}
 	cc := clientcmd.NewNonInteractiveClientConfig(*raw, kubeContext, &clientcmd.ConfigOverrides{CurrentContext: kubeContext}, loader)
 	cfg, err := cc.ClientConfig()

@@ -112,13 +112,14 @@ func Run(ctx context.Context, opts *Options) error {
 func advice(doc Document, env *spec.Environment, file, stateDir string) string {
 	c, rec := doc.Cluster, doc.Reconciler
 	switch {
+	case !c.Reachable && env.Cluster.Provider == spec.ProviderExisting:
+		// up adopts the cluster as it is: it cannot start it (nor tell,
+		// from here, whether it was ever brought up: from CI, say).
+		return fmt.Sprintf("Environment %s is not healthy: its cluster does not answer, and groundwork cannot start a cluster it adopted; check the cluster is running and the kubeconfig is current, then groundwork up %s.", env.Name, file)
 	case doc.LastRun == nil && (!c.Reachable || !rec.Installed):
 		// Nothing recorded here, nothing installed there: not an
 		// environment that broke, one that was never made (from here).
 		return fmt.Sprintf("Environment %s has not been brought up (no run of groundwork recorded in %s): groundwork up %s creates it.", env.Name, stateDir, file)
-	case !c.Reachable && env.Cluster.Provider == spec.ProviderExisting:
-		// up adopts the cluster as it is: it cannot start it.
-		return fmt.Sprintf("Environment %s is not healthy: its cluster does not answer, and groundwork cannot start a cluster it adopted; check the cluster is running and the kubeconfig is current, then groundwork up %s.", env.Name, file)
 	case doc.ExternalSecrets != nil && !doc.ExternalSecrets.OK && storeProblemOnly(doc.Report):
 		// groundwork up cannot make Secrets Manager reachable.
 		return fmt.Sprintf("Environment %s is not healthy: External Secrets cannot sync (see the secrets lines above).", env.Name)

@@ -197,6 +197,7 @@ func TestAdvice(t *testing.T) {
 	}{
 		{"never brought up", down(false), env(spec.ProviderKind), "Environment prod has not been brought up (no run of groundwork recorded in /state): groundwork up prod.hcl creates it."},
 		{"adopted cluster down", down(true), env(spec.ProviderExisting), "its cluster does not answer, and groundwork cannot start a cluster it adopted; check the cluster is running"},
+		{"adopted cluster down, brought up elsewhere", down(false), env(spec.ProviderExisting), "its cluster does not answer, and groundwork cannot start a cluster it adopted"},
 		{"kind cluster down", down(true), env(spec.ProviderKind), "Environment prod is not healthy; groundwork up prod.hcl converges it."},
 		{"store unreachable", healthyExceptSecrets(unreachableStore()), env(spec.ProviderExisting), "External Secrets cannot sync"},
 	}
