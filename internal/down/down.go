@@ -193,6 +193,12 @@ func destroy(ctx context.Context, o Options) error {
 	return nil
 }
 
+// uninstalled is an engine that has, once its Helm release is gone, objects
+// of groundwork's to delete that the running engine needed until then.
+type uninstalled interface {
+	Uninstalled(ctx context.Context) ([]string, error)
+}
+
 // uninstall detaches the engine first (its objects deleted without
 // garbage collection, the Secrets groundwork gave it deleted) so that it
 // cannot delete what it applied, then removes its Helm release.
@@ -224,6 +230,15 @@ func uninstall(ctx context.Context, o Options) error {
 		return fmt.Errorf("uninstall Helm release %s/%s: %w", rel.Namespace, rel.Name, err)
 	}
 	o.Logf("uninstalled Helm release %s/%s", rel.Namespace, rel.Name)
+	if u, ok := e.(uninstalled); ok {
+		done, err := u.Uninstalled(ctx)
+		for _, d := range done {
+			o.Logf("deleted %s", d)
+		}
+		if err != nil {
+			return err
+		}
+	}
 	if o.Env.Ephemeral != nil {
 		return deleteExpiry(ctx, c, o)
 	}

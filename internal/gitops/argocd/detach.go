@@ -21,8 +21,8 @@ import (
 // every Application stops syncing and loses its resources finalizer (which
 // would otherwise delete what it applied), then is deleted; then the
 // environment's AppProject, the repository credentials Secret (the Git
-// token), argocd-notifications-secret (the webhook URLs) and the Redis
-// password Secret groundwork made (see Prepare) go.
+// token) and argocd-notifications-secret (the webhook URLs) go. The Redis
+// password Secret stays while Argo CD runs (see Uninstalled).
 func (e *Engine) Detach(ctx context.Context) ([]string, error) {
 	var done []string
 	if ri, err := e.d.Kube.Resource(ApplicationSetKind, e.Namespace); err == nil {
@@ -70,9 +70,6 @@ func (e *Engine) Detach(ctx context.Context) ([]string, error) {
 	secrets := []string{RepositorySecretName(e.d.Env.Name)}
 	if e.d.Env.Notifications != nil {
 		secrets = append(secrets, notify.ArgoCDSecret)
-	}
-	if e.ownedRedisSecret(ctx) {
-		secrets = append(secrets, RedisSecret)
 	}
 	return gitops.DeleteSecrets(ctx, e.d.Kube, e.Namespace, done, secrets...)
 }

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/groundwork-dev/groundwork/internal/facts"
+	"github.com/groundwork-dev/groundwork/internal/gitops"
 	"github.com/groundwork-dev/groundwork/internal/kube"
 )
 
@@ -51,9 +52,20 @@ func (e *Engine) Prepare(ctx context.Context) error {
 	return nil
 }
 
-// ownedRedisSecret says whether Argo CD's Redis password Secret is the one
-// Prepare made (and not the chart hook's).
-func (e *Engine) ownedRedisSecret(ctx context.Context) bool {
-	s, err := e.d.Kube.Clientset.CoreV1().Secrets(e.Namespace).Get(ctx, RedisSecret, metav1.GetOptions{})
-	return err == nil && s.Labels[facts.ManagedByLabel] == facts.ManagedBy
+// Uninstalled deletes, once Argo CD's release is gone, the Redis password
+// Secret Prepare made (not one the chart's hook made). Not before: were the
+// uninstall to fail, Argo CD would go on running, and the next up would give
+// the components a new password Redis does not have.
+func (e *Engine) Uninstalled(ctx context.Context) ([]string, error) {
+	secrets := e.d.Kube.Clientset.CoreV1().Secrets(e.Namespace)
+	s, err := secrets.Get(ctx, RedisSecret, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read Secret %s/%s: %w", e.Namespace, RedisSecret, err)
+	case s.Labels[facts.ManagedByLabel] != facts.ManagedBy:
+		return nil, nil
+	}
+	return gitops.DeleteSecrets(ctx, e.d.Kube, e.Namespace, nil, RedisSecret)
 }

@@ -16,8 +16,10 @@ import (
 
 // TestPrepareRedisSecret: Prepare makes the namespace and a Redis password
 // Secret of groundwork's with a long random password (another each time),
-// leaves one that exists as it is (Redis runs with that password), and
-// down --uninstall's Detach removes only the one groundwork made.
+// leaves one that exists as it is (Redis runs with that password); Detach
+// leaves it (Argo CD still runs until its release is uninstalled), and
+// Uninstalled, after the release is gone, removes only the one groundwork
+// made.
 func TestPrepareRedisSecret(t *testing.T) {
 	ctx := context.Background()
 	ns := "argocd"
@@ -54,12 +56,9 @@ func TestPrepareRedisSecret(t *testing.T) {
 	if err != nil || string(s.Data["auth"]) != "from-the-hook" {
 		t.Fatalf("an existing Redis password changed: %v %q", err, s.Data["auth"])
 	}
-	done, err := e.Detach(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if slices.Contains(done, "Secret argocd/"+RedisSecret) {
-		t.Errorf("Detach deleted the Redis password Secret the chart's hook made: %v", done)
+	done, err := e.Uninstalled(ctx)
+	if err != nil || len(done) != 0 {
+		t.Errorf("Uninstalled deleted the Redis password Secret the chart's hook made: %v %v", done, err)
 	}
 
 	c = kubefake.New(kinds(), nil)
@@ -67,7 +66,10 @@ func TestPrepareRedisSecret(t *testing.T) {
 	if err := e.Prepare(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if done, err = e.Detach(ctx); err != nil || !slices.Contains(done, "Secret argocd/"+RedisSecret) {
-		t.Errorf("Detach left the Redis password Secret groundwork made: %v %v", done, err)
+	if done, err = e.Detach(ctx); err != nil || slices.Contains(done, "Secret argocd/"+RedisSecret) {
+		t.Errorf("Detach deleted the Redis password while Argo CD still runs: %v %v", done, err)
+	}
+	if done, err = e.Uninstalled(ctx); err != nil || !slices.Contains(done, "Secret argocd/"+RedisSecret) {
+		t.Errorf("Uninstalled left the Redis password Secret groundwork made: %v %v", done, err)
 	}
 }
