@@ -196,6 +196,39 @@ func TestLockExcludesSecondRun(t *testing.T) {
 	}
 }
 
+// TestLockAfterRemove: a run waiting for the lock while its holder removes
+// the lock file (down) gets a lock on the file now at the path, so that a
+// third run, which opens that path, is excluded (on the removed file, the
+// two would both have held "the" lock).
+func TestLockAfterRemove(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	down, err := AcquireLock(context.Background(), dir, "down", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *Lock, 1)
+	go func() {
+		l, err := AcquireLock(context.Background(), dir, "up 1", true)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- l
+	}()
+	time.Sleep(300 * time.Millisecond) // the waiter has opened the file
+	if err := down.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	up1 := <-got
+	if up1 == nil {
+		t.FailNow()
+	}
+	defer up1.Release()
+	var le *LockedError
+	if _, err := AcquireLock(context.Background(), dir, "up 2", false); !errors.As(err, &le) || le.Holder != "up 1" {
+		t.Fatalf("a third run while the waiter holds the lock: %v, want LockedError naming up 1", err)
+	}
+}
+
 func describe(ss []Step) []Description {
 	out := make([]Description, len(ss))
 	for i, s := range ss {

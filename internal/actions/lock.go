@@ -36,6 +36,21 @@ type Lock struct{ f *os.File }
 // polling, until ctx is done, then returns a *LockedError; wait=false fails
 // at once.
 func AcquireLock(ctx context.Context, dir, holder string, wait bool) (*Lock, error) {
+	for {
+		l, err := acquireLock(ctx, dir, holder, wait)
+		if !errors.Is(err, errLockFileGone) {
+			return l, err
+		}
+		// The holder removed the lock file as it gave the lock up (Remove):
+		// the lock we got is on a file no one else will open again. Take it
+		// afresh, on the file now at the path.
+	}
+}
+
+// errLockFileGone: the lock was taken on a file since removed from its path.
+var errLockFileGone = errors.New("lock file removed while waiting")
+
+func acquireLock(ctx context.Context, dir, holder string, wait bool) (*Lock, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
@@ -61,6 +76,15 @@ func AcquireLock(ctx context.Context, dir, holder string, wait bool) (*Lock, err
 			return nil, lockedError(f, path)
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+	held, herr := f.Stat()
+	now, nerr := os.Stat(path)
+	if herr != nil || nerr != nil || !os.SameFile(held, now) {
+		f.Close()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return nil, errLockFileGone
 	}
 	if err := f.Truncate(0); err == nil {
 		_, _ = f.WriteAt([]byte(holder+"\n"), 0)
