@@ -106,7 +106,7 @@ func Run(ctx context.Context, o Options) error {
 		c, err := kind.New(ctx, env.Name, env.Cluster.Kind, path)
 		var nr *kind.NoRuntimeError
 		switch {
-		case errors.As(err, &nr) && !clusterStarted(o.StateDir):
+		case errors.As(err, &nr) && !clusterStarted(o.StateDir, path):
 			// An up that failed for want of Docker made no cluster: like
 			// kind delete cluster of a missing one, nothing to do.
 			o.Logf("no kind cluster %s to delete: groundwork never got as far as creating it, and no container runtime runs here", env.Name)
@@ -143,14 +143,24 @@ func Run(ctx context.Context, o Options) error {
 	return nil
 }
 
-// clusterStarted reports whether the journal in stateDir records the
-// cluster step as started (done, unchanged, interrupted while running): a
-// cluster may then exist. A step that failed before creating anything, or
-// no record at all, means none does.
-func clusterStarted(stateDir string) bool {
+// clusterStarted reports whether a kind cluster may exist: its kubeconfig
+// is there (kind writes it as it creates the cluster), or the journal in
+// stateDir records the cluster step as started (done, unchanged,
+// interrupted while running) or a later step. Only a cluster step that
+// failed before creating anything, or no record at all, means none does. The
+// journal keeps each step's last record: an up that failed for want of
+// Docker after an earlier up had made the cluster left the kubeconfig step's
+// record and the kubeconfig file.
+func clusterStarted(stateDir, kubeconfig string) bool {
+	if _, err := os.Stat(kubeconfig); err == nil {
+		return true
+	}
 	j, err := actions.OpenJournal(stateDir)
 	if err != nil {
 		return true // unreadable: assume the worst
+	}
+	if _, ok := j.Steps[plan.StepKubeconfig]; ok {
+		return true
 	}
 	rec, ok := j.Steps[plan.StepCluster]
 	return ok && rec.State != actions.StateFailed

@@ -114,3 +114,27 @@ func TestDownNeedsTheRuntimeOfACluster(t *testing.T) {
 		t.Errorf("the journal is gone: %v", err)
 	}
 }
+
+// TestDownRemembersAClusterAnEarlierUpMade: an up made the kind cluster,
+// Docker stopped, and a second up failed at the cluster step (the journal
+// keeps that failure as the step's record). The kubeconfig step's record
+// and the kubeconfig file still say a cluster exists: down refuses for want
+// of Docker and keeps the state, rather than forget the cluster.
+func TestDownRemembersAClusterAnEarlierUpMade(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	file, stateDir := kindEnv(t, actions.StateFailed)
+	j, _ := actions.OpenJournal(stateDir)
+	j.Steps["kubeconfig"] = actions.StepRecord{State: actions.StateDone}
+	if err := j.Save(); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := cmdtest.NewFactory()
+	f.Globals.Yes = true
+	err := Run(t.Context(), &Options{F: f, File: file})
+	if err == nil || !strings.Contains(err.Error(), "container runtime") {
+		t.Fatalf("down forgot the cluster an earlier up made: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(stateDir, actions.JournalFile)); err != nil {
+		t.Errorf("the journal is gone: %v", err)
+	}
+}
