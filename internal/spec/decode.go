@@ -3,6 +3,7 @@ package spec
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/big"
 	"sort"
 	"strings"
@@ -167,6 +168,9 @@ func ParseDuration(s string) (time.Duration, error) {
 		dur, err := time.ParseDuration(n + "h")
 		if err != nil {
 			return 0, fmt.Errorf("time: invalid duration %q", s)
+		}
+		if dur > math.MaxInt64/24 || dur < math.MinInt64/24 {
+			return 0, fmt.Errorf("time: invalid duration %q: too long", s)
 		}
 		return dur * 24, nil
 	}

@@ -88,7 +88,7 @@ do and 3 when steps are pending, like terraform plan.`,
 	cmd.Flags().BoolVar(&opts.Offline, "offline", false, "do not read the GitOps repository (no file-by-file change)")
 	cmd.Flags().StringArrayVar(&opts.AdoptFiles, "adopt-file", nil, "plan as up --adopt-file would run: this file of yours handed over to groundwork (repeatable)")
 	cmd.Flags().BoolVar(&opts.Ephemeral, "ephemeral", false, "plan as up --ephemeral would run: a short-lived instance, named by --name-suffix")
-	cmdutil.DurationVar(cmd.Flags(), &opts.TTL, "ttl", 2*time.Hour, "with --ephemeral: how long the instance lives")
+	cmdutil.PositiveDurationVar(cmd.Flags(), &opts.TTL, "ttl", 2*time.Hour, "with --ephemeral: how long the instance lives")
 	return cmd
 }
 

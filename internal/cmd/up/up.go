@@ -81,7 +81,7 @@ commit replaces the bootstrap's files with groundwork's, nothing pruned).`,
 	cmdutil.DurationVar(cmd.Flags(), &opts.LockTimeout, "lock-timeout", 10*time.Minute, "wait this long for another run on the environment to finish (0: fail at once)")
 	cmd.Flags().BoolVar(&opts.PlainHTTPCharts, "plain-http-charts", false, "fetch oci:// charts over plain HTTP (a registry mirror without TLS)")
 	cmd.Flags().BoolVar(&opts.Ephemeral, "ephemeral", false, "make a short-lived instance (as an ephemeral block does): a unique name and repository folder, and an expiry gc acts on")
-	cmdutil.DurationVar(cmd.Flags(), &opts.TTL, "ttl", 2*time.Hour, "with --ephemeral: how long the instance lives")
+	cmdutil.PositiveDurationVar(cmd.Flags(), &opts.TTL, "ttl", 2*time.Hour, "with --ephemeral: how long the instance lives")
 	cmd.Flags().StringArrayVar(&opts.AdoptFiles, "adopt-file", nil, "hand a file of the repository over to groundwork: it may replace its content although it lacks the managed header (repeatable; path from the repository root)")
 	cmd.Flags().BoolVar(&opts.TakeOverBootstrap, "take-over-bootstrap", false, "hand a Flux installed by flux bootstrap over to groundwork: Helm adopts its controllers in place, and the bootstrap's files in the environment's folder are replaced by groundwork's")
 	return cmd
