@@ -197,10 +197,27 @@ func TestGitHubTemplate(t *testing.T) {
 	if wf.Defaults.Run.Shell != "bash" {
 		t.Errorf("defaults.run.shell is %q, want bash (bash -eo pipefail: a failing jq or kubectl in a pipe fails the step)", wf.Defaults.Run.Shell)
 	}
+	// Each secret the environment reads is given, from GitHub's secrets,
+	// to the steps that run groundwork and to no other step (an install
+	// step or an action must not see the Git token or the age key).
 	_, secrets := exampleEnv(t, githubEnv)
 	for _, v := range secrets {
-		if got, want := wf.Env[v], "${{ secrets."+v+" }}"; got != want {
-			t.Errorf("the workflow sets %s to %q, want %q (the environment reads it; secrets come from GitHub's secrets only)", v, got, want)
+		if _, ok := wf.Env[v]; ok {
+			t.Errorf("the workflow gives %s to every step; give it to the steps that run groundwork", v)
+		}
+		for name, j := range wf.Jobs {
+			if _, ok := j.Env[v]; ok {
+				t.Errorf("job %s gives %s to every step; give it to the steps that run groundwork", name, v)
+			}
+			for _, s := range j.Steps {
+				got, given := s.Env[v]
+				switch runs := len(groundworkCalls(s.Run)) > 0; {
+				case runs && got != "${{ secrets."+v+" }}":
+					t.Errorf("job %s, step %q runs groundwork with %s = %q, want ${{ secrets.%s }} (the environment reads it; secrets come from GitHub's secrets only)", name, s.Name, v, got, v)
+				case !runs && given:
+					t.Errorf("job %s, step %q does not run groundwork but is given %s", name, s.Name, v)
+				}
+			}
 		}
 	}
 	byGate := map[string]ghJob{}
