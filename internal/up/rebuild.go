@@ -186,6 +186,14 @@ func (r *Run) applyRestoreKeys(ctx context.Context) error {
 // midway would only leave more to clean up); the step fails with every
 // error.
 func (r *Run) applyRebuildReconciler(ctx context.Context) error {
+	// What the reconciler's apply changes on the Run (the chart version Git
+	// declares, the engine made on first use) is settled before the two
+	// run side by side: the secrets controller's apply only reads the
+	// environment's secrets block, the cluster's client and the logger.
+	if r.seed.Snapshot != nil {
+		r.declaredChart()
+	}
+	r.engine()
 	switch r.env().Secrets.Provider {
 	case spec.SecretsSealedSecrets:
 		return sideBySide(ctx, r.applyReconciler, r.applySealedSecretsRelease)
