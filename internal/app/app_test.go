@@ -29,21 +29,7 @@ func TestExitCodes(t *testing.T) {
     repository { url = "https://github.com/acme/fleet.git" }
   }
 }`), 0o644)
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	os.WriteFile(kubeconfig, []byte(`apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: x, context: {cluster: c, user: u}}]
-current-context: x
-`), 0o600)
-	unreachable := filepath.Join(dir, "gone.hcl")
-	os.WriteFile(unreachable, []byte(`environment "gone" {
-  cluster "existing" { kubeconfig = "kubeconfig" }
-  gitops {
-    repository { url = "https://github.com/acme/fleet.git" }
-  }
-}`), 0o644)
+	unreachable := unreachableEnv(dir)
 	nokey := filepath.Join(dir, "nokey.hcl")
 	os.WriteFile(nokey, []byte(`environment "gone" {
   cluster "existing" { kubeconfig = "kubeconfig" }
@@ -92,7 +78,7 @@ current-context: x
 		{[]string{"down", good}, 2, "", "delete the kind cluster \"dev\""},
 		{[]string{"down", good}, 2, "", "run it again with --yes"},
 		{[]string{"rebuild", nokey}, 1, "", "the age key of environment gone is missing: no key at " + filepath.Join(dir, "nokey.agekey")},
-		{[]string{"status", unreachable}, 1, "does not answer", "has not been brought up"},
+		{[]string{"status", unreachable}, 1, "does not answer", "groundwork cannot start a cluster it adopted"},
 		{[]string{"gc"}, 2, "", "gc takes FILE...; got no arguments: FILE... is missing"},
 		{[]string{"secret", "set", good}, 2, "", "secret set takes FILE NAMESPACE/NAME key=value...; got 1 argument (" + good + "): NAMESPACE/NAME and key=value... are missing"},
 		{[]string{"plan", good, good}, 2, "", "plan takes FILE; got 2 arguments"},
@@ -243,6 +229,24 @@ func TestHelpOfEveryCommand(t *testing.T) {
 // as a cluster or repository fault, and Ctrl-C exits 130.
 func TestInterruptedAndTimedOut(t *testing.T) {
 	dir := t.TempDir()
+	file := unreachableEnv(dir)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(&cmdutil.SignalError{Signal: os.Interrupt})
+	var out, errOut bytes.Buffer
+	code := Run(ctx, &cmdutil.IOStreams{In: &bytes.Buffer{}, Out: &out, ErrOut: &errOut}, []string{"up", file, "--lock-timeout", "0"}, func() []string { return nil })
+	if code != cmdutil.ExitInterrupted || !strings.Contains(errOut.String(), "Error: interrupted") || strings.Contains(errOut.String(), "cannot read") {
+		t.Errorf("Ctrl-C: exit %d\n%s", code, errOut.String())
+	}
+	code, _, stderr := run(t, "up", file, "--lock-timeout", "0", "--timeout", "1ns")
+	if code != cmdutil.ExitFailure || !strings.Contains(stderr, "Error: timed out after 1ns") || strings.Contains(stderr, "does not answer") {
+		t.Errorf("--timeout: exit %d\n%s", code, stderr)
+	}
+}
+
+// unreachableEnv writes, in dir, environment "gone": an existing cluster
+// whose kubeconfig points at a port nothing listens on. It returns the
+// environment file.
+func unreachableEnv(dir string) string {
 	os.WriteFile(filepath.Join(dir, "kubeconfig"), []byte(`apiVersion: v1
 kind: Config
 clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
@@ -257,15 +261,5 @@ current-context: x
     repository { url = "https://github.com/acme/fleet.git" }
   }
 }`), 0o644)
-	ctx, cancel := context.WithCancelCause(context.Background())
-	cancel(&cmdutil.SignalError{Signal: os.Interrupt})
-	var out, errOut bytes.Buffer
-	code := Run(ctx, &cmdutil.IOStreams{In: &bytes.Buffer{}, Out: &out, ErrOut: &errOut}, []string{"up", file, "--lock-timeout", "0"}, func() []string { return nil })
-	if code != cmdutil.ExitInterrupted || !strings.Contains(errOut.String(), "Error: interrupted") || strings.Contains(errOut.String(), "cannot read") {
-		t.Errorf("Ctrl-C: exit %d\n%s", code, errOut.String())
-	}
-	code, _, stderr := run(t, "up", file, "--lock-timeout", "0", "--timeout", "1ns")
-	if code != cmdutil.ExitFailure || !strings.Contains(stderr, "Error: timed out after 1ns") || strings.Contains(stderr, "does not answer") {
-		t.Errorf("--timeout: exit %d\n%s", code, stderr)
-	}
+	return file
 }
