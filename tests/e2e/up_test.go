@@ -397,7 +397,9 @@ stringData:
 			t.Errorf("down removed the age key: %v", err)
 		}
 		code, _, errOut = g.status(ctx)
-		if code != 1 || !strings.Contains(errOut, "not healthy") {
+		// Nothing installed, nothing recorded: status says the environment
+		// is not brought up (and up makes it again).
+		if code != 1 || !strings.Contains(errOut, "has not been brought up") {
 			t.Errorf("status after down: exit %d\n%s", code, errOut)
 		}
 	})
