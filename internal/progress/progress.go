@@ -9,6 +9,10 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/actions"
 )
 
+// showElapsedAfter is how long a step runs before its spinner shows how
+// long it has run (as Terraform's "Still creating... [10s elapsed]").
+var showElapsedAfter = 5 * time.Second
+
 var frames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
 
 // Reporter writes progress to w.
@@ -55,9 +59,15 @@ func (r *Reporter) spin(title string, stop, done chan struct{}) {
 	defer close(done)
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
+	start := time.Now()
 	for i := 0; ; i++ {
+		line := title
+		if e := time.Since(start); e >= showElapsedAfter {
+			// A long step (a cloud cluster, a wait) says it is still going.
+			line += fmt.Sprintf(" (%s elapsed)", e.Truncate(time.Second))
+		}
 		r.mu.Lock()
-		fmt.Fprintf(r.w, "\r\x1b[2K %s %s", frames[i%len(frames)], title)
+		fmt.Fprintf(r.w, "\r\x1b[2K %s %s", frames[i%len(frames)], line)
 		r.mu.Unlock()
 		select {
 		case <-stop:

@@ -52,6 +52,23 @@ func TestSpinnerOnTerminal(t *testing.T) {
 	}
 }
 
+// TestSpinnerShowsElapsed: past showElapsedAfter, the spinner line says how
+// long the step has run.
+func TestSpinnerShowsElapsed(t *testing.T) {
+	saved := showElapsedAfter
+	showElapsedAfter = 0
+	defer func() { showElapsedAfter = saved }()
+	var buf bytes.Buffer
+	r := New(&buf, true, false)
+	d := actions.Description{Name: "cluster", Title: "Create the cluster"}
+	r.StepStarted(d)
+	time.Sleep(1100 * time.Millisecond)
+	r.StepFinished(d, actions.StateDone, time.Second, nil)
+	if out := buf.String(); !strings.Contains(out, "Create the cluster (1s elapsed)") {
+		t.Fatalf("no elapsed time on the spinner line: %q", out)
+	}
+}
+
 // TestOneRoundingRule: every duration by one rule; a step under a
 // millisecond was printed as 579.569µs beside another's 6ms.
 func TestOneRoundingRule(t *testing.T) {
