@@ -1,7 +1,9 @@
 # groundwork: build, install, test, lint.
 GO      ?= go
 BIN     ?= bin/groundwork
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# A release tag (v1.2.3) when there is one; otherwise empty, and the binary
+# says v<buildinfo.Release>-dev+<commit>.
+VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null)
 LDFLAGS := -X github.com/groundwork-dev/groundwork/internal/buildinfo.version=$(VERSION)
 # The harness's first run builds kube-apiserver, etcd, kwok and the Flux
 # controllers, Argo CD, helm and kustomize (about 30 minutes on 2 cores);

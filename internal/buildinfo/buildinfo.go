@@ -5,6 +5,11 @@ import (
 	"runtime/debug"
 )
 
+// Release is the version this source is on its way to: an unreleased build
+// is v<Release>-dev, with its commit as build metadata
+// (v0.1.0-dev+74194db6c0ab), a semantic version like a released one.
+const Release = "0.1.0"
+
 // Set at build time: -ldflags "-X github.com/groundwork-dev/groundwork/internal/buildinfo.version=v0.1.0".
 var (
 	version = ""
@@ -33,7 +38,10 @@ func Get() Info {
 		}
 	}
 	if info.Version == "" {
-		info.Version = "dev"
+		info.Version = "v" + Release + "-dev"
+		if c := info.Commit; c != "" {
+			info.Version += "+" + c[:min(len(c), 12)]
+		}
 	}
 	return info
 }
