@@ -22,13 +22,7 @@ func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 
 func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
-	good := filepath.Join(dir, "dev.hcl")
-	os.WriteFile(good, []byte(`environment "dev" {
-  cluster "kind" {}
-  gitops {
-    repository { url = "https://github.com/acme/fleet.git" }
-  }
-}`), 0o644)
+	good := devEnv(dir)
 	unreachable := unreachableEnv(dir)
 	nokey := filepath.Join(dir, "nokey.hcl")
 	os.WriteFile(nokey, []byte(`environment "gone" {
@@ -195,13 +189,7 @@ current-context: x
 // with its plan, and no failure document after it (3 is no failure).
 func TestPendingPlanIsOneDocument(t *testing.T) {
 	dir := t.TempDir()
-	good := filepath.Join(dir, "dev.hcl")
-	os.WriteFile(good, []byte(`environment "dev" {
-  cluster "kind" {}
-  gitops {
-    repository { url = "https://github.com/acme/fleet.git" }
-  }
-}`), 0o644)
+	good := devEnv(dir)
 	code, out, _ := run(t, "plan", good, "--offline", "--detailed-exitcode", "-o", "json")
 	dec := json.NewDecoder(strings.NewReader(out))
 	var doc map[string]any
@@ -257,6 +245,19 @@ current-context: x
 	file := filepath.Join(dir, "gone.hcl")
 	os.WriteFile(file, []byte(`environment "gone" {
   cluster "existing" { kubeconfig = "kubeconfig" }
+  gitops {
+    repository { url = "https://github.com/acme/fleet.git" }
+  }
+}`), 0o644)
+	return file
+}
+
+// devEnv writes, in dir, environment "dev" on a kind cluster; it returns the
+// environment file.
+func devEnv(dir string) string {
+	file := filepath.Join(dir, "dev.hcl")
+	os.WriteFile(file, []byte(`environment "dev" {
+  cluster "kind" {}
   gitops {
     repository { url = "https://github.com/acme/fleet.git" }
   }
