@@ -150,7 +150,7 @@ current-context: x
 		{[]string{"plan", bad, "-o", "json"}, 2, "environment_file"},
 		{[]string{"validate", bad, "-o", "json"}, 2, "environment_file"},
 		{[]string{"up", unsupported, "-o", "json"}, 2, "usage"},
-		{[]string{"up", unreachable, "--lock-timeout", "0", "-o", "json"}, 1, "failed"},
+		{[]string{"up", unreachable, "--lock-timeout", "0", "-o", "json"}, 1, "prerequisites"},
 		{[]string{"status", unreachable, "-o", "json"}, 1, "failed"},
 	}
 	for _, c := range cases {
@@ -182,6 +182,60 @@ current-context: x
 				t.Errorf("the file's problems are not in the error:\n%s", out)
 			}
 		})
+	}
+}
+
+// TestPrerequisitesAllAtOnce: up checks every prerequisite before its first
+// change and reports every unmet one together (it stopped at the first,
+// the repository, and a missing age-key variable showed only after a
+// cluster was made).
+func TestPrerequisitesAllAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	// No container runtime on PATH, wherever the test runs.
+	t.Setenv("PATH", t.TempDir())
+	file := filepath.Join(dir, "ci.hcl")
+	os.WriteFile(file, []byte(`environment "ci" {
+  cluster "kind" {}
+  gitops {
+    repository {
+      url = "https://github.com/acme/fleet.git"
+      auth { token_env = "FLEET_TOKEN" }
+    }
+  }
+  secrets {
+    key_store "env" { variable = "CI_AGE_KEY" }
+  }
+}`), 0o644)
+	code, out, errOut := run(t, "up", file, "--lock-timeout", "0", "-o", "json")
+	if code != 1 {
+		t.Errorf("exit %d, want 1\n%s", code, errOut)
+	}
+	var doc struct {
+		Error struct {
+			Kind     string
+			Problems []struct{ What, Message string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var got []string
+	for _, p := range doc.Error.Problems {
+		got = append(got, p.What)
+	}
+	if doc.Error.Kind != "prerequisites" || strings.Join(got, ", ") != "container runtime, key store, GitOps repository" {
+		t.Fatalf("want the three problems, in order:\n%s", out)
+	}
+	for i, want := range []string{"neither docker nor podman is installed", "CI_AGE_KEY (key_store \"env\") is not set", "FLEET_TOKEN (token_env) is not set"} {
+		if !strings.Contains(doc.Error.Problems[i].Message, want) {
+			t.Errorf("problem %d lacks %q: %s", i, want, doc.Error.Problems[i].Message)
+		}
+	}
+	if !strings.Contains(errOut, "3 prerequisites of up are not met:\n  - container runtime: ") || !strings.Contains(errOut, "nothing was changed") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".groundwork")); err == nil {
+		t.Error("a refused up left a state directory")
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/failure"
+	"github.com/groundwork-dev/groundwork/internal/preflight"
 )
 
 // FlagError is a flag cobra could not parse (unknown, missing value, bad
@@ -43,6 +44,13 @@ func ErrorDoc(err error) *failure.Doc {
 		d.Kind = failure.KindEnvironmentFile
 	case d.ExitCode == ExitUsage:
 		d.Kind = failure.KindUsage
+	}
+	var pe *preflight.Error
+	if d.Kind == failure.KindFailed && errors.As(err, &pe) {
+		d.Kind = failure.KindPrerequisites
+		for _, p := range pe.Problems {
+			d.Problems = append(d.Problems, failure.Problem{What: p.What, Message: p.Err.Error()})
+		}
 	}
 	var se *actions.StepError
 	if errors.As(err, &se) {

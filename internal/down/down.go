@@ -175,9 +175,7 @@ func destroy(ctx context.Context, o Options) error {
 	}
 	var expires time.Time
 	if j, err := actions.OpenJournal(o.StateDir); err == nil {
-		if s, ok := j.Output("cluster", "expires"); ok {
-			expires, _ = time.Parse(time.RFC3339, s)
-		}
+		expires, _ = plan.RecordedExpiry(j)
 	}
 	d, err := remote.Prepare(ctx, o.Env, remote.PrepareOptions{StateDir: o.StateDir, Expires: expires, Find: o.Terraform, Module: o.Module, Progress: progress})
 	if err != nil {

@@ -17,6 +17,9 @@ const (
 	KindInterrupted = "interrupted"
 	// KindTimedOut: stopped by --timeout (exit 1).
 	KindTimedOut = "timed_out"
+	// KindPrerequisites: prerequisites are not met; they are in Problems,
+	// and nothing was changed (exit 1).
+	KindPrerequisites = "prerequisites"
 )
 
 // Doc is the "error" object of every failure document.
@@ -29,6 +32,16 @@ type Doc struct {
 	Step string `json:"step,omitempty"`
 	// Diagnostics are the environment file's problems (KindEnvironmentFile).
 	Diagnostics []diag.Diagnostic `json:"diagnostics,omitempty"`
+	// Problems are the unmet prerequisites (KindPrerequisites), every one
+	// of them.
+	Problems []Problem `json:"problems,omitempty"`
+}
+
+// Problem is an unmet prerequisite: what (Docker, key store, GitOps
+// repository) and why, with how to meet it.
+type Problem struct {
+	What    string `json:"what"`
+	Message string `json:"message"`
 }
 
 // Document is the failure document of a command that has no result of its

@@ -32,6 +32,9 @@ type Instance struct {
 	StateDir string    `json:"state_dir,omitempty"`
 	Expires  time.Time `json:"expires,omitzero"`
 	Expired  bool      `json:"expired"`
+	// Incomplete says the instance's up never finished: gc found it by the
+	// record up makes before its cluster step.
+	Incomplete bool `json:"incomplete,omitempty"`
 	// Action is what gc did or, with DryRun, would do.
 	Action string `json:"action"`
 	Error  string `json:"error,omitempty"`
@@ -81,11 +84,16 @@ func Run(ctx context.Context, o Options) []Instance {
 			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 				continue
 			}
-			// An instance's state records its expiry (up's expiry step);
-			// that also tells an instance from another environment
-			// whose name merely starts the same.
+			// An instance's state records its expiry (up records it
+			// before its cluster step); that also tells an instance
+			// from another environment whose name merely starts the
+			// same.
 			j, err := actions.OpenJournal(dir)
-			if err != nil || j.Outputs[plan.StepExpiry]["expires"] == "" {
+			if err != nil {
+				continue
+			}
+			recorded, ok := plan.RecordedExpiry(j)
+			if !ok {
 				continue
 			}
 			env := *r.Env
@@ -108,6 +116,15 @@ func Run(ctx context.Context, o Options) []Instance {
 			}
 			in := Instance{Name: env.Name, StateDir: dir, env: &env}
 			look(ctx, &in, o.Now())
+			if rec := j.Steps[plan.StepExpiry]; in.Error != "" && rec.State != actions.StateDone && rec.State != actions.StateSkipped {
+				// up failed before its expiry step: the cluster, if
+				// it was made at all, holds no record, and the state
+				// directory's stands (its up would have written the
+				// same). A cluster that exists but cannot be deleted
+				// makes down fail, and gc says so.
+				in.Error, in.Incomplete = "", true
+				in.Expires, in.Expired = recorded, !o.Now().Before(recorded)
+			}
 			out = append(out, in)
 		}
 	}
@@ -117,6 +134,8 @@ func Run(ctx context.Context, o Options) []Instance {
 		switch {
 		case in.Error != "":
 			in.Action = "kept: " + in.Error
+		case !in.Expired && in.Incomplete:
+			in.Action = "kept: its up did not finish; expires " + in.Expires.Format(time.RFC3339)
 		case !in.Expired:
 			in.Action = "kept: expires " + in.Expires.Format(time.RFC3339)
 		case o.DryRun:

@@ -23,8 +23,10 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
+	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cluster/remote"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
+	"github.com/groundwork-dev/groundwork/internal/plan"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/terraform"
 )
@@ -239,5 +241,76 @@ func TestExpiredEKSInstanceWithLocalState(t *testing.T) {
 		EKS: func(context.Context, string) (remote.EKSAPI, error) { return api, nil }})
 	if len(got) != 1 || !strings.HasPrefix(got[0].Action, "kept: found by its tags") || !strings.Contains(got[0].Action, "state block") {
 		t.Fatalf("gc: %+v", got)
+	}
+}
+
+// TestInstanceWhoseUpFailedMidway: up records an ephemeral instance, with
+// its expiry, before its cluster step; an instance whose up failed before
+// its expiry step (here, before a kind cluster was made) has a cluster that
+// records nothing, yet gc keeps it until its expiry and then deletes it
+// (it counted only instances whose expiry step had run, and kept the rest
+// for ever as unreachable).
+func TestInstanceWhoseUpFailedMidway(t *testing.T) {
+	// No container runtime, wherever the test runs: git only (file://
+	// repositories are read through it).
+	gitBin, lerr := exec.LookPath("git")
+	if lerr != nil {
+		t.Skip("git is not on PATH")
+	}
+	bin := t.TempDir()
+	if err := os.Symlink(gitBin, filepath.Join(bin, "git")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin)
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "fleet.git")
+	if out, err := exec.Command("git", "init", "--bare", "-b", "main", repo).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v\n%s", err, out)
+	}
+	git := &gitrepo.Client{URL: "file://" + repo, Branch: "main"}
+	git.Author.Name, git.Author.Email = "test", "test@example.test"
+	if _, err := git.Apply(context.Background(), gitrepo.Change{Root: "other", Message: "another environment",
+		Files: []gitrepo.File{{Path: "other/README.md", Data: []byte("other\n")}}}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "ci.hcl")
+	src := `environment "ci" {
+  cluster "kind" {}
+  gitops {
+    repository { url = "file://` + repo + `" }
+  }
+  ephemeral { ttl = "1h" }
+}`
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := spec.Load(file, spec.Options{Home: dir, ConfigDir: dir})
+	if res.Diags.HasErrors() {
+		t.Fatal(res.Diags)
+	}
+	state := filepath.Join(dir, "ci-abc")
+	j, err := actions.OpenJournal(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expires := time.Date(2026, 1, 2, 1, 0, 0, 0, time.UTC)
+	j.SetOutput(plan.StepExpiry, "expires", expires.Format(time.RFC3339))
+	j.Steps[plan.StepCluster] = actions.StepRecord{State: actions.StateFailed, Error: "kind needs a running container runtime"}
+	if err := j.Save(); err != nil {
+		t.Fatal(err)
+	}
+	gc := func(now time.Time) []Instance {
+		return Run(context.Background(), Options{Envs: []Root{{Env: res.Env, StateRoot: dir}}, Now: func() time.Time { return now }})
+	}
+	got := gc(expires.Add(-time.Minute))
+	if len(got) != 1 || got[0].Name != "ci-abc" || !got[0].Incomplete || got[0].Action != "kept: its up did not finish; expires 2026-01-02T01:00:00Z" {
+		t.Fatalf("before its expiry: %+v", got)
+	}
+	got = gc(expires)
+	if len(got) != 1 || got[0].Action != "deleted" {
+		t.Fatalf("after its expiry: %+v", got)
+	}
+	if _, err := os.Stat(state); err == nil {
+		t.Error("its state directory is left")
 	}
 }

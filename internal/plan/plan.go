@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/gitops"
@@ -84,7 +85,7 @@ func Build(env *spec.Environment, opts Options) *Plan {
 	if env.Ephemeral != nil {
 		add(StepExpiry, "Record the environment's expiry", env.Ephemeral,
 			actions.Action{Op: actions.OpCreate, Resource: "ConfigMap groundwork-system/groundwork-expiry",
-				Detail: fmt.Sprintf("expires %s after up finishes; gc deletes the environment after that", spec.FormatDuration(env.Ephemeral.TTL))})
+				Detail: fmt.Sprintf("expires %s after the instance's first up began (recorded before the cluster step); gc deletes the environment after that", spec.FormatDuration(env.Ephemeral.TTL))})
 	}
 	add(StepWait, "Wait until the cluster has applied the repository", []any{g.Engine, g.Sync.Timeout}, b.waitActions()...)
 	return p
@@ -371,4 +372,18 @@ func secretSetting(name string) bool {
 		}
 	}
 	return false
+}
+
+// RecordedExpiry is the expiry of the ephemeral instance whose journal j is,
+// as its first up fixed it before its cluster step (an older groundwork
+// recorded it in the cluster step's outputs).
+func RecordedExpiry(j *actions.Journal) (time.Time, bool) {
+	for _, step := range []string{StepExpiry, StepCluster} {
+		if s, ok := j.Output(step, "expires"); ok {
+			if t, err := time.Parse(time.RFC3339, s); err == nil {
+				return t, true
+			}
+		}
+	}
+	return time.Time{}, false
 }

@@ -174,6 +174,9 @@ func (s *Seeder) Check(ctx context.Context) (*Check, error) {
 // a missing age key is not created here (up's secrets step does that) but
 // stands as a placeholder recipient.
 func (s *Seeder) renderForCheck(ctx context.Context) ([]render.File, bool, error) {
+	if s.credsErr != nil {
+		return nil, false, s.credsErr
+	}
 	if s.files != nil || s.opts.Env.Secrets.Provider != spec.SecretsSOPS || s.Identity != nil {
 		files, err := s.Render(ctx)
 		return files, false, err

@@ -34,9 +34,10 @@ type Options struct {
 // Seeder renders the environment's files and works out the change of the
 // seed step.
 type Seeder struct {
-	opts   Options
-	creds  *gitrepo.Credentials
-	engine gitops.Engine
+	opts     Options
+	creds    *gitrepo.Credentials
+	credsErr error // why creds could not be resolved
+	engine   gitops.Engine
 	// Identity is the environment's age identity (SOPS): up sets it once
 	// the key exists; without it Check renders with a placeholder
 	// recipient.
@@ -50,16 +51,16 @@ type Seeder struct {
 	check     *Check
 }
 
-// New resolves the repository's credentials and prepares a seeder.
+// New prepares a seeder and resolves the repository's credentials.
 func New(opts Options) (*Seeder, error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
+	// Unresolved credentials (an unset token_env) are the repository's
+	// problem, reported by its first read (Check, Git), beside up's other
+	// prerequisites.
 	creds, err := gitrepo.ResolveCredentials(opts.Env.GitOps.Repository.Auth, opts.Environ)
-	if err != nil {
-		return nil, err
-	}
-	return &Seeder{opts: opts, creds: creds, engine: engines.For(opts.Env)}, nil
+	return &Seeder{opts: opts, creds: creds, credsErr: err, engine: engines.For(opts.Env)}, nil
 }
 
 // Credentials are the repository's credentials (nil when it needs none).
@@ -84,6 +85,9 @@ func (s *Seeder) Render(ctx context.Context) ([]render.File, error) {
 	if s.files != nil {
 		return s.files, nil
 	}
+	if s.credsErr != nil {
+		return nil, s.credsErr
+	}
 	var opts render.Options
 	if s.opts.Env.Secrets.Provider == spec.SecretsSOPS {
 		if s.Identity == nil {
@@ -107,6 +111,9 @@ func (s *Seeder) Render(ctx context.Context) ([]render.File, error) {
 
 // Git returns the client of the environment's repository.
 func (s *Seeder) Git() (*gitrepo.Client, error) {
+	if s.credsErr != nil {
+		return nil, s.credsErr
+	}
 	g := s.opts.Env.GitOps
 	auth, err := s.creds.AuthMethod()
 	if err != nil {

@@ -90,30 +90,12 @@ func (r *Run) applyState(ctx context.Context) error {
 	return nil
 }
 
-// remoteExpires is an ephemeral instance's expiry, fixed by its first run
-// so that its tags do not change on every up.
-func (r *Run) remoteExpires() time.Time {
-	if r.env().Ephemeral == nil {
-		return time.Time{}
-	}
-	if r.opts.Journal != nil {
-		if s, ok := r.opts.Journal.Output(plan.StepCluster, "expires"); ok {
-			if t, err := time.Parse(time.RFC3339, s); err == nil {
-				return t
-			}
-		}
-	}
-	t := r.opts.Now().Add(r.env().Ephemeral.TTL).UTC().Truncate(time.Second)
-	r.output(plan.StepCluster, "expires", t.Format(time.RFC3339))
-	return t
-}
-
 // remoteDriver returns a driver of the environment's working directory;
 // prepare (re)writes the root module and runs terraform init first.
 func (r *Run) remoteDriver(ctx context.Context, prepare bool) (*terraform.Driver, error) {
 	to := r.tfOptions()
 	if prepare {
-		return remote.Prepare(ctx, r.env(), remote.PrepareOptions{StateDir: r.opts.StateDir, Expires: r.remoteExpires(),
+		return remote.Prepare(ctx, r.env(), remote.PrepareOptions{StateDir: r.opts.StateDir, Expires: r.instanceExpires(),
 			Find: to.Find, Progress: to.Progress, Module: to.Module})
 	}
 	bin, err := terraform.Find(ctx, to.Find)

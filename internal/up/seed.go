@@ -41,6 +41,9 @@ func (r *Run) CheckRepository(ctx context.Context) (*seed.Check, error) {
 	return c, nil
 }
 
+// RepositoryCheck is what the last CheckRepository found (nil before one).
+func (r *Run) RepositoryCheck() *seed.Check { return r.repo }
+
 func (r *Run) applySeed(ctx context.Context) error {
 	files, err := r.Render(ctx)
 	if err != nil {

@@ -167,7 +167,38 @@ func (r *Run) output(step, key, value string) {
 	}
 }
 
-// --- expiry ---------------------------------------------------------------------
+// --- the instance and its expiry ------------------------------------------------
+
+// RecordInstance records an ephemeral instance in its state directory before
+// the first step that may create something: its expiry (fixed by its first
+// run, so that neither its cloud tags nor its expiry record change on later
+// runs) in the journal, saved at once. gc finds an instance by that record
+// even when up failed before its expiry step, so a cluster left by a failed
+// run is not orphaned. It does nothing for an environment that is not
+// ephemeral.
+func (r *Run) RecordInstance() error {
+	if r.env().Ephemeral == nil || r.opts.Journal == nil {
+		return nil
+	}
+	r.instanceExpires()
+	return r.opts.Journal.Save()
+}
+
+// instanceExpires is the instance's expiry: as its first run recorded it,
+// else now plus its TTL, recorded.
+func (r *Run) instanceExpires() time.Time {
+	if r.env().Ephemeral == nil {
+		return time.Time{}
+	}
+	if r.opts.Journal != nil {
+		if t, ok := plan.RecordedExpiry(r.opts.Journal); ok {
+			return t
+		}
+	}
+	t := r.opts.Now().Add(r.env().Ephemeral.TTL).UTC().Truncate(time.Second)
+	r.output(plan.StepExpiry, "expires", t.Format(time.RFC3339))
+	return t
+}
 
 func (r *Run) applyExpiry(ctx context.Context) error {
 	cms := r.kube.Clientset.CoreV1().ConfigMaps(facts.ExpiryNamespace)
@@ -181,7 +212,7 @@ func (r *Run) applyExpiry(ctx context.Context) error {
 			return actions.NoChange
 		}
 	}
-	r.Expires = r.opts.Now().Add(r.env().Ephemeral.TTL).UTC().Truncate(time.Second)
+	r.Expires = r.instanceExpires()
 	ns := toUnstructured(&corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: facts.ExpiryNamespace}})
 	cm := toUnstructured(&corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},

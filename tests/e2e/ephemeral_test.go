@@ -38,7 +38,7 @@ func TestEphemeralInstancesAndGC(t *testing.T) {
 		go func(s string, cp *harness.ControlPlane) {
 			defer wg.Done()
 			g := w.groundwork(t, cp.AdminKubeconfig())
-			code, doc, errOut := g.up(ctx, "--ephemeral", "--ttl", "15s", "--name-suffix", s)
+			code, doc, errOut := g.up(ctx, "--ephemeral", "--ttl", "60s", "--name-suffix", s)
 			mu.Lock()
 			defer mu.Unlock()
 			if code != 0 {
@@ -89,5 +89,37 @@ func TestEphemeralInstancesAndGC(t *testing.T) {
 	}
 	if dirs, _ := filepath.Glob(filepath.Join(dir, ".groundwork", "harness-*")); len(dirs) != 0 {
 		t.Errorf("state left: %v", dirs)
+	}
+
+	// An instance whose up fails midway (here: the CI job's time runs out
+	// in the middle of the reconciler's install) names itself first,
+	// advises resuming with its suffix, and is found by gc, which deletes
+	// it once expired, though it never reached its expiry step.
+	gc := w.groundwork(t, clusters["a"].AdminKubeconfig())
+	started := time.Now()
+	code, _, errOut = gc.up(ctx, "--ephemeral", "--ttl", "20s", "--name-suffix", "c", "--timeout", "4s")
+	if code == 0 {
+		t.Fatalf("up with --timeout 4s finished: the test needs it to fail midway\n%s", errOut)
+	}
+	if first, _, _ := strings.Cut(errOut, "\n"); !strings.Contains(first, "Instance harness-c of harness: name it with --name-suffix c") {
+		t.Errorf("the instance is not named first:\n%s", errOut)
+	}
+	if !strings.Contains(errOut, "--ephemeral --ttl 20s --name-suffix c again: it resumes") {
+		t.Errorf("the resume advice does not name the instance:\n%s", errOut)
+	}
+	code, out, errOut = g.run(ctx, "gc", file, "--dry-run")
+	if code != 0 || !strings.Contains(out, "harness-c") || !strings.Contains(out, "kept: its up did not finish") {
+		t.Fatalf("gc does not find the failed instance: exit %d\n%s%s", code, out, errOut)
+	}
+	time.Sleep(time.Until(started.Add(21 * time.Second)))
+	code, out, errOut = g.run(ctx, "gc", file)
+	if code != 0 || !strings.Contains(out, "deleted") {
+		t.Fatalf("gc of the failed instance: exit %d\n%s%s", code, out, errOut)
+	}
+	if dirs, _ := filepath.Glob(filepath.Join(dir, ".groundwork", "harness-*")); len(dirs) != 0 {
+		t.Errorf("state of the failed instance left: %v", dirs)
+	}
+	if rel, err := clusters["a"].Client().CoreV1().Secrets("").List(ctx, metav1.ListOptions{LabelSelector: "owner=helm"}); err != nil || len(rel.Items) != 0 {
+		t.Errorf("gc left Helm releases of the failed instance: %v", err)
 	}
 }

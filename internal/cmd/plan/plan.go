@@ -124,10 +124,7 @@ func RunContext(ctx context.Context, opts *Options) error {
 		if !res.Env.Cluster.Remote() {
 			return cmdutil.UsageError("--terraform: a %s cluster is not provisioned through Terraform; only eks, gke and aks are", res.Env.Cluster.Provider)
 		}
-		var expires time.Time
-		if s, ok := journal.Output(plan.StepCluster, "expires"); ok {
-			expires, _ = time.Parse(time.RFC3339, s)
-		}
+		expires, _ := plan.RecordedExpiry(journal)
 		if p.Terraform, err = terraformPlan(ctx, f, res.Env, stateDir, expires); err != nil {
 			return err
 		}

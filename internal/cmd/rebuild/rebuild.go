@@ -11,6 +11,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
+	"github.com/groundwork-dev/groundwork/internal/preflight"
 	"github.com/groundwork-dev/groundwork/internal/progress"
 	"github.com/groundwork-dev/groundwork/internal/up"
 )
@@ -91,7 +92,15 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 		return err
 	}
-	if err := run.Preflight(ctx); err != nil {
+	// Everything rebuild needs, all at once, before it touches anything;
+	// a dry run needs only what it shows (the keys, the repository).
+	check := func(ctx context.Context) error {
+		return preflight.Run(ctx, "rebuild", preflight.DefaultTimeout, run.RebuildPrerequisites())
+	}
+	if opts.DryRun {
+		check = run.Preflight
+	}
+	if err := check(ctx); err != nil {
 		return fmt.Errorf("rebuild of %s stopped before touching the cluster: %w", env.Name, err)
 	}
 	steps := run.RebuildSteps()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
+	"github.com/groundwork-dev/groundwork/internal/preflight"
 	"github.com/groundwork-dev/groundwork/internal/progress"
 	"github.com/groundwork-dev/groundwork/internal/seed"
 	"github.com/groundwork-dev/groundwork/internal/spec"
@@ -106,6 +107,11 @@ func Run(ctx context.Context, opts *Options) error {
 	env := res.Env
 	stateDir := f.StateDir(env)
 	rep := progress.New(f.IO.ErrOut, f.IO.ErrTTY, f.Globals.Verbose)
+	if e := env.Ephemeral; e != nil {
+		// First, whatever happens next: the name that finds the instance
+		// again (status, down, a rerun).
+		rep.Printf("Instance %s of %s: name it with --name-suffix %s (status, down, and up to resume).", env.Name, e.Base, e.Suffix)
+	}
 	run, err := up.New(up.Options{Env: env, StateDir: stateDir, Environ: f.Environ(), ChartPlainHTTP: opts.PlainHTTPCharts, Adopt: opts.AdoptFiles, TakeOverBootstrap: opts.TakeOverBootstrap,
 		Logf: func(format string, args ...any) {
 			if f.Globals.Verbose {
@@ -136,13 +142,25 @@ func Run(ctx context.Context, opts *Options) error {
 		rep.Printf("The last %s run on %s did not finish; resuming.", journal.Run.Command, env.Name)
 	}
 	run.UseJournal(journal)
-	// The repository before anything: what up would take from the user
-	// stops it here, with nothing changed.
-	check, err := run.CheckRepository(ctx)
+	fresh := journal.Run.Started.IsZero() && len(journal.Steps) == 0 && len(journal.Outputs) == 0
+	// Every prerequisite before anything, all at once, the repository
+	// included: what up would take from the user stops it here too, with
+	// nothing changed.
+	var check *seed.Check
+	err = preflight.Run(ctx, "up", preflight.DefaultTimeout, run.Prerequisites())
+	if err == nil {
+		check = run.RepositoryCheck() // what the preflight's read found
+	}
 	if err == nil {
 		err = check.Err()
 	}
 	if err != nil {
+		if fresh {
+			// Refused before anything: leave no state directory
+			// holding a lock.
+			_ = lock.Remove()
+			f.RemoveStateRoot(env)
+		}
 		err = cmdutil.Stopped(ctx, err)
 		var ce *seed.ConflictError
 		if f.Globals.JSON() {
@@ -152,7 +170,7 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 		fmt.Fprintf(f.IO.ErrOut, "Error: %v\n", err)
 		if !errors.As(err, &ce) {
-			fmt.Fprintf(f.IO.ErrOut, "groundwork reads the GitOps repository before its first change; nothing was changed.\n")
+			fmt.Fprintf(f.IO.ErrOut, "groundwork checks what up needs (the cluster, the key store, the GitOps repository) before its first change; nothing was changed.\n")
 		}
 		return &cmdutil.ExitError{Code: cmdutil.ExitCode(err), Err: err, Reported: true}
 	}
@@ -165,6 +183,11 @@ func Run(ctx context.Context, opts *Options) error {
 			rep.Printf("--adopt-file %s: groundwork writes no such file; nothing to hand over (paths are from the repository root)", a)
 		}
 	}
+	// Before the cluster step: gc finds the instance by this record even
+	// if this run fails midway.
+	if err := run.RecordInstance(); err != nil {
+		return err
+	}
 	runner := &actions.Runner{Command: "up", Journal: journal, Reporter: rep}
 	result, runErr := runner.Run(ctx, run.Steps())
 	runErr = cmdutil.Stopped(ctx, runErr)
@@ -176,13 +199,26 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	if runErr != nil {
 		fmt.Fprintf(f.IO.ErrOut, "Error: %v\n", runErr)
-		fmt.Fprintf(f.IO.ErrOut, "%s run groundwork up %s again: it resumes where this run stopped (journal: %s).\n", resumeWhen(runErr), opts.File, journal.Path())
+		fmt.Fprintf(f.IO.ErrOut, "%s run %s again: it resumes where this run stopped (journal: %s).\n", resumeWhen(runErr), rerun(opts, env), journal.Path())
 		return &cmdutil.ExitError{Code: cmdutil.ExitCode(runErr), Err: runErr, Reported: true}
 	}
 	if !f.Globals.JSON() {
 		writeText(f, doc)
 	}
 	return nil
+}
+
+// rerun is the command that resumes this run: the same file and, for an
+// ephemeral instance, the same instance.
+func rerun(opts *Options, env *spec.Environment) string {
+	cmd := "groundwork up " + opts.File
+	if opts.Ephemeral {
+		cmd += " --ephemeral --ttl " + spec.FormatDuration(opts.TTL)
+	}
+	if e := env.Ephemeral; e != nil && e.Suffix != "" {
+		cmd += " --name-suffix " + e.Suffix
+	}
+	return cmd
 }
 
 // resumeWhen starts the resume hint: after an interruption there is no
