@@ -252,6 +252,12 @@ func (b *builder) seedActions() []actions.Action {
 	}
 	acts = append(acts, actions.Action{Op: actions.OpCreate, Resource: "commit on " + r.Branch,
 		Detail: fmt.Sprintf("only if something changed, as %s <%s>; pushed, rebased on the remote if it moved (never forced)", g.Commit.AuthorName, g.Commit.AuthorEmail)})
+	switch env.Secrets.Provider {
+	case spec.SecretsSOPS:
+		acts = append(acts, actions.Action{Op: actions.OpRead, Resource: "key custody", Detail: "the branch head's .sops.yaml recipients include the key store's age key, and every SOPS file under " + r.Path + " decrypts with it; the step fails naming any file that does not"})
+	case spec.SecretsSealedSecrets:
+		acts = append(acts, actions.Action{Op: actions.OpRead, Resource: "key custody", Detail: "every SealedSecret under " + r.Path + " at the branch head unseals with a stored sealing key; the step fails naming any that does not"})
+	}
 	return acts
 }
 

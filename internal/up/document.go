@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
+	"github.com/groundwork-dev/groundwork/internal/custody"
 	"github.com/groundwork-dev/groundwork/internal/failure"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 )
@@ -25,6 +26,9 @@ type Document struct {
 	// RTOMS is rebuild's recovery time: from its start until everything
 	// Git declares was applied and healthy.
 	RTOMS int64 `json:"rto_ms,omitempty"`
+	// Custody is whether Git and the key store agree, as the seed step
+	// (up) or the check before anything (rebuild) found.
+	Custody *custody.Report `json:"custody,omitempty"`
 }
 
 // StepDoc is one step in Document.
@@ -41,7 +45,7 @@ type ErrorDoc = failure.Doc
 // fail is the failure (cmdutil.ErrorDoc), nil when the run succeeded.
 func NewDocument(env *spec.Environment, run *Run, result *actions.Result, fail *ErrorDoc) Document {
 	d := Document{FormatVersion: "1", Environment: env.Name, Succeeded: fail == nil, Steps: []StepDoc{},
-		Kubeconfig: run.Kubeconfig, KubernetesVersion: run.ServerVersion, Revision: run.Revision, Error: fail}
+		Kubeconfig: run.Kubeconfig, KubernetesVersion: run.ServerVersion, Revision: run.Revision, Error: fail, Custody: run.Custody}
 	if c := run.Client(); c != nil {
 		d.Server = c.Config.Host
 	}

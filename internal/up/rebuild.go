@@ -45,7 +45,9 @@ func (e *MissingKeyError) Error() string {
 }
 
 // Preflight checks, touching nothing, what rebuild needs before it may
-// touch the cluster: the key in the key store and a seeded repository.
+// touch the cluster: the key in the key store, a seeded repository, and
+// that what the repository holds decrypts with that key (key custody: a
+// *custody.MismatchError otherwise).
 func (r *Run) Preflight(ctx context.Context) error {
 	err := r.loadKeys(ctx)
 	var nf *keys.NotFoundError
@@ -72,7 +74,8 @@ func (r *Run) Preflight(ctx context.Context) error {
 	_, current := snap.Files[path.Join(p, r.engine().SyncFile())]
 	r.legacyLayout = !current
 	r.seed.Snapshot, r.Revision = snap, snap.Revision
-	return nil
+	// Git's secrets must decrypt with the keys about to be restored.
+	return r.checkCustody(ctx, git, snap.Files)
 }
 
 // loadKeys loads the environment's keys from its key store, creating

@@ -81,6 +81,11 @@ func (r *Run) applySeed(ctx context.Context) error {
 	r.Revision = res.Revision
 	r.output(plan.StepSeed, "revision", res.Revision)
 	r.opts.Logf("repository %s at %s (changed: %t, attempts: %d)", g.Repository.URL, res.Revision, res.Changed, res.Attempts)
+	// What Git holds now must decrypt with the key store's keys (a key
+	// store that lost its key gets a new one, and Git's Secrets do not).
+	if err := r.checkCustody(ctx, git, nil); err != nil {
+		return err
+	}
 	if !res.Changed {
 		return actions.NoChange
 	}

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
+	"github.com/groundwork-dev/groundwork/internal/custody"
 	"github.com/groundwork-dev/groundwork/internal/facts"
 	"github.com/groundwork-dev/groundwork/internal/gitops"
 	"github.com/groundwork-dev/groundwork/internal/kube"
@@ -77,6 +78,7 @@ type Run struct {
 	ServerVersion string
 	Revision      string
 	Expires       time.Time
+	Custody       *custody.Report // whether Git and the key store agree (seed, rebuild's Preflight)
 }
 
 // New checks that up can handle the environment and prepares its run.

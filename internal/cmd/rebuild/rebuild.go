@@ -43,9 +43,11 @@ Applications) is applied and healthy. The
 repository is not re-seeded: only files groundwork owns that are missing are
 restored, so what users changed stays, and a rebuild normally adds no commit.
 
-Before touching anything, rebuild checks that the key store has the keys and
-that the repository holds the environment; if not, it stops and says exactly
-what is missing and where. It prints the recovery time achieved (from its start
+Before touching anything, rebuild checks that the key store has the keys, that
+the repository holds the environment, and that what the repository holds
+decrypts with those keys (key custody: .sops.yaml's recipients and every SOPS
+file, or every SealedSecret); if not, it stops and says exactly what is missing
+or which file is encrypted for which other key. It prints the recovery time achieved (from its start
 until everything is healthy) and the time of each step. --dry-run prints the
 checks and the steps and touches nothing.`,
 		Example: `  groundwork rebuild environments/existing.hcl
