@@ -9,6 +9,7 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/storage/driver"
 
+	"github.com/groundwork-dev/groundwork/internal/custody"
 	"github.com/groundwork-dev/groundwork/internal/facts"
 	"github.com/groundwork-dev/groundwork/internal/gitops"
 	"github.com/groundwork-dev/groundwork/internal/gitops/engines"
@@ -60,6 +61,17 @@ type Report struct {
 	// is external-secrets). It counts towards Healthy: with the store not
 	// ready, no Secret comes from Secrets Manager.
 	ExternalSecrets *ExternalSecretsStatus `json:"external_secrets,omitempty"`
+	// Custody is whether Git and the key store agree (SetCustody; nil
+	// when not checked). A mismatch counts towards Healthy: a rebuild
+	// would not decrypt what Git holds. A check that could not run (no
+	// key here, the repository unreachable) does not.
+	Custody *custody.Report `json:"custody,omitempty"`
+}
+
+// SetCustody adds the key-custody check's report (custody.Check).
+func (r *Report) SetCustody(c *custody.Report) {
+	r.Custody = c
+	r.Healthy = r.healthy()
 }
 
 // Collect looks at env's cluster through the kubeconfig up uses.
@@ -110,11 +122,18 @@ func Collect(ctx context.Context, env *spec.Environment, stateDir string) *Repor
 }
 
 // healthy: the cluster answers, the reconciler is installed with its
-// workloads ready and applied the repository, and External Secrets (when
-// used) syncs. Notifications do not count.
+// workloads ready and applied the repository, External Secrets (when
+// used) syncs, and Git and the key store agree. Notifications do not
+// count.
 func (r *Report) healthy() bool {
 	return r.Cluster.Reachable && r.Reconciler.Installed && r.Reconciler.WorkloadsOK && r.Sync.InSync &&
-		(r.ExternalSecrets == nil || r.ExternalSecrets.OK)
+		(r.ExternalSecrets == nil || r.ExternalSecrets.OK) && !r.CustodyMismatch()
+}
+
+// CustodyMismatch reports whether the key-custody check found Git holding
+// what the key store cannot decrypt.
+func (r *Report) CustodyMismatch() bool {
+	return r.Custody != nil && r.Custody.State == custody.StateMismatch
 }
 
 func reconciler(ctx context.Context, r *Report, c *kube.Client, rel helm.Release) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
+	"github.com/groundwork-dev/groundwork/internal/custody"
 	"github.com/groundwork-dev/groundwork/internal/failure"
 	"github.com/groundwork-dev/groundwork/internal/plan"
 	"github.com/groundwork-dev/groundwork/internal/spec"
@@ -58,7 +59,15 @@ Secrets Operator validated the ClusterSecretStore aws-secrets-manager (when it
 cannot reach or authenticate to Secrets Manager: its error and what to check),
 and how many ExternalSecrets, in all namespaces, are Ready, with why the others
 are not. A store or an ExternalSecret that is not ready makes the environment
-unhealthy.`,
+unhealthy.
+
+It also checks key custody, reading the repository's branch head and the key
+store as this machine reaches them: with SOPS, that .sops.yaml's recipients
+include the key store's age key and every SOPS file decrypts with it; with
+Sealed Secrets, that every SealedSecret unseals with a stored sealing key. A
+mismatch (named file by file, with the recipient Git has) makes the environment
+unhealthy: a rebuild would not decrypt it. A check that cannot run here (no key
+on this machine) is shown and does not.`,
 		Example: `  groundwork status environments/local.hcl
   groundwork status environments/local.hcl --output json`,
 		Args: cmdutil.ExactArgs(1),
@@ -84,6 +93,10 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	stateDir := f.StateDir(res.Env)
 	doc := Document{FormatVersion: "1", Report: status.Collect(ctx, res.Env, stateDir)}
+	// Whether a rebuild could decrypt what Git holds: the repository
+	// and the key store as this machine reaches them.
+	cust, _ := custody.CheckEnvironment(ctx, res.Env, f.Environ())
+	doc.SetCustody(cust)
 	if j, err := actions.OpenJournal(stateDir); err == nil && !j.Run.Started.IsZero() {
 		doc.LastRun = &j.Run
 		doc.Seeded, _ = j.Output(plan.StepSeed, "revision")
@@ -120,11 +133,21 @@ func advice(doc Document, env *spec.Environment, file, stateDir string) string {
 		// Nothing recorded here, nothing installed there: not an
 		// environment that broke, one that was never made (from here).
 		return fmt.Sprintf("Environment %s has not been brought up (no run of groundwork recorded in %s): groundwork up %s creates it.", env.Name, stateDir, file)
+	case doc.CustodyMismatch() && custodyProblemOnly(doc.Report):
+		// up does not bring a lost key back.
+		return fmt.Sprintf("Environment %s runs, but Git and its key store do not agree (see the custody lines above): a rebuild from them would not decrypt its secrets.", env.Name)
 	case doc.ExternalSecrets != nil && !doc.ExternalSecrets.OK && storeProblemOnly(doc.Report):
 		// groundwork up cannot make Secrets Manager reachable.
 		return fmt.Sprintf("Environment %s is not healthy: External Secrets cannot sync (see the secrets lines above).", env.Name)
 	}
 	return fmt.Sprintf("Environment %s is not healthy; groundwork up %s converges it.", env.Name, file)
+}
+
+// custodyProblemOnly reports whether all that is wrong is the key-custody
+// mismatch.
+func custodyProblemOnly(r *status.Report) bool {
+	c, rec := r.Cluster, r.Reconciler
+	return c.Reachable && rec.Installed && rec.WorkloadsOK && r.Sync.InSync && (r.ExternalSecrets == nil || r.ExternalSecrets.OK)
 }
 
 // storeProblemOnly reports whether all that is wrong is External Secrets
@@ -190,6 +213,9 @@ func writeText(f *cmdutil.Factory, d Document) {
 	}
 	if n := d.Notifications; n != nil && c.Reachable {
 		writeNotifications(w, n, mark)
+	}
+	if d.Custody != nil {
+		writeCustody(w, d.Custody, mark)
 	}
 	if d.LastRun != nil {
 		outcome := d.LastRun.Outcome
@@ -320,4 +346,21 @@ func orNone(s string) string {
 		return "(nothing fetched yet)"
 	}
 	return s
+}
+
+// writeCustody says whether Git and the key store agree: one line, and on
+// a mismatch every file named with what it is encrypted for, and the fix.
+func writeCustody(w io.Writer, c *custody.Report, mark func(bool) string) {
+	m := mark(c.State != custody.StateMismatch)
+	if c.State == custody.StateUnchecked {
+		m = "?"
+	}
+	fmt.Fprintf(w, "%s custody     %s\n", m, c.Summary)
+	if c.State != custody.StateMismatch {
+		return
+	}
+	lines := strings.Split(c.Error, "\n")
+	for _, l := range lines[1:] {
+		fmt.Fprintf(w, "    %s\n", strings.TrimSpace(l))
+	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
+	"github.com/groundwork-dev/groundwork/internal/custody"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/status"
 )
@@ -71,6 +72,15 @@ func healthyExceptSecrets(x *status.ExternalSecretsStatus) Document {
 	r.Sync.Engine, r.Sync.EngineName, r.Sync.InSync, r.Sync.Revision = "flux", "Flux", true, "main@sha1:abc"
 	r.Healthy = x.OK
 	return Document{FormatVersion: "1", Report: r}
+}
+
+// custodyMismatch is a running environment whose key store cannot
+// decrypt what Git holds.
+func custodyMismatch() Document {
+	d := healthyExceptSecrets(&status.ExternalSecretsStatus{OK: true})
+	d.ExternalSecrets = nil
+	d.SetCustody(&custody.Report{State: custody.StateMismatch})
+	return d
 }
 
 // TestExternalSecretsUnreachableStore: the text says the store is not
@@ -200,6 +210,7 @@ func TestAdvice(t *testing.T) {
 		{"adopted cluster down, brought up elsewhere", down(false), env(spec.ProviderExisting), "its cluster does not answer, and groundwork cannot start a cluster it adopted"},
 		{"kind cluster down", down(true), env(spec.ProviderKind), "Environment prod is not healthy; groundwork up prod.hcl converges it."},
 		{"store unreachable", healthyExceptSecrets(unreachableStore()), env(spec.ProviderExisting), "External Secrets cannot sync"},
+		{"key custody", custodyMismatch(), env(spec.ProviderKind), "runs, but Git and its key store do not agree (see the custody lines above)"},
 	}
 	for _, c := range cases {
 		if got := advice(c.doc, c.env, "prod.hcl", "/state"); !strings.Contains(got, c.want) {
