@@ -24,6 +24,10 @@ const (
 	githubEnv      = "environments/ci-ephemeral.hcl"
 	gitlabTemplate = "../../templates/ci/gitlab-ci.yaml"
 	gitlabEnv      = "environments/ci-gitlab.hcl"
+	// The weekly drill's, and the long-lived environment it rehearses.
+	githubDrillTemplate = "../../templates/ci/github-drill.yaml"
+	gitlabDrillTemplate = "../../templates/ci/gitlab-drill.yaml"
+	drillEnv            = "environments/production.hcl"
 )
 
 // ghWorkflow is the part of a GitHub Actions workflow the tests read.
@@ -113,7 +117,7 @@ func TestGitHubWorkflowsLint(t *testing.T) {
 		shellcheck = ""
 		t.Log("shellcheck is not on PATH: actionlint checks the run: scripts without it")
 	}
-	for _, file := range append([]string{githubTemplate}, own...) {
+	for _, file := range append([]string{githubTemplate, githubDrillTemplate}, own...) {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			l, err := actionlint.NewLinter(io.Discard, &actionlint.LinterOptions{Shellcheck: shellcheck})
 			if err != nil {
@@ -321,7 +325,12 @@ var toolCall = regexp.MustCompile(`(?m)(?:^|[;&|(]\s*|\bdo\s+|\bthen\s+)(docker|
 
 func readGitLab(t *testing.T) (doc map[string]yaml.Node, jobs map[string]glJob, header string) {
 	t.Helper()
-	b, err := os.ReadFile(gitlabTemplate)
+	return readGitLabFile(t, gitlabTemplate)
+}
+
+func readGitLabFile(t *testing.T, path string) (doc map[string]yaml.Node, jobs map[string]glJob, header string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
