@@ -2,6 +2,7 @@ package up
 
 import (
 	"context"
+	"time"
 
 	"github.com/groundwork-dev/groundwork/internal/custody"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
@@ -24,8 +25,10 @@ func (r *Run) custodyKeys(ctx context.Context) (custody.Keys, error) {
 // checkCustody checks that what Git holds at the branch head decrypts with
 // the key store's keys (custody.Check): at the end of up's seed step, and
 // in rebuild's Preflight on the snapshot it read (files non-nil). The
-// report is kept in r.Custody; a mismatch is a *custody.MismatchError.
+// report is kept in r.Custody (its time includes reading the branch head);
+// a mismatch is a *custody.MismatchError.
 func (r *Run) checkCustody(ctx context.Context, git *gitrepo.Client, files map[string][]byte) error {
+	start := time.Now()
 	k, err := r.custodyKeys(ctx)
 	if err != nil {
 		return err
@@ -38,6 +41,7 @@ func (r *Run) checkCustody(ctx context.Context, git *gitrepo.Client, files map[s
 		files = snap.Files
 	}
 	rep, err := custody.Check(ctx, r.env(), files, k)
+	rep.TookMS = time.Since(start).Milliseconds() // the read of the branch head included
 	r.Custody = rep
 	r.opts.Logf("key custody: %s (%d ms)", rep.Summary, rep.TookMS)
 	return err
