@@ -14,16 +14,22 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"filippo.io/age"
+
 	cmdup "github.com/groundwork-dev/groundwork/internal/cmd/up"
+	"github.com/groundwork-dev/groundwork/internal/custody"
+	"github.com/groundwork-dev/groundwork/internal/keys"
 	"github.com/groundwork-dev/groundwork/tests/harness"
 )
 
 // TestRebuildAfterWipe is the disaster-recovery proof: up; an app and a
 // Secret committed through groundwork; the cluster wiped (fresh empty etcd);
 // rebuild brings every object back, the decrypted Secret included, without a
-// commit; with the key store emptied, rebuild refuses before touching the
-// cluster; and no secret value is in plaintext anywhere in the repository's
-// history, the state directory or the output.
+// commit; with the key store emptied, or holding another age key than the
+// one Git is encrypted for, rebuild refuses before touching the cluster
+// (naming the file and the recipient), and status shows the mismatch; and
+// no secret value is in plaintext anywhere in the repository's history, the
+// state directory or the output.
 func TestRebuildAfterWipe(t *testing.T) {
 	skipIfShort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
@@ -90,6 +96,11 @@ func TestRebuildAfterWipe(t *testing.T) {
 		for _, s := range doc.Steps {
 			t.Logf("FIGURE   %-24s %6d ms  %s", s.Name, s.TookMS, s.State)
 		}
+		if c := doc.Custody; c == nil || c.State != custody.StateOK || len(c.Decrypted) != 1 {
+			t.Errorf("rebuild's key custody: %+v", c)
+		} else {
+			t.Logf("FIGURE   key custody check in preflight: %d ms (%s)", c.TookMS, c.Summary)
+		}
 		assertShop(ctx, t, cp, apiKey)
 		assertFluxApplied(ctx, t, cp, doc.Revision)
 		if h := headOf(t, gitSrv); h != head {
@@ -118,6 +129,55 @@ func TestRebuildAfterWipe(t *testing.T) {
 		if _, err := cp.Client().CoreV1().Namespaces().Get(ctx, "flux-system", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("rebuild touched the cluster without its key: %v", err)
 		}
+	})
+
+	t.Run("a key store with another age key refused before touching the cluster", func(t *testing.T) {
+		key := filepath.Join(dir, "keys", "harness.agekey")
+		gitHas := recipient(t, dir)
+		if err := os.Rename(key, key+".bak"); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			os.Remove(key)
+			os.Rename(key+".bak", key)
+		}()
+		other, err := age.GenerateX25519Identity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := (keys.FileStore{Path: key}).Create(other); err != nil {
+			t.Fatal(err)
+		}
+		cp.Wipe(t)
+		start := time.Now()
+		code, out, errOut := g.run(ctx, "rebuild", file)
+		outputs.WriteString(out + errOut)
+		t.Logf("FIGURE rebuild refused for key custody after %s", time.Since(start).Round(time.Millisecond))
+		for _, want := range []string{
+			"rebuild of harness stopped before touching the cluster: key custody of environment harness",
+			"clusters/harness/.sops.yaml: encrypts for age recipient " + gitHas,
+			"clusters/harness/secrets/shop/db.yaml: is encrypted for age recipient " + gitHas + " only, not for the key store's key " + other.Recipient().String(),
+			"put the age key whose public key is " + gitHas + " back into " + key,
+		} {
+			if code != 1 || !strings.Contains(errOut, want) {
+				t.Errorf("rebuild with another key: exit %d, want 1 and %q\n%s%s", code, want, out, errOut)
+			}
+		}
+		if _, err := cp.Client().CoreV1().Namespaces().Get(ctx, "flux-system", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("rebuild touched the cluster with another key: %v", err)
+		}
+		// status says so too, with the file and the recipient.
+		code, out, errOut = g.run(ctx, "status", file, "--output", "json")
+		var st struct {
+			Custody *custody.Report `json:"custody"`
+		}
+		if err := json.Unmarshal([]byte(out), &st); err != nil || st.Custody == nil {
+			t.Fatalf("status: exit %d, %v\n%s%s", code, err, out, errOut)
+		}
+		if c := st.Custody; code != 1 || c.State != custody.StateMismatch || !strings.Contains(c.Error, "clusters/harness/secrets/shop/db.yaml: is encrypted for age recipient "+gitHas) {
+			t.Errorf("status with another key: exit %d, custody %+v", code, c)
+		}
+		t.Logf("FIGURE status custody check (clone + decrypt): %d ms", st.Custody.TookMS)
 	})
 
 	t.Run("keys rotate, then a rebuild with the new key", func(t *testing.T) {
