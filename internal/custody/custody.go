@@ -271,6 +271,9 @@ func checkSOPS(_ context.Context, env *spec.Environment, files map[string][]byte
 	if len(mismatch.Problems) == 0 {
 		rep.State = StateOK
 		rep.Summary = fmt.Sprintf("ok: the key store's age key %s is .sops.yaml's recipient and decrypts %d SOPS file(s)", mine, len(rep.Decrypted))
+		if len(rep.Decrypted) == 0 {
+			rep.Summary = fmt.Sprintf("ok: the key store's age key %s is .sops.yaml's recipient (no SOPS file in Git yet)", mine)
+		}
 		return nil
 	}
 	mismatch.Fix = sopsFix(env, files, mismatch)
@@ -373,6 +376,9 @@ func checkSealed(_ context.Context, env *spec.Environment, files map[string][]by
 	if len(mismatch.Problems) == 0 {
 		rep.State = StateOK
 		rep.Summary = fmt.Sprintf("ok: the key store's %d sealing key(s) unseal %d SealedSecret file(s)", len(ks), len(rep.Decrypted))
+		if len(rep.Decrypted) == 0 {
+			rep.Summary = fmt.Sprintf("ok: the key store holds %d sealing key(s) (no SealedSecret in Git yet)", len(ks))
+		}
 		return nil
 	}
 	mismatch.Fix = fmt.Sprintf("To fix: put back into %s the sealing key it was sealed for (from your backup of the key store: it must keep every key pair the controller ever sealed with). While the cluster that sealed it still runs, groundwork up keeps in the store any key the controller has that the store lacks. If the key is lost, so is what was sealed for it: seal those Secrets again with groundwork secret set (and replace a certificate kept in Git with the latest key's, %s).", rep.KeyStore, latest.ID())

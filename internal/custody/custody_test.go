@@ -215,6 +215,21 @@ func TestSealedSecrets(t *testing.T) {
 	}
 }
 
+// A repository with no SOPS file yet: ok, and the summary says there was
+// nothing to decrypt.
+func TestSOPSNothingToDecrypt(t *testing.T) {
+	env := spectest.EnvOn(t, "https://git.example/fleet.git", spec.EngineFlux)
+	a := newKey(t)
+	files, err := render.Render(env, render.Options{AgeRecipient: a.Recipient().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Check(context.Background(), env, render.FileMap(files), Keys{Age: a})
+	if err != nil || rep.State != StateOK || !strings.Contains(rep.Summary, "(no SOPS file in Git yet)") {
+		t.Fatalf("%+v %v", rep, err)
+	}
+}
+
 func TestExternalSecretsIsSkipped(t *testing.T) {
 	env := spectest.EnvOn(t, "https://git.example/fleet.git", spec.EngineFlux)
 	env.Secrets.Provider = spec.SecretsExternalSecrets
