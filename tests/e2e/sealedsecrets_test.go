@@ -42,7 +42,9 @@ var sealedSecretsEnv = strings.Replace(upEnv, `  secrets {
 // set` (the public certificate from the key store, no cluster), and one
 // sealed after the key was renewed with `keys rotate`, both decrypt after a
 // wipe and `rebuild`; the controller never makes a key of its own (renewal
-// off), so every key that sealed something is in the key store.
+// off), so every key that sealed something is in the key store. A key
+// store that lost the first key is refused by rebuild before it touches the
+// cluster, naming the SealedSecret only that key opens.
 func TestSealedSecretsSurviveRebuild(t *testing.T) {
 	skipIfShort(t)
 	t.Run("flux", func(t *testing.T) {
@@ -153,6 +155,29 @@ func sealedSecretsSurviveRebuild(t *testing.T, cp *harness.ControlPlane, kubelet
 	}
 
 	cp.Wipe(t)
+	// A key store that lost the first key (a backup older than keys
+	// rotate's... or newer and partial): rebuild refuses before touching the
+	// cluster, naming the SealedSecret only the lost key opens.
+	stored, err := sealing.LoadKeys(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(store, store+".bak"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sealing.Create(store, stored[1]); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = g.run(ctx, "rebuild", g.file)
+	if want := repoPath + "/secrets/shop/db.yaml: SealedSecret shop/db does not unseal with any of the key store's sealing keys (" + stored[1].ID() + ")"; code != 1 || !strings.Contains(errOut, want) || !strings.Contains(errOut, "stopped before touching the cluster") || strings.Contains(errOut, "shop/api") {
+		t.Errorf("rebuild with a store that lost a key: exit %d, want 1 and %q (and nothing of shop/api, which the store opens)\n%s%s", code, want, out, errOut)
+	}
+	if keys := controllerKeys(); len(keys) != 0 {
+		t.Errorf("rebuild with a store that lost a key touched the cluster: sealing keys %v", keys)
+	}
+	if err := os.Rename(store+".bak", store); err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	code, out, errOut = g.run(ctx, "rebuild", g.file, "--output", "json")
 	if code != 0 {
