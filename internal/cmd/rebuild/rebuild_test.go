@@ -162,7 +162,7 @@ func TestRefusesAKeyStoreWithAnotherKey(t *testing.T) {
 				f.Globals.StateDir = t.TempDir()
 				err := Run(context.Background(), &Options{F: f, File: file, DryRun: dry})
 				msg := fmt.Sprint(err)
-				if err == nil || !strings.Contains(msg, "rebuild of dev stopped before touching the cluster: key custody of environment dev") ||
+				if err == nil || !strings.Contains(msg, "rebuild of dev stopped before touching the cluster: ") || !strings.Contains(msg, "key custody of environment dev") ||
 					!strings.Contains(msg, "clusters/dev/secrets/shop/db.yaml: ") || !strings.Contains(msg, gitHas) || !strings.Contains(msg, store) {
 					t.Fatalf("dry run %v: want a refusal naming the Secret's file and %q, got %v\n%s", dry, gitHas, err, io.ErrOut)
 				}
