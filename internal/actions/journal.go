@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/groundwork-dev/groundwork/internal/faults"
 )
 
 // JournalFile is the journal's file name inside the state directory.
@@ -115,6 +117,7 @@ func (j *Journal) Save() error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write journal: %w", err)
 	}
+	faults.Point("journal:save")
 	return os.Rename(tmp.Name(), j.path)
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/groundwork-dev/groundwork/internal/faults"
 )
 
 // Reporter is told about progress; implementations draw spinners or print
@@ -110,6 +112,7 @@ func (r *Runner) runStep(ctx context.Context, s Step, d Description, now func() 
 	if err := r.record(d.Name, rec); err != nil {
 		return StateFailed, 0, err
 	}
+	faults.Point("step:" + d.Name)
 	state := StateSkipped
 	status, err := s.Check(ctx)
 	if err == nil && !status.Done {
@@ -118,6 +121,7 @@ func (r *Runner) runStep(ctx context.Context, s Step, d Description, now func() 
 		if errors.Is(err, NoChange) {
 			state, err = StateSkipped, nil
 		}
+		faults.Point("step:" + d.Name + ":applied")
 	}
 	if err != nil {
 		state = StateFailed

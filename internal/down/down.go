@@ -22,6 +22,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/cluster/kind"
 	"github.com/groundwork-dev/groundwork/internal/cluster/remote"
 	"github.com/groundwork-dev/groundwork/internal/facts"
+	"github.com/groundwork-dev/groundwork/internal/faults"
 	"github.com/groundwork-dev/groundwork/internal/gitops"
 	"github.com/groundwork-dev/groundwork/internal/gitops/engines"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
@@ -127,6 +128,7 @@ func Run(ctx context.Context, o Options) error {
 		if err := purge(ctx, o); err != nil {
 			return err
 		}
+		faults.Point("down:purged")
 	}
 	if env.Cluster.Remote() {
 		// The working directory (and local state, now empty) goes with the
@@ -227,6 +229,7 @@ func uninstall(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	faults.Point("down:detached")
 	rel := e.Release()
 	cfg, err := helm.NewConfiguration(path, kctx, rel.Namespace, nil)
 	if err != nil {
@@ -238,6 +241,7 @@ func uninstall(ctx context.Context, o Options) error {
 		return fmt.Errorf("uninstall Helm release %s/%s: %w", rel.Namespace, rel.Name, err)
 	}
 	o.Logf("uninstalled Helm release %s/%s", rel.Namespace, rel.Name)
+	faults.Point("down:uninstalled")
 	if u, ok := e.(uninstalled); ok {
 		done, err := u.Uninstalled(ctx)
 		for _, d := range done {

@@ -19,6 +19,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/memory"
+
+	"github.com/groundwork-dev/groundwork/internal/faults"
 )
 
 // ManagedMarker starts every file groundwork manages; a file under the
@@ -163,6 +165,7 @@ func (c *Client) try(ctx context.Context, ch Change) (Result, error) {
 	if c.beforePush != nil {
 		c.beforePush()
 	}
+	faults.Point("git:committed") // committed in memory, not pushed
 	err = repo.PushContext(ctx, &git.PushOptions{
 		RemoteName: "origin",
 		RefSpecs:   []config.RefSpec{config.RefSpec(ref + ":" + ref)},

@@ -12,6 +12,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/groundwork-dev/groundwork/internal/faults"
 )
 
 // WaitPoll is how often groundwork's Helm client looks at what a release
@@ -49,6 +51,7 @@ func (c *fastWaitClient) WaitWithJobs(resources kube.ResourceList, timeout time.
 // WaitForDelete waits until resources are gone.
 func (c *fastWaitClient) WaitForDelete(resources kube.ResourceList, timeout time.Duration) error {
 	c.Log("beginning wait for %d resources to be deleted with timeout of %v", len(resources), timeout)
+	faults.Point("helm:wait-delete") // the release's objects are being deleted, the release uninstalling
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return wait.PollUntilContextCancel(ctx, c.poll, true, func(context.Context) (bool, error) {
@@ -81,6 +84,7 @@ func waitReady(cs kubernetes.Interface, resources kube.ResourceList, timeout, po
 	logf = once(logf)
 	checker := kube.NewReadyChecker(cs, logf, opts...)
 	logf("beginning wait for %d resources with timeout of %v", len(resources), timeout)
+	faults.Point("helm:wait") // the release's objects are created, the release pending
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

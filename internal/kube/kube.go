@@ -31,6 +31,8 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
+
+	"github.com/groundwork-dev/groundwork/internal/faults"
 )
 
 // FieldManager is groundwork's name in managedFields.
@@ -240,6 +242,7 @@ func (c *Client) ApplyAll(ctx context.Context, objs []*unstructured.Unstructured
 			return changed, err
 		}
 		changed = changed || ch
+		faults.Point("kube:applied")
 	}
 	return changed, nil
 }

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/groundwork-dev/groundwork/internal/facts"
+	"github.com/groundwork-dev/groundwork/internal/faults"
 	"github.com/groundwork-dev/groundwork/internal/gitops"
 	"github.com/groundwork-dev/groundwork/internal/gitops/engines"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
@@ -127,6 +128,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := applyAgeSecret(ctx, kc, g.Namespace, next, old); err != nil {
 		return nil, err
 	}
+	faults.Point("rotate:both-keys")
 	// 2. Everything for both keys, then 3. for the new one alone; each
 	// applied by the cluster before going on.
 	for _, phase := range []struct {
@@ -145,15 +147,18 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if err := waitApplied(ctx, kc, git, env, rev.Revision); err != nil {
 			return res, fmt.Errorf("the cluster has not applied %s, so the old key stays in place (run keys rotate again to resume): %w", rev.Revision, err)
 		}
+		faults.Point("rotate:phase")
 	}
 	// 4. Only the new key, in the cluster and in the store.
 	if err := applyAgeSecret(ctx, kc, g.Namespace, next); err != nil {
 		return res, err
 	}
+	faults.Point("rotate:new-key-only")
 	res.Retired = fmt.Sprintf("%s.retired-%s", ks.Path, o.Now().UTC().Format("20060102T150405Z"))
 	if err := os.Rename(ks.Path, res.Retired); err != nil {
 		return res, err
 	}
+	faults.Point("rotate:retired")
 	if err := os.Rename(ks.Path+NextKeySuffix, ks.Path); err != nil {
 		return res, fmt.Errorf("the new key is in %s, the old one in %s; move the new one to %s: %w", ks.Path+NextKeySuffix, res.Retired, ks.Path, err)
 	}
