@@ -161,6 +161,25 @@ func TestJournalFileModeAndCorruption(t *testing.T) {
 	}
 }
 
+// A run killed between writing the journal's temporary file and renaming
+// it (the fault suite's journal:save point) leaves the file; the next save
+// removes it, so a state directory holds only the journal.
+func TestJournalSaveRemovesLeftoverTemporaryFiles(t *testing.T) {
+	dir := t.TempDir()
+	left := filepath.Join(dir, ".journal-1740203995")
+	if err := os.WriteFile(left, []byte(`{"version":1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j, _ := OpenJournal(dir)
+	if err := j.Save(); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != JournalFile {
+		t.Errorf("state directory after a save: %v, want the journal alone", entries)
+	}
+}
+
 func TestLockExcludesSecondRun(t *testing.T) {
 	dir := t.TempDir()
 	l, err := AcquireLock(context.Background(), dir, "pid 1 up", false)

@@ -15,6 +15,10 @@ import (
 // JournalFile is the journal's file name inside the state directory.
 const JournalFile = "journal.json"
 
+// journalTemp names the journal's temporary files: written, then renamed
+// over the journal.
+const journalTemp = ".journal-*"
+
 // StepState is the outcome of a step in the journal.
 type StepState string
 
@@ -101,7 +105,15 @@ func (j *Journal) Save() error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(j.path), ".journal-*")
+	// A run killed between writing its temporary file and renaming it
+	// left the file behind; the lock's holder is the journal's only
+	// writer, so every other temporary file is such a leftover.
+	if stale, _ := filepath.Glob(filepath.Join(filepath.Dir(j.path), journalTemp)); len(stale) > 0 {
+		for _, p := range stale {
+			_ = os.Remove(p)
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(j.path), journalTemp)
 	if err != nil {
 		return fmt.Errorf("write journal: %w", err)
 	}

@@ -407,6 +407,7 @@ func TestFaults(t *testing.T) {
 		{"mid server-side apply (first object applied)", "sync-ssa", nil, 0},
 		{"wait step started", "step:wait", nil, 0},
 		{"wait done, not recorded", "step:wait:applied", perturbSeed, 1},
+		{"journal written, not yet renamed into place", "journal:save#2", nil, 0},
 	}
 	t.Run("up", func(t *testing.T) {
 		for i, c := range upCases {
