@@ -18,6 +18,11 @@ const (
 	// namespace, under AgeSecretKey.
 	AgeSecret    = "sops-age"
 	AgeSecretKey = "age.agekey"
+	// AgeSecretNextKey holds, beside AgeSecretKey, the new key of a
+	// rotation under way (keys rotate keeps it in the key file's path
+	// with NextKeySuffix until it finishes).
+	AgeSecretNextKey = "rotation-next.agekey"
+	NextKeySuffix    = ".next"
 	// CredentialsSecret holds the Git credentials Flux's GitRepository
 	// reads (Argo CD's repository Secret is named per environment by its
 	// engine).

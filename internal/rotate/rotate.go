@@ -31,7 +31,7 @@ import (
 )
 
 // NextKeySuffix names the file that holds the new key during a rotation.
-const NextKeySuffix = ".next"
+const NextKeySuffix = facts.NextKeySuffix
 
 // Options are what a rotation needs.
 type Options struct {

@@ -74,9 +74,19 @@ func (r *Run) applySecrets(ctx context.Context) error {
 	return nil
 }
 
-// ageSecret is the Secret the reconciler decrypts SOPS files with.
+// ageSecret is the Secret the reconciler decrypts SOPS files with. During a
+// rotation (keys rotate killed or failed before it finished, the new key
+// still beside the file store) it holds the new key too: the repository
+// may already be encrypted for it alone.
 func (r *Run) ageSecret() *unstructured.Unstructured {
-	return gitops.Secret(r.env().GitOps.Namespace, facts.AgeSecret, map[string][]byte{facts.AgeSecretKey: []byte(r.identity.String() + "\n")})
+	data := map[string][]byte{facts.AgeSecretKey: []byte(r.identity.String() + "\n")}
+	if ks := r.env().Secrets.KeyStore; ks.Type == spec.KeyStoreFile {
+		if next, err := (keys.FileStore{Path: ks.Path + facts.NextKeySuffix}).Load(); err == nil {
+			data[facts.AgeSecretNextKey] = []byte(next.String() + "\n")
+			r.opts.Logf("a key rotation is under way (%s): the cluster keeps its new key too; run keys rotate to finish it", ks.Path+facts.NextKeySuffix)
+		}
+	}
+	return gitops.Secret(r.env().GitOps.Namespace, facts.AgeSecret, data)
 }
 
 func toUnstructured(obj runtime.Object) *unstructured.Unstructured {
