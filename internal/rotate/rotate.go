@@ -155,12 +155,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	faults.Point("rotate:new-key-only")
 	res.Retired = fmt.Sprintf("%s.retired-%s", ks.Path, o.Now().UTC().Format("20060102T150405Z"))
-	if err := os.Rename(ks.Path, res.Retired); err != nil {
-		return res, err
+	// The key file's path holds a key at every moment: the old one is
+	// linked to its retired name, then the new one renamed over it. (A run
+	// killed between two renames left no key at the path, and the next up
+	// made a key the repository is not encrypted for.)
+	if err := os.Link(ks.Path, res.Retired); err != nil {
+		return res, fmt.Errorf("keep the old key as %s: %w", res.Retired, err)
 	}
 	faults.Point("rotate:retired")
 	if err := os.Rename(ks.Path+NextKeySuffix, ks.Path); err != nil {
-		return res, fmt.Errorf("the new key is in %s, the old one in %s; move the new one to %s: %w", ks.Path+NextKeySuffix, res.Retired, ks.Path, err)
+		return res, fmt.Errorf("the new key is in %s, the old one in %s and %s; move the new one to %s: %w", ks.Path+NextKeySuffix, ks.Path, res.Retired, ks.Path, err)
 	}
 	return res, nil
 }

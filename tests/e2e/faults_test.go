@@ -566,7 +566,7 @@ func TestFaults(t *testing.T) {
 			}
 		}
 		decrypted(t)
-		for _, point := range []string{"rotate:both-keys", "rotate:phase#1", "rotate:phase#2", "rotate:new-key-only"} {
+		for _, point := range []string{"rotate:both-keys", "rotate:phase#1", "rotate:phase#2", "rotate:new-key-only", "rotate:retired"} {
 			ok := t.Run(point, func(t *testing.T) {
 				f.kill(ctx, t, point, "keys", "rotate", w.file, "--lock-timeout", "0")
 				// The key store holds a key at every moment.
