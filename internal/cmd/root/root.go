@@ -7,6 +7,7 @@ import (
 
 	deploycmd "github.com/groundwork-dev/groundwork/internal/cmd/deploy"
 	downcmd "github.com/groundwork-dev/groundwork/internal/cmd/down"
+	drillcmd "github.com/groundwork-dev/groundwork/internal/cmd/drill"
 	gccmd "github.com/groundwork-dev/groundwork/internal/cmd/gc"
 	keyscmd "github.com/groundwork-dev/groundwork/internal/cmd/keys"
 	plancmd "github.com/groundwork-dev/groundwork/internal/cmd/plan"
@@ -75,7 +76,7 @@ Start with:
 		c.GroupID = "spec"
 		cmd.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{upcmd.NewCmdUp(f, nil), downcmd.NewCmdDown(f, nil), rebuildcmd.NewCmdRebuild(f, nil), statuscmd.NewCmdStatus(f, nil), gccmd.NewCmdGC(f, nil)} {
+	for _, c := range []*cobra.Command{upcmd.NewCmdUp(f, nil), downcmd.NewCmdDown(f, nil), rebuildcmd.NewCmdRebuild(f, nil), drillcmd.NewCmdDrill(f, nil), statuscmd.NewCmdStatus(f, nil), gccmd.NewCmdGC(f, nil)} {
 		c.GroupID = "lifecycle"
 		cmd.AddCommand(c)
 	}

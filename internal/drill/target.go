@@ -1,0 +1,335 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"helm.sh/helm/v3/pkg/action"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/groundwork-dev/groundwork/internal/cluster/kind"
+	"github.com/groundwork-dev/groundwork/internal/facts"
+	"github.com/groundwork-dev/groundwork/internal/helm"
+	"github.com/groundwork-dev/groundwork/internal/kube"
+	"github.com/groundwork-dev/groundwork/internal/spec"
+)
+
+// KindCluster is a kind cluster (named as the drill) the drill makes and
+// deletes.
+type KindCluster struct {
+	Name string
+	// Spec is the environment's kind block (node image, nodes); nil for
+	// kind's defaults.
+	Spec     *spec.KindCluster
+	StateDir string
+	c        *kind.Cluster
+}
+
+// Describe implements Target.
+func (k *KindCluster) Describe() string { return "kind cluster " + k.Name }
+
+// Provide creates the cluster.
+func (k *KindCluster) Provide(ctx context.Context) (string, string, error) {
+	c, err := kind.New(ctx, k.Name, k.Spec, filepath.Join(k.StateDir, facts.KubeconfigFile))
+	if err != nil {
+		return "", "", err
+	}
+	k.c = c
+	if _, err := c.Ensure(ctx); err != nil {
+		return "", "", err
+	}
+	return c.KubeconfigPath, "", nil
+}
+
+// Remove deletes the cluster.
+func (k *KindCluster) Remove(ctx context.Context) ([]string, error) {
+	if k.c == nil {
+		c, err := kind.New(ctx, k.Name, k.Spec, filepath.Join(k.StateDir, facts.KubeconfigFile))
+		var nr *kind.NoRuntimeError
+		if errors.As(err, &nr) {
+			return nil, nil // no Docker: Provide made nothing
+		}
+		if err != nil {
+			return nil, err
+		}
+		k.c = c
+	}
+	return nil, k.c.Delete()
+}
+
+// UserCluster is a cluster the user provides (--kubeconfig, --context).
+// The drill removes from it what it installed: the objects the
+// reconciler applied (by deleting what Git declares while the reconciler
+// still runs, so that it prunes), the Helm releases, namespaces and CRDs
+// that were not there before.
+type UserCluster struct {
+	Kubeconfig, Context string
+	// Live is the environment's own kubeconfig and context: the drill
+	// refuses a cluster at the same server.
+	LiveKubeconfig, LiveContext string
+	Env                         *spec.Environment
+	Logf                        func(string, ...any)
+
+	c      *kube.Client
+	before snapshot
+}
+
+type snapshot struct {
+	namespaces, crds, releases []string
+}
+
+// Describe implements Target.
+func (u *UserCluster) Describe() string {
+	if u.Context != "" {
+		return "context " + u.Context + " of " + u.Kubeconfig
+	}
+	return "the cluster of " + u.Kubeconfig
+}
+
+// LiveClusterError refuses to drill into the environment's own cluster.
+type LiveClusterError struct{ Server, Kubeconfig string }
+
+func (e *LiveClusterError) Error() string {
+	return fmt.Sprintf("%s is the environment's own cluster (%s, as its file says): a drill never touches the live cluster. Give --kubeconfig/--context of a scratch cluster, or leave them out for a kind cluster", e.Kubeconfig, e.Server)
+}
+
+// Provide connects and remembers what is there before the drill.
+func (u *UserCluster) Provide(ctx context.Context) (string, string, error) {
+	c, err := kube.Connect(u.Kubeconfig, u.Context)
+	if err != nil {
+		return "", "", err
+	}
+	if _, err := c.ServerVersion(ctx); err != nil {
+		return "", "", err
+	}
+	if u.LiveKubeconfig != "" {
+		if live, err := kube.Connect(u.LiveKubeconfig, u.LiveContext); err == nil && sameServer(live.Config.Host, c.Config.Host) {
+			return "", "", &LiveClusterError{Server: c.Config.Host, Kubeconfig: u.Kubeconfig}
+		}
+	}
+	u.c = c
+	if u.before, err = u.look(ctx); err != nil {
+		return "", "", err
+	}
+	return u.Kubeconfig, u.Context, nil
+}
+
+func sameServer(a, b string) bool {
+	return strings.TrimSuffix(a, "/") == strings.TrimSuffix(b, "/")
+}
+
+var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+func (u *UserCluster) look(ctx context.Context) (snapshot, error) {
+	var s snapshot
+	nss, err := u.c.Clientset.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return s, err
+	}
+	for _, n := range nss.Items {
+		s.namespaces = append(s.namespaces, n.Name)
+	}
+	crds, err := u.c.Dynamic.Resource(crdGVR).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return s, err
+	}
+	for _, c := range crds.Items {
+		s.crds = append(s.crds, c.GetName())
+	}
+	cfg, err := helm.NewConfiguration(u.Kubeconfig, u.Context, "", nil)
+	if err != nil {
+		return s, err
+	}
+	l := action.NewList(cfg)
+	l.AllNamespaces, l.All = true, true
+	rels, err := l.Run()
+	if err != nil {
+		return s, err
+	}
+	for _, r := range rels {
+		s.releases = append(s.releases, r.Namespace+"/"+r.Name)
+	}
+	sort.Strings(s.namespaces)
+	sort.Strings(s.crds)
+	sort.Strings(s.releases)
+	return s, nil
+}
+
+// reconciled are the kinds whose controllers delete what they applied
+// when they go: deleted first, while the controllers still run.
+var reconciled = []schema.GroupVersionResource{
+	{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"},
+	{Group: "helm.toolkit.fluxcd.io", Version: "v2", Resource: "helmreleases"},
+	{Group: "argoproj.io", Version: "v1alpha1", Resource: "applicationsets"},
+	{Group: "argoproj.io", Version: "v1alpha1", Resource: "applications"},
+}
+
+// ownedCRD says a CRD came with what groundwork installs (the reconciler,
+// the secrets controllers).
+func ownedCRD(name string) bool {
+	for _, g := range []string{".fluxcd.io", ".argoproj.io", "bitnami.com", "external-secrets.io"} {
+		if strings.HasSuffix(name, g) {
+			return true
+		}
+	}
+	return false
+}
+
+// Remove deletes, in order, what appeared since Provide in namespaces that
+// were not there: the reconciled objects (their controllers prune what
+// they applied), then the new Helm releases, the new namespaces and the
+// new CRDs of the kinds groundwork installs. It returns what is still
+// there after.
+func (u *UserCluster) Remove(ctx context.Context) ([]string, error) {
+	if u.c == nil {
+		return nil, nil // Provide did not get to the cluster
+	}
+	logf := u.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	now, err := u.look(ctx)
+	if err != nil {
+		return nil, err
+	}
+	newNS := minus(now.namespaces, u.before.namespaces)
+	var errs []error
+	// 1. What the reconciler applied goes with the objects that applied
+	// it, while the reconciler runs.
+	for _, gvr := range reconciled {
+		for _, ns := range newNS {
+			ri := u.c.Dynamic.Resource(gvr).Namespace(ns)
+			list, err := ri.List(ctx, metav1.ListOptions{})
+			if err != nil {
+				continue // the kind is not served
+			}
+			for _, o := range list.Items {
+				if err := ri.Delete(ctx, o.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	u.waitGone(ctx, newNS, 2*time.Minute, logf)
+	// 2. The Helm releases that were not there.
+	for _, rel := range minus(now.releases, u.before.releases) {
+		ns, name, _ := strings.Cut(rel, "/")
+		cfg, err := helm.NewConfiguration(u.Kubeconfig, u.Context, ns, nil)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		un := action.NewUninstall(cfg)
+		un.Wait, un.Timeout = true, 2*time.Minute
+		if _, err := un.Run(name); err != nil {
+			errs = append(errs, fmt.Errorf("uninstall Helm release %s: %w", rel, err))
+			continue
+		}
+		logf("uninstalled Helm release %s", rel)
+	}
+	// 3. Objects left with finalizers nobody will handle now (their
+	// controllers are gone), then the namespaces.
+	u.stripFinalizers(ctx, newNS)
+	for _, ns := range newNS {
+		if err := u.c.Clientset.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	// 4. The CRDs that came with the charts.
+	for _, crd := range minus(now.crds, u.before.crds) {
+		if !ownedCRD(crd) {
+			continue
+		}
+		if err := u.c.Dynamic.Resource(crdGVR).Delete(ctx, crd, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	left := u.waitNamespaces(ctx, newNS, 3*time.Minute)
+	after, err := u.look(ctx)
+	if err != nil {
+		errs = append(errs, err)
+	} else {
+		for _, crd := range minus(after.crds, u.before.crds) {
+			if ownedCRD(crd) {
+				left = append(left, "CustomResourceDefinition "+crd)
+			}
+		}
+		for _, r := range minus(after.releases, u.before.releases) {
+			left = append(left, "Helm release "+r)
+		}
+	}
+	return left, errors.Join(errs...)
+}
+
+func (u *UserCluster) waitGone(ctx context.Context, nss []string, within time.Duration, logf func(string, ...any)) {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		n := 0
+		for _, gvr := range reconciled {
+			for _, ns := range nss {
+				if list, err := u.c.Dynamic.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{}); err == nil {
+					n += len(list.Items)
+				}
+			}
+		}
+		if n == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+	logf("the reconciler did not delete everything it applied within %s; removing the rest", within)
+}
+
+func (u *UserCluster) stripFinalizers(ctx context.Context, nss []string) {
+	for _, gvr := range reconciled {
+		for _, ns := range nss {
+			ri := u.c.Dynamic.Resource(gvr).Namespace(ns)
+			list, err := ri.List(ctx, metav1.ListOptions{})
+			if err != nil {
+				continue
+			}
+			for _, o := range list.Items {
+				_, _ = ri.Patch(ctx, o.GetName(), types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+			}
+		}
+	}
+}
+
+func (u *UserCluster) waitNamespaces(ctx context.Context, nss []string, within time.Duration) []string {
+	deadline := time.Now().Add(within)
+	for {
+		var left []string
+		for _, ns := range nss {
+			if _, err := u.c.Clientset.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+				left = append(left, "Namespace "+ns)
+			}
+		}
+		if len(left) == 0 || !time.Now().Before(deadline) || ctx.Err() != nil {
+			return left
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func minus(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
