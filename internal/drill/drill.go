@@ -128,15 +128,24 @@ type LayerError struct {
 func (e *LayerError) Error() string { return fmt.Sprintf("layer %s failed: %v", e.Layer, e.Err) }
 func (e *LayerError) Unwrap() error { return e.Err }
 
-// rebuildSteps maps rebuild's steps to layers; a step not named here runs
-// in the layer of the step before it.
+// rebuildSteps maps rebuild's steps (by the names its journal knows them
+// by) to layers; a step not named here runs in the layer of the step
+// before it.
 var rebuildSteps = map[string]Layer{
-	plan.StepCluster:                 LayerCluster,
-	plan.StepKubeconfig:              LayerCluster,
-	"restore-keys":                   LayerKeys,
-	"rebuild-" + plan.StepReconciler: LayerReconciler,
-	"rebuild-" + plan.StepSync:       LayerSources,
-	"rebuild-" + plan.StepWait:       LayerApps,
+	plan.StepCluster:    LayerCluster,
+	plan.StepKubeconfig: LayerCluster,
+	"restore-keys":      LayerKeys,
+	plan.StepReconciler: LayerReconciler,
+	plan.StepSync:       LayerSources,
+	plan.StepWait:       LayerApps,
+}
+
+// StepLayer is the layer a rebuild step runs in; false for a step the
+// drill does not know (it runs in the layer of the step before it) or
+// leaves out (it commits).
+func StepLayer(name string) (Layer, bool) {
+	l, ok := rebuildSteps[name]
+	return l, ok
 }
 
 // committing are rebuild's steps the drill never runs: they commit.
@@ -246,10 +255,20 @@ func (d *driller) run(ctx context.Context, l Layer, steps *map[Layer][]actions.S
 		*steps = d.byLayer()
 	}
 	if l == LayerKeys {
-		// Before the keys go into the cluster: the key store's keys
-		// are those Git's files are for.
+		// rebuild's preflight (the key store has the keys, the
+		// repository holds the environment), then, before the keys go
+		// into the cluster, that they are those Git's files are for.
+		if err := d.rb.Preflight(ctx); err != nil {
+			return err
+		}
+		d.rep.Revision, d.files = d.rb.Snapshot()
 		if err := d.o.Custody.Check(ctx, d.env, d.files); err != nil {
 			return err
+		}
+		if d.o.NewInspector != nil {
+			d.insp = d.o.NewInspector(d.rb.Client(), d.env, d.files)
+		} else {
+			d.insp = NewClusterInspector(d.rb.Client(), d.env, d.files)
 		}
 	}
 	if err := d.steps(ctx, l, (*steps)[l]); err != nil {
@@ -259,16 +278,15 @@ func (d *driller) run(ctx context.Context, l Layer, steps *map[Layer][]actions.S
 		if err := d.expiry(ctx); err != nil {
 			return err
 		}
-		if d.o.NewInspector != nil {
-			d.insp = d.o.NewInspector(d.rb.Client(), d.env, d.files)
-		} else {
-			d.insp = NewClusterInspector(d.rb.Client(), d.env, d.files)
-		}
+	}
+	if d.insp == nil {
+		return nil
 	}
 	return d.await(ctx, l)
 }
 
-// cluster provides the scratch cluster and prepares rebuild's run on it.
+// cluster provides the scratch cluster and prepares rebuild's run on it
+// (its preflight runs in the keys layer).
 func (d *driller) cluster(ctx context.Context) error {
 	if err := os.MkdirAll(d.o.StateDir, 0o700); err != nil {
 		return err
@@ -303,15 +321,15 @@ func (d *driller) cluster(ctx context.Context) error {
 	}
 	d.rb = rb
 	rb.UseJournal(j)
-	if err := rb.Preflight(ctx); err != nil {
-		return err
-	}
-	d.rep.Revision, d.files = rb.Snapshot()
 	return nil
 }
 
 // byLayer sorts rebuild's steps into layers, leaving out those that
 // commit.
+// Commits says whether the drill leaves a rebuild step out because it
+// commits.
+func Commits(name string) bool { return committing[name] }
+
 func (d *driller) byLayer() map[Layer][]actions.Step {
 	out := map[Layer][]actions.Step{}
 	cur := LayerCluster

@@ -64,7 +64,7 @@ type fakeRebuild struct {
 func (r *fakeRebuild) Preflight(context.Context) error { return r.preflight }
 func (r *fakeRebuild) RebuildSteps() []actions.Step {
 	var out []actions.Step
-	for _, n := range []string{"cluster", "kubeconfig", "restore-keys", "rebuild-reconciler", "restore-missing-files", "rebuild-sync", "rebuild-wait"} {
+	for _, n := range []string{"cluster", "kubeconfig", "restore-keys", "reconciler", "restore-missing-files", "sync", "wait"} {
 		out = append(out, &fakeStep{name: n, ran: &r.ran, apply: r.applies[n]})
 	}
 	return out
@@ -148,7 +148,7 @@ func TestDrillPasses(t *testing.T) {
 	}
 	// rebuild's steps, in its order, in their layers; never the one that
 	// commits.
-	if want := []string{"cluster", "kubeconfig", "restore-keys", "rebuild-reconciler", "rebuild-sync", "rebuild-wait"}; !slices.Equal(fx.rb.ran, want) {
+	if want := []string{"cluster", "kubeconfig", "restore-keys", "reconciler", "sync", "wait"}; !slices.Equal(fx.rb.ran, want) {
 		t.Errorf("steps run: %v, want %v", fx.rb.ran, want)
 	}
 	stepsOf := func(l Layer) (out []string) {
@@ -158,7 +158,7 @@ func TestDrillPasses(t *testing.T) {
 		return out
 	}
 	if !slices.Equal(stepsOf(LayerCluster), []string{"cluster", "kubeconfig"}) || !slices.Equal(stepsOf(LayerKeys), []string{"restore-keys"}) ||
-		!slices.Equal(stepsOf(LayerApps), []string{"rebuild-wait"}) || len(stepsOf(LayerInfrastructure)) != 0 {
+		!slices.Equal(stepsOf(LayerApps), []string{"wait"}) || !slices.Equal(stepsOf(LayerReconciler), []string{"reconciler"}) || !slices.Equal(stepsOf(LayerSources), []string{"sync"}) || len(stepsOf(LayerInfrastructure)) != 0 {
 		t.Errorf("steps by layer: %+v", rep.Layers)
 	}
 	// Rebuild was pointed at the scratch cluster, in the drill's state.
@@ -221,7 +221,7 @@ func TestDrillFailsAtInfrastructureNamingTheHelmRelease(t *testing.T) {
 	if fx.insp.looks[LayerInfrastructure] < 2 {
 		t.Errorf("a not-ready layer was looked at %d times: the drill must wait for it", fx.insp.looks[LayerInfrastructure])
 	}
-	if slices.Contains(fx.rb.ran, "rebuild-wait") || rep.Layers[5].State != StateNotReached {
+	if slices.Contains(fx.rb.ran, "wait") || rep.Layers[5].State != StateNotReached {
 		t.Error("the apps layer ran after infrastructure failed")
 	}
 	// A stalled object fails at once.
@@ -238,7 +238,7 @@ func TestDrillFailsAtInfrastructureNamingTheHelmRelease(t *testing.T) {
 func TestDrillInterruptedStillRemoves(t *testing.T) {
 	fx := newFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	fx.rb.applies["rebuild-reconciler"] = func(ctx context.Context) error { cancel(); <-ctx.Done(); return ctx.Err() }
+	fx.rb.applies["reconciler"] = func(ctx context.Context) error { cancel(); <-ctx.Done(); return ctx.Err() }
 	rep, err := Run(ctx, fx.o)
 	if !errors.Is(err, context.Canceled) || rep.FailedLayer != LayerReconciler {
 		t.Fatalf("%v at %q", err, rep.FailedLayer)
@@ -272,5 +272,16 @@ func TestDrillClusterFailure(t *testing.T) {
 	rep, err := Run(context.Background(), fx.o)
 	if err == nil || rep.FailedLayer != LayerCluster || !strings.Contains(err.Error(), "no container runtime") || fx.target.removed != 1 {
 		t.Fatalf("%v %+v", err, rep)
+	}
+}
+
+// TestDrillMissingKeyFailsAtKeys: rebuild's preflight (the key store has
+// no key) fails the keys layer, not the cluster's.
+func TestDrillMissingKeyFailsAtKeys(t *testing.T) {
+	fx := newFixture(t)
+	fx.rb.preflight = errors.New("the age key of environment dev is missing: no key at keys/dev.agekey")
+	rep, err := Run(context.Background(), fx.o)
+	if err == nil || rep.FailedLayer != LayerKeys || rep.Layers[0].State != StatePassed || slices.Contains(fx.rb.ran, "restore-keys") {
+		t.Fatalf("%v %+v", err, rep.Layers)
 	}
 }

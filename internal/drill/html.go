@@ -16,6 +16,9 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"title": func(l Layer) string { return l.Title() },
 	"when":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	"ready": func(objs []Object) string {
+		if len(objs) == 0 {
+			return "-"
+		}
 		n := 0
 		for _, o := range objs {
 			if o.Ready {
@@ -61,7 +64,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		bars = append(bars, b)
 	}
 	return reportTmpl.Execute(w, map[string]any{
-		"R": r, "Bars": bars, "Width": width, "Total": ms(total),
+		"R": r, "Bars": bars, "NoObjects": "no objects", "Width": width, "Total": ms(total),
 		"ViewBox": fmt.Sprintf("-130 -6 %.0f %.0f", width+230, float64(len(bars))*row+6),
 	})
 }

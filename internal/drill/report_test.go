@@ -21,8 +21,8 @@ func sampleReport() *Report {
 		Layers: []LayerResult{
 			{Name: LayerCluster, State: StatePassed, StartMS: 0, TookMS: 21_400, Steps: []StepResult{{"cluster", "done", 21_000}, {"kubeconfig", "unchanged", 400}}, Objects: []Object{}},
 			{Name: LayerKeys, State: StatePassed, StartMS: 21_400, TookMS: 300, Steps: []StepResult{{"restore-keys", "done", 200}}, Objects: []Object{}},
-			{Name: LayerReconciler, State: StatePassed, StartMS: 21_700, TookMS: 18_200, Steps: []StepResult{{"rebuild-reconciler", "done", 18_200}}, Objects: []Object{}},
-			{Name: LayerSources, State: StatePassed, StartMS: 39_900, TookMS: 4_100, Steps: []StepResult{{"rebuild-sync", "done", 300}},
+			{Name: LayerReconciler, State: StatePassed, StartMS: 21_700, TookMS: 18_200, Steps: []StepResult{{"reconciler", "done", 18_200}}, Objects: []Object{}},
+			{Name: LayerSources, State: StatePassed, StartMS: 39_900, TookMS: 4_100, Steps: []StepResult{{"sync", "done", 300}},
 				Objects: []Object{{Kind: "GitRepository", Namespace: "flux-system", Name: "flux-system", File: "clusters/dev/groundwork/sync.yaml", Ready: true, Message: "stored artifact for revision 'main@sha1:0123'"}}},
 			{Name: LayerInfrastructure, State: StateFailed, StartMS: 44_000, TookMS: 60_000, Error: "not ready after 1m0s: HelmRelease infra/broken: install retries exhausted <&> (declared in clusters/dev/infrastructure/broken.yaml)",
 				Objects: []Object{

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/storage/driver"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -203,6 +205,20 @@ func (u *UserCluster) Remove(ctx context.Context) ([]string, error) {
 	}
 	newNS := minus(now.namespaces, u.before.namespaces)
 	var errs []error
+	// The reconciler's own release, which it manages from Git, stays
+	// until the reconciler has pruned the rest: pruned first, it would
+	// take the reconciler away mid-work.
+	own, ownNS := "", ""
+	if u.Env != nil {
+		own, ownNS = facts.ReconcilerRelease(u.Env)
+	}
+	keep := func(gvr schema.GroupVersionResource, ns, name string) bool {
+		return ns == ownNS && name == own && (gvr.Resource == "helmreleases" || gvr.Resource == "applications")
+	}
+	if own != "" {
+		ri := u.c.Dynamic.Resource(reconciled[1]).Namespace(ownNS)
+		_, _ = ri.Patch(ctx, own, types.MergePatchType, []byte(`{"metadata":{"labels":{"kustomize.toolkit.fluxcd.io/prune":"disabled"}}}`), metav1.PatchOptions{})
+	}
 	// 1. What the reconciler applied goes with the objects that applied
 	// it, while the reconciler runs.
 	for _, gvr := range reconciled {
@@ -213,14 +229,21 @@ func (u *UserCluster) Remove(ctx context.Context) ([]string, error) {
 				continue // the kind is not served
 			}
 			for _, o := range list.Items {
+				if keep(gvr, ns, o.GetName()) {
+					continue
+				}
 				if err := ri.Delete(ctx, o.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 					errs = append(errs, err)
 				}
 			}
 		}
 	}
-	u.waitGone(ctx, newNS, 2*time.Minute, logf)
-	// 2. The Helm releases that were not there.
+	u.waitGone(ctx, newNS, keep, 2*time.Minute, logf)
+	// 2. The Helm releases that were not there (the reconciler's and the
+	// secrets controller's; the addons' went with their HelmReleases).
+	if now, err = u.look(ctx); err != nil {
+		return nil, err
+	}
 	for _, rel := range minus(now.releases, u.before.releases) {
 		ns, name, _ := strings.Cut(rel, "/")
 		cfg, err := helm.NewConfiguration(u.Kubeconfig, u.Context, ns, nil)
@@ -230,7 +253,7 @@ func (u *UserCluster) Remove(ctx context.Context) ([]string, error) {
 		}
 		un := action.NewUninstall(cfg)
 		un.Wait, un.Timeout = true, 2*time.Minute
-		if _, err := un.Run(name); err != nil {
+		if _, err := un.Run(name); err != nil && !errors.Is(err, driver.ErrReleaseNotFound) && !strings.Contains(err.Error(), "not found") {
 			errs = append(errs, fmt.Errorf("uninstall Helm release %s: %w", rel, err))
 			continue
 		}
@@ -270,14 +293,18 @@ func (u *UserCluster) Remove(ctx context.Context) ([]string, error) {
 	return left, errors.Join(errs...)
 }
 
-func (u *UserCluster) waitGone(ctx context.Context, nss []string, within time.Duration, logf func(string, ...any)) {
+func (u *UserCluster) waitGone(ctx context.Context, nss []string, keep func(schema.GroupVersionResource, string, string) bool, within time.Duration, logf func(string, ...any)) {
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
 		n := 0
 		for _, gvr := range reconciled {
 			for _, ns := range nss {
 				if list, err := u.c.Dynamic.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{}); err == nil {
-					n += len(list.Items)
+					for _, o := range list.Items {
+						if !keep(gvr, ns, o.GetName()) {
+							n++
+						}
+					}
 				}
 			}
 		}
@@ -293,17 +320,45 @@ func (u *UserCluster) waitGone(ctx context.Context, nss []string, within time.Du
 	logf("the reconciler did not delete everything it applied within %s; removing the rest", within)
 }
 
+// stripFinalizers lets go the objects, in the drill's namespaces, of every
+// kind the charts groundwork installs define (Flux's HelmCharts, Argo CD's
+// Applications): their controllers are gone, nobody would finalize them,
+// and the namespaces would stay Terminating.
 func (u *UserCluster) stripFinalizers(ctx context.Context, nss []string) {
-	for _, gvr := range reconciled {
-		for _, ns := range nss {
-			ri := u.c.Dynamic.Resource(gvr).Namespace(ns)
-			list, err := ri.List(ctx, metav1.ListOptions{})
-			if err != nil {
+	crds, err := u.c.Dynamic.Resource(crdGVR).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return
+	}
+	for _, crd := range crds.Items {
+		if !ownedCRD(crd.GetName()) {
+			continue
+		}
+		scope, _, _ := unstructured.NestedString(crd.Object, "spec", "scope")
+		group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+		plural, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "plural")
+		versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+		if scope != "Namespaced" || len(versions) == 0 {
+			continue
+		}
+		for _, v := range versions {
+			m, _ := v.(map[string]any)
+			if served, _ := m["served"].(bool); !served {
 				continue
 			}
-			for _, o := range list.Items {
-				_, _ = ri.Patch(ctx, o.GetName(), types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+			gvr := schema.GroupVersionResource{Group: group, Version: fmt.Sprint(m["name"]), Resource: plural}
+			for _, ns := range nss {
+				ri := u.c.Dynamic.Resource(gvr).Namespace(ns)
+				list, err := ri.List(ctx, metav1.ListOptions{})
+				if err != nil {
+					continue
+				}
+				for _, o := range list.Items {
+					if len(o.GetFinalizers()) > 0 {
+						_, _ = ri.Patch(ctx, o.GetName(), types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+					}
+				}
 			}
+			break
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/testutil/spectest"
+	"github.com/groundwork-dev/groundwork/internal/up"
 )
 
 func TestFlagsToOptions(t *testing.T) {
@@ -170,5 +171,38 @@ func TestBadTTL(t *testing.T) {
 	err := Run(context.Background(), opts)
 	if cmdutil.ExitCode(err) != cmdutil.ExitUsage {
 		t.Errorf("--ttl 0: %v", err)
+	}
+}
+
+// TestRebuildStepsKnown: every step of rebuild's real run has a layer, or
+// is the one the drill leaves out because it commits; a step renamed in up
+// would otherwise run in the wrong layer unnoticed.
+func TestRebuildStepsKnown(t *testing.T) {
+	file, _ := spectest.EnvFile(t, t.TempDir(), "https://git.example/fleet.git", spec.EngineFlux)
+	res := spec.Load(file, spec.Options{})
+	if res.Diags.HasErrors() {
+		t.Fatal(res.Diags)
+	}
+	run, err := up.New(up.Options{Env: res.Env, StateDir: t.TempDir(), CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	layers := map[drill.Layer]bool{}
+	for _, s := range run.RebuildSteps() {
+		name := s.Plan().Name
+		names = append(names, name)
+		l, ok := drill.StepLayer(name)
+		switch {
+		case ok:
+			layers[l] = true
+		case !drill.Commits(name):
+			t.Errorf("rebuild's step %s has no layer in the drill", name)
+		}
+	}
+	for _, l := range []drill.Layer{drill.LayerCluster, drill.LayerKeys, drill.LayerReconciler, drill.LayerSources, drill.LayerApps} {
+		if !layers[l] {
+			t.Errorf("no rebuild step runs in layer %s (steps: %v)", l, names)
+		}
 	}
 }
