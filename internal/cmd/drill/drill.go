@@ -63,9 +63,10 @@ the repository are never touched: the drill has a state directory of its own,
 and it never commits (rebuild's restore of missing files is left out).
 
 Layers, in order, each measured: cluster (the scratch cluster answers), keys
-(every SOPS file in Git is encrypted for the key store's recipient and one
-decrypts; with Sealed Secrets one SealedSecret unseals with the stored keys;
-then the keys are restored), reconciler (Flux or Argo CD at the version Git
+(rebuild's preflight: the key store has the keys and the repository holds
+the environment; every SOPS file in Git is encrypted for the key store's
+recipient and one decrypts; with Sealed Secrets one SealedSecret unseals with
+the stored keys; then the keys are restored), reconciler (Flux or Argo CD at the version Git
 declares), sources (fetched), infrastructure (every HelmRelease, every
 Application of a chart Ready), apps (every Kustomization or Application Ready,
 every SOPS Secret decrypted into the cluster, every SealedSecret unsealed,
