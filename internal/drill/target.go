@@ -22,6 +22,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/facts"
 	"github.com/groundwork-dev/groundwork/internal/helm"
 	"github.com/groundwork-dev/groundwork/internal/kube"
+	"github.com/groundwork-dev/groundwork/internal/sealing"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 )
 
@@ -87,6 +88,10 @@ type UserCluster struct {
 
 type snapshot struct {
 	namespaces, crds, releases []string
+	// sealingKeys are the Sealed Secrets controller's key Secrets
+	// (namespace/name): restore-keys puts them in its namespace, which may
+	// be one that was there before (kube-system).
+	sealingKeys []string
 }
 
 // Describe implements Target.
@@ -146,6 +151,13 @@ func (u *UserCluster) look(ctx context.Context) (snapshot, error) {
 	}
 	for _, c := range crds.Items {
 		s.crds = append(s.crds, c.GetName())
+	}
+	keys, err := u.c.Clientset.CoreV1().Secrets("").List(ctx, metav1.ListOptions{LabelSelector: sealing.KeyLabel})
+	if err != nil {
+		return s, err
+	}
+	for _, k := range keys.Items {
+		s.sealingKeys = append(s.sealingKeys, k.Namespace+"/"+k.Name)
 	}
 	cfg, err := helm.NewConfiguration(u.Kubeconfig, u.Context, "", nil)
 	if err != nil {
@@ -267,7 +279,14 @@ func (u *UserCluster) Remove(ctx context.Context) ([]string, error) {
 			errs = append(errs, err)
 		}
 	}
-	// 4. The CRDs that came with the charts.
+	// 4. The sealing keys restore-keys gave the controller.
+	for _, k := range minus(now.sealingKeys, u.before.sealingKeys) {
+		ns, name, _ := strings.Cut(k, "/")
+		if err := u.c.Clientset.CoreV1().Secrets(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	// 5. The CRDs that came with the charts.
 	for _, crd := range minus(now.crds, u.before.crds) {
 		if !ownedCRD(crd) {
 			continue
@@ -288,6 +307,9 @@ func (u *UserCluster) Remove(ctx context.Context) ([]string, error) {
 		}
 		for _, r := range minus(after.releases, u.before.releases) {
 			left = append(left, "Helm release "+r)
+		}
+		for _, k := range minus(after.sealingKeys, u.before.sealingKeys) {
+			left = append(left, "Secret "+k)
 		}
 	}
 	return left, errors.Join(errs...)
