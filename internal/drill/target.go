@@ -123,11 +123,38 @@ func (u *UserCluster) Provide(ctx context.Context) (string, string, error) {
 			return "", "", &LiveClusterError{Server: c.Config.Host, Kubeconfig: u.Kubeconfig}
 		}
 	}
+	if err := u.unoccupied(ctx, c); err != nil {
+		return "", "", err
+	}
 	u.c = c
 	if u.before, err = u.look(ctx); err != nil {
 		return "", "", err
 	}
 	return u.Kubeconfig, u.Context, nil
+}
+
+// OccupiedError refuses a cluster that already has the reconciler's
+// namespace: the drill would upgrade, and then remove, a reconciler it did
+// not install.
+type OccupiedError struct{ Namespace, Kubeconfig string }
+
+func (e *OccupiedError) Error() string {
+	return fmt.Sprintf("the cluster of %s already has namespace %s (a reconciler the drill did not install): a drill needs a scratch cluster without it, as it installs and then removes everything there. Give a cluster of its own to the drill, or leave --kubeconfig/--context out for a kind cluster; nothing was touched", e.Kubeconfig, e.Namespace)
+}
+
+func (u *UserCluster) unoccupied(ctx context.Context, c *kube.Client) error {
+	if u.Env == nil {
+		return nil
+	}
+	ns := u.Env.GitOps.Namespace
+	_, err := c.Clientset.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		return &OccupiedError{Namespace: ns, Kubeconfig: u.Kubeconfig}
+	case apierrors.IsNotFound(err):
+		return nil
+	}
+	return err
 }
 
 func sameServer(a, b string) bool {

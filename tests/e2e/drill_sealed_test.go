@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/groundwork-dev/groundwork/internal/drill"
 	"github.com/groundwork-dev/groundwork/tests/harness"
@@ -68,5 +72,47 @@ func TestDrillSealedSecrets(t *testing.T) {
 	}
 	if h := headOf(t, w.gitSrv); h != head {
 		t.Errorf("the drill committed: %s -> %s", head, h)
+	}
+}
+
+// TestDrillRefusesClusters: the live cluster, or a cluster that already
+// has the reconciler's namespace, is refused before anything is touched.
+func TestDrillRefusesClusters(t *testing.T) {
+	skipIfShort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	live := harness.StartControlPlane(t)
+	scratch := harness.StartControlPlane(t)
+	w := startFluxWorld(t)
+	g := w.groundwork(t, live.AdminKubeconfig())
+	// The live cluster: refused by its server, whatever kubeconfig file
+	// names it.
+	copyKC := filepath.Join(t.TempDir(), "copy.kubeconfig")
+	b, err := os.ReadFile(live.AdminKubeconfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(copyKC, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := clusterObjects(ctx, t, live)
+	code, out, errOut := g.run(ctx, "drill", w.file, "--kubeconfig", copyKC)
+	if code != 1 || !strings.Contains(errOut, "layer cluster failed") || !strings.Contains(errOut, "is the environment's own cluster") {
+		t.Errorf("drill into the live cluster: exit %d\n%s%s", code, out, errOut)
+	}
+	if after := clusterObjects(ctx, t, live); !slices.Equal(after, before) {
+		t.Errorf("the refused drill touched the live cluster: %v", minusStrings(after, before))
+	}
+	// A cluster with a reconciler already.
+	if _, err := scratch.Client().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "flux-system"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before = clusterObjects(ctx, t, scratch)
+	code, out, errOut = g.run(ctx, "drill", w.file, "--kubeconfig", scratch.AdminKubeconfig())
+	if code != 1 || !strings.Contains(errOut, "already has namespace flux-system") || !strings.Contains(errOut, "nothing was touched") {
+		t.Errorf("drill into an occupied cluster: exit %d\n%s%s", code, out, errOut)
+	}
+	if after := clusterObjects(ctx, t, scratch); !slices.Equal(after, before) {
+		t.Errorf("the refused drill touched the cluster: +%v -%v", minusStrings(after, before), minusStrings(before, after))
 	}
 }
