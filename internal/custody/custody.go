@@ -436,3 +436,18 @@ func keyStoreText(ks spec.KeyStore) string {
 	}
 	return ks.Path
 }
+
+// Checker checks an environment's repository files against its key store
+// with the credentials and variables of Environ: the drill's keys layer.
+type Checker struct{ Environ []string }
+
+// Check loads the keys (creating nothing) and checks files with them; a
+// mismatch is a *MismatchError.
+func (c Checker) Check(ctx context.Context, env *spec.Environment, files map[string][]byte) error {
+	k, err := Load(ctx, env, c.Environ)
+	if err != nil {
+		return err
+	}
+	_, err = Check(ctx, env, files, k)
+	return err
+}

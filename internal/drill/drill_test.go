@@ -182,7 +182,7 @@ func TestDrillPasses(t *testing.T) {
 func TestDrillFailsAtKeysNamingTheFile(t *testing.T) {
 	fx := newFixture(t)
 	fx.o.Custody = custodyFunc(func(context.Context, *spec.Environment, map[string][]byte) error {
-		return &CustodyError{File: "clusters/dev/secrets/db.yaml", Recipients: []string{"age1git"}, Have: "age1store"}
+		return errors.New("clusters/dev/secrets/db.yaml: is encrypted for age recipient age1git only, not for the key store's key age1store")
 	})
 	rep, err := Run(context.Background(), fx.o)
 	var le *LayerError

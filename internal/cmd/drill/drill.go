@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
+	"github.com/groundwork-dev/groundwork/internal/custody"
 	"github.com/groundwork-dev/groundwork/internal/drill"
 	"github.com/groundwork-dev/groundwork/internal/facts"
 	"github.com/groundwork-dev/groundwork/internal/kube"
@@ -141,13 +142,13 @@ func Run(ctx context.Context, opts *Options) error {
 			return up.New(up.Options{Env: env, StateDir: stateDir, Environ: f.Environ(), ChartPlainHTTP: opts.PlainHTTPCharts, Logf: logf})
 		}
 	}
-	custody := opts.Custody
-	if custody == nil {
-		custody = drill.StoreCustody{Environ: f.Environ()}
+	keyCheck := opts.Custody
+	if keyCheck == nil {
+		keyCheck = custody.Checker{Environ: f.Environ()}
 	}
 	rep.Printf("Drill of %s into %s (state in %s)", env.Name, target.Describe(), stateDir)
 	report, err := drill.Run(ctx, drill.Options{Env: env, File: opts.File, Instance: instance, StateDir: stateDir, Target: target,
-		NewRebuild: newRebuild, Custody: custody, NewInspector: opts.NewInspector, RecordExpiry: opts.RecordExpiry, TTL: opts.TTL, Reporter: rep, Logf: logf})
+		NewRebuild: newRebuild, Custody: keyCheck, NewInspector: opts.NewInspector, RecordExpiry: opts.RecordExpiry, TTL: opts.TTL, Reporter: rep, Logf: logf})
 	err = cmdutil.Stopped(ctx, err)
 	if err != nil {
 		report.Error = cmdutil.ErrorDoc(err)

@@ -87,9 +87,9 @@ type inspector map[drill.Layer][]drill.Object
 
 func (i inspector) Look(_ context.Context, l drill.Layer) ([]drill.Object, error) { return i[l], nil }
 
-type custody struct{ err error }
+type fakeCustody struct{ err error }
 
-func (c custody) Check(context.Context, *spec.Environment, map[string][]byte) error { return c.err }
+func (c fakeCustody) Check(context.Context, *spec.Environment, map[string][]byte) error { return c.err }
 
 func setup(t *testing.T, json bool, custodyErr error, objs inspector) (*Options, cmdtest.Streams, *target) {
 	file, _ := spectest.EnvFile(t, t.TempDir(), "https://git.example/fleet.git", spec.EngineFlux)
@@ -100,7 +100,7 @@ func setup(t *testing.T, json bool, custodyErr error, objs inspector) (*Options,
 	tg := &target{}
 	return &Options{F: f, File: file, TTL: time.Hour, ID: "t1", Report: filepath.Join(t.TempDir(), "drill.html"), Target: tg,
 		NewRebuild: func(*spec.Environment, string) (drill.Rebuild, error) { return rebuild{}, nil },
-		Custody:    custody{custodyErr},
+		Custody:    fakeCustody{custodyErr},
 		NewInspector: func(*kube.Client, *spec.Environment, map[string][]byte) drill.Inspector {
 			return objs
 		},
