@@ -4,8 +4,6 @@ package e2e
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,37 +19,9 @@ import (
 //	GROUNDWORK_E2E_TOKEN=ghp_... \
 //	go test -tags kind ./tests/e2e -run TestUpOnKind -v -timeout 30m
 func TestUpOnKind(t *testing.T) {
-	repo, token := os.Getenv("GROUNDWORK_E2E_REPO"), os.Getenv("GROUNDWORK_E2E_TOKEN")
-	if repo == "" {
-		t.Skip("set GROUNDWORK_E2E_REPO (an HTTPS Git repository the kind cluster can reach) and GROUNDWORK_E2E_TOKEN")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	name := "gw-e2e-" + time.Now().UTC().Format("150405")
-	file := filepath.Join(dir, "kind.hcl")
-	src := `environment "` + name + `" {
-  cluster "kind" {}
-  gitops {
-    repository {
-      url  = "` + repo + `"
-      path = "clusters/` + name + `"
-      auth { token_env = "GIT_TOKEN" }
-    }
-  }
-  secrets {
-    key_store "file" { path = "keys/e2e.agekey" }
-  }
-}
-`
-	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	g := &groundwork{t: t, file: file, environ: append(os.Environ(), "GIT_TOKEN="+token)}
-	t.Cleanup(func() {
-		code, out, errOut := g.run(context.Background(), "down", file, "--purge-repo", "--yes")
-		t.Logf("down: exit %d\n%s%s", code, out, errOut)
-	})
+	_, file, g := kindEnvironment(t, "gw-e2e")
 	code, doc, errOut := g.up(ctx)
 	if code != 0 {
 		t.Fatalf("up: exit %d\n%s", code, errOut)
