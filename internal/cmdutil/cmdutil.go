@@ -301,6 +301,21 @@ type SpecErrorDocument struct {
 	Error         *failure.Doc      `json:"error"`
 }
 
+// LoadInstance loads the environment file, shows its diagnostics
+// (ReportSpec), and names an ephemeral environment's instance from
+// --name-suffix or the CI run (Instantiate), as every command but up and
+// plan, which may pick a new one, does first.
+func (f *Factory) LoadInstance(file string) (*spec.Environment, error) {
+	res := f.LoadSpec(file)
+	if err := f.ReportSpec(res); err != nil {
+		return nil, err
+	}
+	if err := f.Instantiate(res.Env, false); err != nil {
+		return nil, err
+	}
+	return res.Env, nil
+}
+
 // ReportSpec shows the diagnostics of a loaded environment file on the
 // error stream; when the file has errors it also writes, under --output
 // json, a SpecErrorDocument to Out, and returns SpecError.

@@ -93,14 +93,10 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 		images, refs = append(images, img), append(refs, img.Name+"="+img.Ref())
 	}
-	res := f.LoadSpec(opts.File)
-	if err := f.ReportSpec(res); err != nil {
+	env, err := f.LoadInstance(opts.File)
+	if err != nil {
 		return err
 	}
-	if err := f.Instantiate(res.Env, false); err != nil {
-		return err
-	}
-	env := res.Env
 	g := env.GitOps
 	creds, err := gitrepo.ResolveCredentials(g.Repository.Auth, f.Environ())
 	if err != nil {

@@ -68,15 +68,12 @@ down prints what it will delete and does it only with --yes.`,
 // Run deletes.
 func Run(ctx context.Context, opts *Options) error {
 	f := opts.F
-	res := f.LoadSpec(opts.File)
-	if err := f.ReportSpec(res); err != nil {
+	env, err := f.LoadInstance(opts.File)
+	if err != nil {
 		return err
 	}
-	if err := f.Instantiate(res.Env, false); err != nil {
-		return err
-	}
-	stateDir := f.StateDir(res.Env)
-	do := down.Options{Env: res.Env, StateDir: stateDir, Environ: f.Environ(), Uninstall: opts.Uninstall, PurgeRepo: opts.PurgeRepo,
+	stateDir := f.StateDir(env)
+	do := down.Options{Env: env, StateDir: stateDir, Environ: f.Environ(), Uninstall: opts.Uninstall, PurgeRepo: opts.PurgeRepo,
 		Logf: func(format string, args ...any) { fmt.Fprintf(f.IO.ErrOut, " • "+format+"\n", args...) }}
 	plan := down.Plan(do)
 	if down.Destructive(do) && !f.Globals.Yes {
@@ -101,12 +98,12 @@ func Run(ctx context.Context, opts *Options) error {
 	if err := lock.Remove(); err != nil {
 		return err
 	}
-	f.RemoveStateRoot(res.Env)
+	f.RemoveStateRoot(env)
 	took := time.Since(start).Round(time.Millisecond)
 	if f.Globals.JSON() {
-		return f.WriteJSON(map[string]any{"format_version": "1", "environment": res.Env.Name, "done": plan, "took_ms": took.Milliseconds()})
+		return f.WriteJSON(map[string]any{"format_version": "1", "environment": env.Name, "done": plan, "took_ms": took.Milliseconds()})
 	}
-	fmt.Fprintf(f.IO.Out, "Environment %s is down (%s):\n", res.Env.Name, progress.Duration(took))
+	fmt.Fprintf(f.IO.Out, "Environment %s is down (%s):\n", env.Name, progress.Duration(took))
 	for _, p := range plan {
 		fmt.Fprintf(f.IO.Out, "  - %s\n", p)
 	}

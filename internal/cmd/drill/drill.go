@@ -106,14 +106,10 @@ whatever the outcome.`,
 // Run drills.
 func Run(ctx context.Context, opts *Options) error {
 	f := opts.F
-	res := f.LoadSpec(opts.File)
-	if err := f.ReportSpec(res); err != nil {
+	env, err := f.LoadInstance(opts.File)
+	if err != nil {
 		return err
 	}
-	if err := f.Instantiate(res.Env, false); err != nil {
-		return err
-	}
-	env := res.Env
 	if opts.TTL <= 0 {
 		return cmdutil.UsageError("--ttl must be positive")
 	}

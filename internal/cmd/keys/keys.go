@@ -71,14 +71,11 @@ External Secrets keeps no key of groundwork's: nothing to rotate.`,
 // RunRotate rotates.
 func RunRotate(ctx context.Context, opts *RotateOptions) error {
 	f := opts.F
-	res := f.LoadSpec(opts.File)
-	if err := f.ReportSpec(res); err != nil {
+	env, err := f.LoadInstance(opts.File)
+	if err != nil {
 		return err
 	}
-	if err := f.Instantiate(res.Env, false); err != nil {
-		return err
-	}
-	stateDir := f.StateDir(res.Env)
+	stateDir := f.StateDir(env)
 	rep := progress.New(f.IO.ErrOut, f.IO.ErrTTY, f.Globals.Verbose)
 	_, statErr := os.Stat(stateDir)
 	newState := errors.Is(statErr, os.ErrNotExist)
@@ -88,27 +85,27 @@ func RunRotate(ctx context.Context, opts *RotateOptions) error {
 	}
 	defer lock.Release()
 	start := time.Now()
-	out, err := rotate.Run(ctx, rotate.Options{Env: res.Env, StateDir: stateDir, Environ: f.Environ(),
+	out, err := rotate.Run(ctx, rotate.Options{Env: env, StateDir: stateDir, Environ: f.Environ(),
 		Logf: func(format string, args ...any) { rep.Printf(" • "+format, args...) }})
 	if err != nil {
 		if newState {
 			// Refused (or failed) on an environment with no state:
 			// leave none, not a state directory holding a lock.
 			_ = lock.Remove()
-			f.RemoveStateRoot(res.Env)
+			f.RemoveStateRoot(env)
 		}
 		return err
 	}
 	took := time.Since(start).Round(time.Millisecond)
 	if out.Sealed != nil {
-		return reportSealed(f, res.Env.Name, out.Sealed, took)
+		return reportSealed(f, env.Name, out.Sealed, took)
 	}
 	if f.Globals.JSON() {
-		return f.WriteJSON(map[string]any{"format_version": "1", "environment": res.Env.Name, "old_recipient": out.OldRecipient,
+		return f.WriteJSON(map[string]any{"format_version": "1", "environment": env.Name, "old_recipient": out.OldRecipient,
 			"new_recipient": out.NewRecipient, "files": out.Files, "revisions": out.Revisions, "retired_key": out.Retired, "took_ms": took.Milliseconds()})
 	}
 	w := f.IO.Out
-	fmt.Fprintf(w, "Rotated the age key of %s in %s: %d SOPS file(s) re-encrypted, applied at %s.\n", res.Env.Name, progress.Duration(took), len(out.Files), out.Revisions[len(out.Revisions)-1])
+	fmt.Fprintf(w, "Rotated the age key of %s in %s: %d SOPS file(s) re-encrypted, applied at %s.\n", env.Name, progress.Duration(took), len(out.Files), out.Revisions[len(out.Revisions)-1])
 	fmt.Fprintf(w, "  new recipient: %s\n  old key retired to %s (keep it to read old revisions; delete it when no longer needed)\n", out.NewRecipient, out.Retired)
 	return nil
 }

@@ -71,14 +71,10 @@ checks and the steps and touches nothing.`,
 func Run(ctx context.Context, opts *Options) error {
 	f := opts.F
 	start := time.Now()
-	res := f.LoadSpec(opts.File)
-	if err := f.ReportSpec(res); err != nil {
+	env, err := f.LoadInstance(opts.File)
+	if err != nil {
 		return err
 	}
-	if err := f.Instantiate(res.Env, false); err != nil {
-		return err
-	}
-	env := res.Env
 	stateDir := f.StateDir(env)
 	rep := progress.New(f.IO.ErrOut, f.IO.ErrTTY, f.Globals.Verbose)
 	run, err := up.New(up.Options{Env: env, StateDir: stateDir, Environ: f.Environ(), ChartPlainHTTP: opts.PlainHTTPCharts,

@@ -123,14 +123,10 @@ func RunSet(ctx context.Context, opts *SetOptions) error {
 	if err != nil {
 		return err
 	}
-	res := f.LoadSpec(opts.File)
-	if err := f.ReportSpec(res); err != nil {
+	env, err := f.LoadInstance(opts.File)
+	if err != nil {
 		return err
 	}
-	if err := f.Instantiate(res.Env, false); err != nil {
-		return err
-	}
-	env := res.Env
 	r := env.GitOps.Repository
 	creds, err := gitrepo.ResolveCredentials(r.Auth, f.Environ())
 	if err != nil {

@@ -84,18 +84,15 @@ on this machine) is shown and does not.`,
 // Run shows the status.
 func Run(ctx context.Context, opts *Options) error {
 	f := opts.F
-	res := f.LoadSpec(opts.File)
-	if err := f.ReportSpec(res); err != nil {
+	env, err := f.LoadInstance(opts.File)
+	if err != nil {
 		return err
 	}
-	if err := f.Instantiate(res.Env, false); err != nil {
-		return err
-	}
-	stateDir := f.StateDir(res.Env)
-	doc := Document{FormatVersion: "1", Report: status.Collect(ctx, res.Env, stateDir)}
+	stateDir := f.StateDir(env)
+	doc := Document{FormatVersion: "1", Report: status.Collect(ctx, env, stateDir)}
 	// Whether a rebuild could decrypt what Git holds: the repository
 	// and the key store as this machine reaches them.
-	cust, _ := custody.CheckEnvironment(ctx, res.Env, f.Environ())
+	cust, _ := custody.CheckEnvironment(ctx, env, f.Environ())
 	doc.SetCustody(cust)
 	if j, err := actions.OpenJournal(stateDir); err == nil && !j.Run.Started.IsZero() {
 		doc.LastRun = &j.Run
@@ -103,7 +100,7 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	var fail error
 	if !doc.Healthy {
-		fail = &cmdutil.ExitError{Code: cmdutil.ExitFailure, Reported: true, Err: fmt.Errorf("environment %s is not healthy", res.Env.Name)}
+		fail = &cmdutil.ExitError{Code: cmdutil.ExitFailure, Reported: true, Err: fmt.Errorf("environment %s is not healthy", env.Name)}
 		doc.Error = cmdutil.ErrorDoc(fail)
 	}
 	if f.Globals.JSON() {
@@ -114,7 +111,7 @@ func Run(ctx context.Context, opts *Options) error {
 		writeText(f, doc)
 	}
 	if !doc.Healthy {
-		fmt.Fprintln(f.IO.ErrOut, advice(doc, res.Env, opts.File, stateDir))
+		fmt.Fprintln(f.IO.ErrOut, advice(doc, env, opts.File, stateDir))
 		return fail
 	}
 	return nil
