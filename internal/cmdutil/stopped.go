@@ -45,8 +45,12 @@ type StoppedError struct {
 
 func (e *StoppedError) Error() string {
 	where := ""
-	if e.Step != "" {
+	var w interface{ Where() string } // what stopped outside the steps (the preflight)
+	switch {
+	case e.Step != "":
 		where = " in step " + e.Step
+	case errors.As(e.Err, &w):
+		where = " " + w.Where()
 	}
 	var te *TimeoutError
 	if errors.As(e.Cause, &te) {

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/scheme"
 
+	"github.com/groundwork-dev/groundwork/internal/facts"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/keys"
 	"github.com/groundwork-dev/groundwork/internal/kube"
@@ -227,6 +228,18 @@ func checkSOPS(_ context.Context, env *spec.Environment, files map[string][]byte
 	mine := id.Recipient().String()
 	rep.StoreRecipient = mine
 	mismatch := &MismatchError{Environment: env.Name, KeyStore: rep.KeyStore, StoreKey: mine}
+	// During a rotation that did not finish (keys rotate killed between
+	// its phases) the new key waits beside the file store, and the
+	// repository may be encrypted for it alone: the cluster holds it too
+	// (up and rebuild put both keys in its Secret), so it counts.
+	accepted, ids := []string{mine}, []string{id.String()}
+	if next := rotationKey(env); next != nil {
+		accepted, ids = append(accepted, next.Recipient().String()), append(ids, next.String())
+		rep.Notes = append(rep.Notes, "a keys rotate has not finished: its new key "+next.Recipient().String()+" counts as the key store's until keys rotate finishes")
+	}
+	ours := func(recipients []string) bool {
+		return slices.ContainsFunc(recipients, func(r string) bool { return slices.Contains(accepted, r) })
+	}
 
 	cfg := path.Join(env.GitOps.Repository.Path, ".sops.yaml")
 	if b, ok := files[cfg]; !ok {
@@ -238,7 +251,7 @@ func checkSOPS(_ context.Context, env *spec.Environment, files map[string][]byte
 			return fmt.Errorf("%s: %w", cfg, err)
 		}
 		rep.GitRecipients = recipients
-		if !slices.Contains(recipients, mine) {
+		if !ours(recipients) {
 			mismatch.Problems = append(mismatch.Problems, Problem{File: cfg, Recipient: strings.Join(recipients, ","),
 				What: fmt.Sprintf("encrypts for age recipient %s, not for the key store's key %s: what groundwork secret set encrypts now, the cluster could not decrypt after a rebuild", strings.Join(recipients, ", "), mine)})
 		} else if len(recipients) > 1 {
@@ -246,7 +259,6 @@ func checkSOPS(_ context.Context, env *spec.Environment, files map[string][]byte
 		}
 	}
 
-	ids := []string{id.String()}
 	for _, p := range sortedPaths(files) {
 		b := files[p]
 		if !isYAML(p) || !sopsenc.IsEncrypted(b) {
@@ -260,7 +272,7 @@ func checkSOPS(_ context.Context, env *spec.Environment, files map[string][]byte
 		}
 		recipients, _ := sopsenc.Recipients(b)
 		what := fmt.Sprintf("does not decrypt with the key store's key: %v", err)
-		if !slices.Contains(recipients, mine) {
+		if !ours(recipients) {
 			what = fmt.Sprintf("is encrypted for age recipient %s only, not for the key store's key %s", strings.Join(recipients, ", "), mine)
 		}
 		mismatch.Problems = append(mismatch.Problems, Problem{File: p, Recipient: strings.Join(recipients, ","), What: what})
@@ -278,6 +290,20 @@ func checkSOPS(_ context.Context, env *spec.Environment, files map[string][]byte
 	}
 	mismatch.Fix = sopsFix(env, files, mismatch)
 	return mismatch
+}
+
+// rotationKey is the new key of a keys rotate that did not finish, nil when
+// none waits beside the (file) key store.
+func rotationKey(env *spec.Environment) *age.X25519Identity {
+	ks := env.Secrets.KeyStore
+	if ks.Type != spec.KeyStoreFile {
+		return nil
+	}
+	next, err := keys.FileStore{Path: ks.Path + facts.NextKeySuffix}.Load()
+	if err != nil {
+		return nil
+	}
+	return next
 }
 
 // sopsFix says how to make Git and the key store agree again.

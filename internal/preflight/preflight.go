@@ -57,6 +57,28 @@ func (e *Error) Unwrap() []error {
 	return out
 }
 
+// StoppedError is a preflight stopped by its context (Ctrl-C, --timeout),
+// with the checks that had not answered.
+type StoppedError struct {
+	Waiting []string
+	Err     error
+}
+
+func (e *StoppedError) Error() string {
+	return fmt.Sprintf("%v %s", e.Err, e.Where())
+}
+
+// Where says what was stopped: "while checking the prerequisites (no
+// answer yet from: GitOps repository)".
+func (e *StoppedError) Where() string {
+	if len(e.Waiting) == 0 {
+		return "while checking the prerequisites"
+	}
+	return "while checking the prerequisites (no answer yet from: " + strings.Join(e.Waiting, ", ") + ")"
+}
+
+func (e *StoppedError) Unwrap() error { return e.Err }
+
 // Run runs the checks side by side, each for at most timeout, and returns
 // an *Error of the unmet ones, or nil. When ctx ends first (Ctrl-C,
 // --timeout) it returns ctx's error: an interrupted check proves nothing.
@@ -78,7 +100,14 @@ func Run(ctx context.Context, command string, timeout time.Duration, checks []Ch
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return err
+		// What was still unanswered: what a timeout or Ctrl-C stopped.
+		st := &StoppedError{Err: err}
+		for i, c := range checks {
+			if e := errs[i]; e != nil && (errors.Is(e, err) || strings.Contains(e.Error(), err.Error())) { // some libraries flatten the context's error to text
+				st.Waiting = append(st.Waiting, c.What)
+			}
+		}
+		return st
 	}
 	e := &Error{Command: command}
 	for i, err := range errs {

@@ -68,7 +68,9 @@ func TestRunInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	hang := func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
-	if err := Run(ctx, "up", time.Minute, []Check{{What: "x", Run: hang}}); !errors.Is(err, context.Canceled) {
-		t.Fatalf("want the context's error, got %v", err)
+	err := Run(ctx, "up", time.Minute, []Check{{What: "GitOps repository", Run: hang}, {What: "key store", Run: func(context.Context) error { return nil }}})
+	var se *StoppedError
+	if !errors.Is(err, context.Canceled) || !errors.As(err, &se) || se.Where() != "while checking the prerequisites (no answer yet from: GitOps repository)" {
+		t.Fatalf("want the context's error naming what had not answered, got %v", err)
 	}
 }

@@ -450,10 +450,10 @@ func TestFaults(t *testing.T) {
 			want                []string
 		}{
 			{"answers 500 to the seed push", "push-500", "3m", []string{"step seed", "push to " + w.repoURL, "500"}},
-			// up reads the repository before its first change; stopped there
-			// by --timeout it says so (not the URL: the timeout replaces the
-			// interrupted operation's error).
-			{"hangs on clone", "clone-hang", "20s", []string{"timed out after 20s (--timeout)", "reads the GitOps repository", "nothing was changed"}},
+			// up reads the repository among its prerequisites, before its
+			// first change; stopped there by --timeout it says so, naming
+			// the check that had not answered.
+			{"hangs on clone", "clone-hang", "20s", []string{"timed out after 20s while checking the prerequisites (no answer yet from: GitOps repository) (--timeout)", "nothing was changed"}},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				perturbSeed(t)
