@@ -84,6 +84,7 @@ func (e *StoppedError) Unwrap() error { return e.Err }
 // --timeout) it returns ctx's error: an interrupted check proves nothing.
 func Run(ctx context.Context, command string, timeout time.Duration, checks []Check) error {
 	errs := make([]error, len(checks))
+	stopped := make([]bool, len(checks))
 	var wg sync.WaitGroup
 	for i, c := range checks {
 		wg.Add(1)
@@ -92,6 +93,7 @@ func Run(ctx context.Context, command string, timeout time.Duration, checks []Ch
 			cctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			err := c.Run(cctx)
+			stopped[i] = err != nil && ctx.Err() != nil // it answered only once ctx had ended
 			if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
 				err = fmt.Errorf("%s: no answer within %s (%w)", c.What, timeout, err)
 			}
@@ -103,7 +105,7 @@ func Run(ctx context.Context, command string, timeout time.Duration, checks []Ch
 		// What was still unanswered: what a timeout or Ctrl-C stopped.
 		st := &StoppedError{Err: err}
 		for i, c := range checks {
-			if e := errs[i]; e != nil && (errors.Is(e, err) || strings.Contains(e.Error(), err.Error())) { // some libraries flatten the context's error to text
+			if stopped[i] {
 				st.Waiting = append(st.Waiting, c.What)
 			}
 		}
