@@ -301,6 +301,11 @@ func (d *driller) cluster(ctx context.Context) error {
 	expires := d.start.Add(d.o.TTL).UTC().Truncate(time.Second)
 	j.SetOutput(plan.StepExpiry, "expires", expires.Format(time.RFC3339))
 	j.SetOutput(plan.StepExpiry, "drill", d.o.Instance)
+	if k, ok := d.o.Target.(*KindCluster); ok {
+		// What gc may delete once the drill expired: only a kind
+		// cluster the drill made, never a cluster it was handed.
+		j.SetOutput(plan.StepExpiry, "kind_cluster", k.Name)
+	}
 	if err := j.Save(); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package gc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -39,7 +40,40 @@ type Instance struct {
 	Action string `json:"action"`
 	Error  string `json:"error,omitempty"`
 
-	env *spec.Environment
+	env      *spec.Environment
+	noRecord bool // its cluster answered, without an expiry record
+	drill    bool // a drill's leftovers, not an instance
+}
+
+// ownCluster says whether the instance's cluster is one groundwork made for
+// it alone (kind, a cloud cluster) and is either gone or answered without
+// a record: then the state directory's record may stand for the cluster's.
+func ownCluster(env *spec.Environment, stateDir string, noRecord bool) bool {
+	if env.Cluster.Provider != spec.ProviderKind && !env.Cluster.Remote() {
+		return false
+	}
+	if noRecord {
+		return true
+	}
+	path, _ := facts.Kubeconfig(env, stateDir)
+	_, err := os.Stat(path)
+	return errors.Is(err, fs.ErrNotExist) // never got a kubeconfig: the cluster step did not finish
+}
+
+// drillLeft is what a drill killed before its removal left: a kind cluster
+// it made is deleted once expired; what it installed in a cluster it was
+// handed is the user's to remove (gc never guesses which cluster that was).
+func drillLeft(r Root, dir, name, kindCluster string, expires, now time.Time) Instance {
+	in := Instance{Name: name, StateDir: dir, Expires: expires, Expired: !now.Before(expires), Incomplete: true, drill: true}
+	if kindCluster == "" {
+		in.Error = fmt.Sprintf("a drill into a cluster it was given (--kubeconfig) did not finish its removal: remove what it installed there (the reconciler's and the secrets controller's Helm releases and namespaces), then delete %s", dir)
+		return in
+	}
+	env := *r.Env
+	env.Name, env.Ephemeral = kindCluster, &spec.Ephemeral{}
+	env.Cluster = spec.Cluster{Provider: spec.ProviderKind, Kind: r.Env.Cluster.Kind}
+	in.env = &env
+	return in
 }
 
 // Options say where to look and what to do.
@@ -96,6 +130,10 @@ func Run(ctx context.Context, o Options) []Instance {
 			if !ok {
 				continue
 			}
+			if name := j.Outputs[plan.StepExpiry]["drill"]; name != "" {
+				out = append(out, drillLeft(r, dir, name, j.Outputs[plan.StepExpiry]["kind_cluster"], recorded, o.Now()))
+				continue
+			}
 			env := *r.Env
 			if e := env.Cluster.Existing; e != nil {
 				// The cluster the instance was made on, whatever the
@@ -116,12 +154,15 @@ func Run(ctx context.Context, o Options) []Instance {
 			}
 			in := Instance{Name: env.Name, StateDir: dir, env: &env}
 			look(ctx, &in, o.Now())
-			if rec := j.Steps[plan.StepExpiry]; in.Error != "" && rec.State != actions.StateDone && rec.State != actions.StateSkipped {
-				// up failed before its expiry step: the cluster, if
-				// it was made at all, holds no record, and the state
-				// directory's stands (its up would have written the
-				// same). A cluster that exists but cannot be deleted
-				// makes down fail, and gc says so.
+			if rec := j.Steps[plan.StepExpiry]; in.Error != "" && rec.State != actions.StateDone && rec.State != actions.StateSkipped && ownCluster(&env, in.StateDir, in.noRecord) {
+				// up failed before its expiry step, on a cluster
+				// groundwork makes for the instance (kind, cloud):
+				// the cluster holds no record (or was never made), and
+				// the state directory's stands (its up would have
+				// written the same). A cluster that exists but cannot
+				// be deleted makes down fail, and gc says so. On an
+				// existing cluster, shared with whatever else runs
+				// there, gc does not guess.
 				in.Error, in.Incomplete = "", true
 				in.Expires, in.Expired = recorded, !o.Now().Before(recorded)
 			}
@@ -141,7 +182,10 @@ func Run(ctx context.Context, o Options) []Instance {
 		case o.DryRun:
 			in.Action = "would delete"
 		default:
-			err := down.Run(ctx, down.Options{Env: in.env, StateDir: in.StateDir, Environ: o.Environ, Uninstall: true, PurgeRepo: true, Logf: o.Logf,
+			// A drill committed nothing: its kind cluster goes, and the
+			// environment's folder in the repository (the live one's)
+			// stays.
+			err := down.Run(ctx, down.Options{Env: in.env, StateDir: in.StateDir, Environ: o.Environ, Uninstall: !in.drill, PurgeRepo: !in.drill, Logf: o.Logf,
 				Terraform: o.Terraform, Module: o.Module})
 			if err != nil {
 				in.Action, in.Error = "delete failed", err.Error()
@@ -169,7 +213,7 @@ func look(ctx context.Context, in *Instance, now time.Time) {
 	cm, err := c.Clientset.CoreV1().ConfigMaps(facts.ExpiryNamespace).Get(cctx, facts.ExpiryConfigMap, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		in.Error = "its cluster records no expiry (not created by up, or up did not finish)"
+		in.Error, in.noRecord = "its cluster records no expiry (not created by up, or up did not finish)", true
 		return
 	case err != nil:
 		in.Error = fmt.Sprintf("cannot read its expiry: %v", err)

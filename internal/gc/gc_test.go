@@ -314,3 +314,72 @@ func TestInstanceWhoseUpFailedMidway(t *testing.T) {
 		t.Error("its state directory is left")
 	}
 }
+
+// TestDrillLeftoversOnAGivenClusterAreKept: a drill killed before its
+// removal leaves a state directory <env>-drill-<id> with an expiry. gc
+// took it for an instance of the environment, on the environment's own
+// (live) cluster, and would have uninstalled the live reconciler once it
+// expired; an instance whose up failed on an existing cluster is not
+// deleted on the state directory's word either.
+func TestDrillLeftoversOnAGivenClusterAreKept(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "prod.hcl")
+	if err := os.WriteFile(filepath.Join(dir, "kubeconfig"), []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := `environment "prod" {
+  cluster "existing" { kubeconfig = "kubeconfig" }
+  gitops {
+    repository { url = "https://git.example/fleet.git" }
+  }
+  ephemeral { ttl = "1h" }
+}`
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := spec.Load(file, spec.Options{Home: dir, ConfigDir: dir})
+	if res.Diags.HasErrors() {
+		t.Fatal(res.Diags)
+	}
+	expires := time.Date(2026, 1, 2, 1, 0, 0, 0, time.UTC)
+	record := func(name string, outputs map[string]string) string {
+		state := filepath.Join(dir, name)
+		j, err := actions.OpenJournal(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.SetOutput(plan.StepExpiry, "expires", expires.Format(time.RFC3339))
+		for k, v := range outputs {
+			j.SetOutput(plan.StepExpiry, k, v)
+		}
+		if err := j.Save(); err != nil {
+			t.Fatal(err)
+		}
+		return state
+	}
+	drillDir := record("prod-drill-1a2b3c", map[string]string{"drill": "prod-drill-1a2b3c"})
+	failedDir := record("prod-abc", nil)
+	got := Run(context.Background(), Options{Envs: []Root{{Env: res.Env, StateRoot: dir}}, Now: func() time.Time { return expires.Add(time.Hour) }})
+	if len(got) != 2 {
+		t.Fatalf("gc: %+v", got)
+	}
+	for _, in := range got {
+		if in.Action == "deleted" || in.Action == "delete failed" || !strings.HasPrefix(in.Action, "kept: ") {
+			t.Errorf("%s: %s", in.Name, in.Action)
+		}
+	}
+	if !strings.Contains(got[1].Action+got[0].Action, "a drill into a cluster it was given") {
+		t.Errorf("the drill's leftovers are not explained: %+v", got)
+	}
+	for _, d := range []string{drillDir, failedDir} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s was removed", d)
+		}
+	}
+}
