@@ -56,6 +56,22 @@ func TestSeedChecksKeyCustody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Before anything (the secrets step would put a new key into the
+	// running cluster): the preflight refuses, naming the file.
+	if err := r.custodyPrerequisite(ctx); err == nil || !strings.Contains(err.Error(), "the key store has no key") || !strings.Contains(err.Error(), dbPath) {
+		t.Fatalf("preflight with the key lost: %v", err)
+	}
+	// A key store holding another key: the same, as a mismatch.
+	if _, _, err := keys.LoadOrCreate(ks); err != nil {
+		t.Fatal(err)
+	}
+	var pre *custody.MismatchError
+	if err := r.custodyPrerequisite(ctx); !errors.As(err, &pre) || !strings.Contains(err.Error(), dbPath+": ") {
+		t.Fatalf("preflight with another key: %v", err)
+	}
+	if err := os.Remove(ks.Path); err != nil {
+		t.Fatal(err)
+	}
 	err = r.applySeed(ctx)
 	var me *custody.MismatchError
 	if !errors.As(err, &me) || len(me.Problems) != 1 || me.Problems[0].File != dbPath ||

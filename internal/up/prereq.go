@@ -1,17 +1,23 @@
 package up
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"path"
+	"sort"
+	"strings"
 
 	"github.com/groundwork-dev/groundwork/internal/awsauth"
 	"github.com/groundwork-dev/groundwork/internal/cluster/kind"
+	"github.com/groundwork-dev/groundwork/internal/custody"
 	"github.com/groundwork-dev/groundwork/internal/facts"
 	"github.com/groundwork-dev/groundwork/internal/keys"
 	"github.com/groundwork-dev/groundwork/internal/kube"
 	"github.com/groundwork-dev/groundwork/internal/preflight"
 	"github.com/groundwork-dev/groundwork/internal/sealing"
+	"github.com/groundwork-dev/groundwork/internal/sopsenc"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/terraform"
 )
@@ -33,7 +39,58 @@ func (r *Run) Prerequisites() []preflight.Check {
 	return append(checks, preflight.Check{What: "GitOps repository", Run: func(ctx context.Context) error {
 		_, err := r.CheckRepository(ctx)
 		return err
-	}})
+	}}, preflight.Check{What: "key custody", Run: r.custodyPrerequisite})
+}
+
+// custodyPrerequisite checks, before the secrets step puts a key into the
+// cluster, that the key store holds the keys what Git holds is encrypted
+// for: a store that lost its key would otherwise get a new one, and the
+// running cluster a decryption Secret it cannot open the repository with.
+// Problems of the key store or the repository themselves are their own
+// checks' to report.
+func (r *Run) custodyPrerequisite(ctx context.Context) error {
+	env := r.env()
+	if env.Secrets.Provider == spec.SecretsExternalSecrets {
+		return nil
+	}
+	k, err := custody.Load(ctx, env, r.opts.Environ)
+	var nf *keys.NotFoundError
+	missing := errors.As(err, &nf)
+	if err != nil && !missing {
+		return nil
+	}
+	git, err := r.Git()
+	if err != nil {
+		return nil
+	}
+	snap, err := git.Read(ctx, env.GitOps.Repository.Path)
+	if err != nil {
+		return nil
+	}
+	if missing {
+		if enc := encryptedFiles(env, snap.Files); len(enc) > 0 {
+			return fmt.Errorf("the key store has no key (%s), but the repository already holds %d encrypted file(s) of %s (%s): up would make a new key, which cannot decrypt them, and give it to the cluster. Put the key back from your backup of the key store, or point secrets.key_store at where it is", nf.Where, len(enc), env.Name, strings.Join(enc, ", "))
+		}
+		return nil // nothing encrypted yet: up makes the key
+	}
+	_, err = custody.Check(ctx, env, snap.Files, k)
+	return err
+}
+
+// encryptedFiles are the files under the environment's folder that only
+// the environment's keys open: SOPS-encrypted YAML, SealedSecrets.
+func encryptedFiles(env *spec.Environment, files map[string][]byte) []string {
+	var out []string
+	for p, b := range files {
+		if !strings.HasPrefix(p, path.Clean(env.GitOps.Repository.Path)+"/") || !(strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+			continue
+		}
+		if sopsenc.IsEncrypted(b) || bytes.Contains(b, []byte("kind: SealedSecret")) {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // RebuildPrerequisites are rebuild's: the cluster's, as up's, and its own
