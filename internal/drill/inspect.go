@@ -185,10 +185,15 @@ func (ci *ClusterInspector) get(ctx context.Context, d Declared) (*unstructured.
 	if d.SOPS {
 		if d.Namespace == "" {
 			list, err := ci.c.Clientset.CoreV1().Secrets("").List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + d.Name})
-			if err != nil || len(list.Items) == 0 {
+			if err != nil {
 				return nil, err
 			}
-			return secretObject(&list.Items[0]), nil
+			for i := range list.Items {
+				if appliedByReconciler(&list.Items[i].ObjectMeta) {
+					return secretObject(&list.Items[i]), nil
+				}
+			}
+			return nil, nil
 		}
 		s, err := ci.c.Clientset.CoreV1().Secrets(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
 		if err != nil {
@@ -205,10 +210,24 @@ func (ci *ClusterInspector) get(ctx context.Context, d Declared) (*unstructured.
 		return ri.Get(ctx, d.Name, metav1.GetOptions{})
 	}
 	list, err := ri.List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + d.Name})
-	if err != nil || len(list.Items) == 0 {
+	if err != nil {
 		return nil, err
 	}
-	return &list.Items[0], nil
+	for i := range list.Items {
+		o := &list.Items[i]
+		if appliedByReconciler(&metav1.ObjectMeta{Labels: o.GetLabels(), Annotations: o.GetAnnotations()}) {
+			return o, nil
+		}
+	}
+	return nil, nil
+}
+
+// appliedByReconciler says whether the reconciler applied the object (Flux's
+// Kustomization label, Argo CD's tracking annotation or instance label): an
+// object of the same name that was already in a cluster the drill was
+// given is not the one Git declares.
+func appliedByReconciler(m *metav1.ObjectMeta) bool {
+	return m.Labels["kustomize.toolkit.fluxcd.io/name"] != "" || m.Annotations["argocd.argoproj.io/tracking-id"] != "" || m.Labels["app.kubernetes.io/instance"] != ""
 }
 
 // secretObject keeps only a Secret's name: its values are never read

@@ -38,7 +38,8 @@ type Error struct {
 
 func (e *Error) Error() string {
 	if len(e.Problems) == 1 {
-		return e.Problems[0].Err.Error() // each check's error says what it is about
+		p := e.Problems[0]
+		return fmt.Sprintf("%s: %v", p.What, p.Err)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d prerequisites of %s are not met:", len(e.Problems), e.Command)
@@ -95,7 +96,7 @@ func Run(ctx context.Context, command string, timeout time.Duration, checks []Ch
 			err := c.Run(cctx)
 			stopped[i] = err != nil && ctx.Err() != nil // it answered only once ctx had ended
 			if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
-				err = fmt.Errorf("%s: no answer within %s (%w)", c.What, timeout, err)
+				err = fmt.Errorf("no answer within %s (%w)", timeout, err)
 			}
 			errs[i] = err
 		}()
