@@ -139,7 +139,7 @@ func (u *UserCluster) Provide(ctx context.Context) (string, string, error) {
 type OccupiedError struct{ Namespace, Kubeconfig string }
 
 func (e *OccupiedError) Error() string {
-	return fmt.Sprintf("the cluster of %s already has namespace %s (a reconciler the drill did not install): a drill needs a scratch cluster without it, as it installs and then removes everything there. Give a cluster of its own to the drill, or leave --kubeconfig/--context out for a kind cluster; nothing was touched", e.Kubeconfig, e.Namespace)
+	return fmt.Sprintf("the cluster of %s already has namespace %s (a reconciler or secrets controller the drill did not install): a drill needs a scratch cluster without it, as it installs and then removes everything there. Give a cluster of its own to the drill, or leave --kubeconfig/--context out for a kind cluster; nothing was touched", e.Kubeconfig, e.Namespace)
 }
 
 func (u *UserCluster) unoccupied(ctx context.Context, c *kube.Client) error {
@@ -151,10 +151,34 @@ func (u *UserCluster) unoccupied(ctx context.Context, c *kube.Client) error {
 	switch {
 	case err == nil:
 		return &OccupiedError{Namespace: ns, Kubeconfig: u.Kubeconfig}
-	case apierrors.IsNotFound(err):
+	case !apierrors.IsNotFound(err):
+		return err
+	}
+	// The secrets controller too: its namespace (kube-system for Sealed
+	// Secrets) is often there anyway, so its release or its workload
+	// says whether one runs. The drill would upgrade it, and hand a
+	// controller it did not install the environment's private keys.
+	s := u.Env.Secrets
+	if s.Provider != spec.SecretsSealedSecrets && s.Provider != spec.SecretsExternalSecrets {
 		return nil
 	}
-	return err
+	rel, err := c.Clientset.CoreV1().Secrets(s.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "owner=helm,name=" + s.Chart.Name})
+	if err != nil {
+		return err
+	}
+	if len(rel.Items) > 0 {
+		return &OccupiedError{Namespace: s.Namespace + " with Helm release " + s.Chart.Name, Kubeconfig: u.Kubeconfig}
+	}
+	if s.Provider == spec.SecretsSealedSecrets {
+		_, err := c.Clientset.AppsV1().Deployments(s.Namespace).Get(ctx, facts.SealedSecretsName, metav1.GetOptions{})
+		switch {
+		case err == nil:
+			return &OccupiedError{Namespace: s.Namespace + " with Deployment " + facts.SealedSecretsName, Kubeconfig: u.Kubeconfig}
+		case !apierrors.IsNotFound(err):
+			return err
+		}
+	}
+	return nil
 }
 
 func sameServer(a, b string) bool {
