@@ -226,13 +226,7 @@ func TestExpiredEKSInstanceWithLocalState(t *testing.T) {
   }
   ephemeral { ttl = "1h" }
 }`
-	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	res := spec.Load(file, spec.Options{Home: dir, ConfigDir: dir})
-	if res.Diags.HasErrors() {
-		t.Fatal(res.Diags)
-	}
+	res := loadEnv(t, file, src)
 	api := fakeEKS(t, map[string]map[string]string{
 		"ci-abc": {remote.TagEnvironment: "ci-abc", remote.TagManagedBy: "groundwork", remote.TagExpires: "1767261600"},
 	})
@@ -281,13 +275,7 @@ func TestInstanceWhoseUpFailedMidway(t *testing.T) {
   }
   ephemeral { ttl = "1h" }
 }`
-	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	res := spec.Load(file, spec.Options{Home: dir, ConfigDir: dir})
-	if res.Diags.HasErrors() {
-		t.Fatal(res.Diags)
-	}
+	res := loadEnv(t, file, src)
 	state := filepath.Join(dir, "ci-abc")
 	j, err := actions.OpenJournal(state)
 	if err != nil {
@@ -340,13 +328,7 @@ current-context: x
   }
   ephemeral { ttl = "1h" }
 }`
-	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	res := spec.Load(file, spec.Options{Home: dir, ConfigDir: dir})
-	if res.Diags.HasErrors() {
-		t.Fatal(res.Diags)
-	}
+	res := loadEnv(t, file, src)
 	expires := time.Date(2026, 1, 2, 1, 0, 0, 0, time.UTC)
 	record := func(name string, outputs map[string]string) string {
 		state := filepath.Join(dir, name)
@@ -382,4 +364,18 @@ current-context: x
 			t.Errorf("%s was removed", d)
 		}
 	}
+}
+
+// loadEnv writes the environment file src at file and loads it.
+func loadEnv(t *testing.T, file, src string) *spec.Result {
+	t.Helper()
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(file)
+	res := spec.Load(file, spec.Options{Home: dir, ConfigDir: dir})
+	if res.Diags.HasErrors() {
+		t.Fatal(res.Diags)
+	}
+	return res
 }
