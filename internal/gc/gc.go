@@ -43,21 +43,35 @@ type Instance struct {
 	env      *spec.Environment
 	noRecord bool // its cluster answered, without an expiry record
 	drill    bool // a drill's leftovers, not an instance
+	// untouched: its up never changed the existing cluster it was given,
+	// so deleting it leaves that cluster alone.
+	untouched bool
 }
 
-// ownCluster says whether the instance's cluster is one groundwork made for
-// it alone (kind, a cloud cluster) and is either gone or answered without
-// a record: then the state directory's record may stand for the cluster's.
-func ownCluster(env *spec.Environment, stateDir string, noRecord bool) bool {
+// recordStands says whether the state directory's record of an instance
+// whose up never reached its expiry step may stand for the cluster's, and
+// whether that up changed the cluster. On a cluster groundwork makes for the
+// instance alone (kind, cloud) it stands when the cluster is gone or
+// answered without a record. On an existing cluster it stands only when the
+// cluster answered without a record: up's first change there is its
+// reconciler step, so an up that never started it left nothing in the
+// cluster (gc then removes only the state directory and the instance's
+// folder in the repository), and one that did installed what down
+// uninstalls. A cluster that cannot be read is never guessed at.
+func recordStands(env *spec.Environment, j *actions.Journal, stateDir string, noRecord bool) (stands, touched bool) {
+	_, started := j.Steps[plan.StepReconciler]
+	if env.Cluster.Existing != nil {
+		return noRecord, started
+	}
 	if env.Cluster.Provider != spec.ProviderKind && !env.Cluster.Remote() {
-		return false
+		return false, false
 	}
 	if noRecord {
-		return true
+		return true, true
 	}
 	path, _ := facts.Kubeconfig(env, stateDir)
 	_, err := os.Stat(path)
-	return errors.Is(err, fs.ErrNotExist) // never got a kubeconfig: the cluster step did not finish
+	return errors.Is(err, fs.ErrNotExist), true // never got a kubeconfig: the cluster step did not finish
 }
 
 // drillLeft is what a drill killed before its removal left: a kind cluster
@@ -154,17 +168,17 @@ func Run(ctx context.Context, o Options) []Instance {
 			}
 			in := Instance{Name: env.Name, StateDir: dir, env: &env}
 			look(ctx, &in, o.Now())
-			if rec := j.Steps[plan.StepExpiry]; in.Error != "" && rec.State != actions.StateDone && rec.State != actions.StateSkipped && ownCluster(&env, in.StateDir, in.noRecord) {
-				// up failed before its expiry step, on a cluster
-				// groundwork makes for the instance (kind, cloud):
-				// the cluster holds no record (or was never made), and
-				// the state directory's stands (its up would have
-				// written the same). A cluster that exists but cannot
-				// be deleted makes down fail, and gc says so. On an
-				// existing cluster, shared with whatever else runs
-				// there, gc does not guess.
-				in.Error, in.Incomplete = "", true
-				in.Expires, in.Expired = recorded, !o.Now().Before(recorded)
+			if rec := j.Steps[plan.StepExpiry]; in.Error != "" && rec.State != actions.StateDone && rec.State != actions.StateSkipped {
+				// up failed before its expiry step: its cluster holds
+				// no record (or was never made), and the state
+				// directory's stands where recordStands allows (its
+				// up would have written the same). A cluster that
+				// exists but cannot be deleted makes down fail, and gc
+				// says so.
+				if stands, touched := recordStands(&env, j, in.StateDir, in.noRecord); stands {
+					in.Error, in.Incomplete, in.untouched = "", true, !touched
+					in.Expires, in.Expired = recorded, !o.Now().Before(recorded)
+				}
 			}
 			out = append(out, in)
 		}
@@ -185,7 +199,7 @@ func Run(ctx context.Context, o Options) []Instance {
 			// A drill committed nothing: its kind cluster goes, and the
 			// environment's folder in the repository (the live one's)
 			// stays.
-			err := down.Run(ctx, down.Options{Env: in.env, StateDir: in.StateDir, Environ: o.Environ, Uninstall: !in.drill, PurgeRepo: !in.drill, Logf: o.Logf,
+			err := down.Run(ctx, down.Options{Env: in.env, StateDir: in.StateDir, Environ: o.Environ, Uninstall: !in.drill && !in.untouched, PurgeRepo: !in.drill, Logf: o.Logf,
 				Terraform: o.Terraform, Module: o.Module})
 			if err != nil {
 				in.Action, in.Error = "delete failed", err.Error()

@@ -22,13 +22,17 @@ import (
 	"github.com/hashicorp/go-version"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
 	"github.com/groundwork-dev/groundwork/internal/cluster/remote"
+	"github.com/groundwork-dev/groundwork/internal/facts"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
 	"github.com/groundwork-dev/groundwork/internal/plan"
 	"github.com/groundwork-dev/groundwork/internal/spec"
 	"github.com/groundwork-dev/groundwork/internal/terraform"
+	"github.com/groundwork-dev/groundwork/tests/harness"
 )
 
 type noInstall struct{}
@@ -307,8 +311,8 @@ func TestInstanceWhoseUpFailedMidway(t *testing.T) {
 // removal leaves a state directory <env>-drill-<id> with an expiry. gc
 // took it for an instance of the environment, on the environment's own
 // (live) cluster, and would have uninstalled the live reconciler once it
-// expired; an instance whose up failed on an existing cluster is not
-// deleted on the state directory's word either.
+// expired; an instance whose up failed on an existing cluster that cannot
+// be reached is not deleted on the state directory's word either.
 func TestDrillLeftoversOnAGivenClusterAreKept(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "prod.hcl")
@@ -363,6 +367,95 @@ current-context: x
 		if _, err := os.Stat(d); err != nil {
 			t.Errorf("%s was removed", d)
 		}
+	}
+}
+
+// TestInstanceWhoseUpFailedOnAnExistingCluster: an instance whose up failed
+// before its expiry step, on an existing cluster that answers without a
+// record, was kept for ever ("records no expiry"). Its state directory's
+// record now stands there too; and an up that never reached its reconciler
+// step (up's first change to an existing cluster) left nothing in it, so gc
+// deletes the instance without touching the cluster: a Flux release of
+// someone else's stays. One that did reach it is deleted as a finished one
+// is (tests/e2e TestEphemeralInstancesAndGC, with the reconciler's release
+// gone). A real API server (the harness's), a bare repository without the
+// branch (nothing was seeded).
+func TestInstanceWhoseUpFailedOnAnExistingCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a control plane")
+	}
+	cp := harness.StartControlPlane(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "fleet.git")
+	if out, err := exec.Command("git", "init", "--bare", "-b", "main", repo).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v\n%s", err, out)
+	}
+	src := `environment "ci" {
+  cluster "existing" { kubeconfig = "` + cp.AdminKubeconfig() + `" }
+  gitops {
+    repository { url = "file://` + repo + `" }
+  }
+  ephemeral { ttl = "1h" }
+}`
+	res := loadEnv(t, filepath.Join(dir, "ci.hcl"), src)
+	// Someone else's Flux, where the instance's would have been.
+	name, ns := facts.ReconcilerRelease(res.Env)
+	if _, err := cp.Client().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	theirs := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "sh.helm.release.v1." + name + ".v1",
+		Labels: map[string]string{"owner": "helm", "name": name}}}
+	if _, err := cp.Client().CoreV1().Secrets(ns).Create(ctx, theirs, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	expires := time.Date(2026, 1, 2, 1, 0, 0, 0, time.UTC)
+	record := func(name string, steps map[string]actions.StepState) string {
+		state := filepath.Join(dir, name)
+		j, err := actions.OpenJournal(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.SetOutput(plan.StepExpiry, "expires", expires.Format(time.RFC3339))
+		for s, st := range steps {
+			j.Steps[s] = actions.StepRecord{State: st}
+		}
+		if err := j.Save(); err != nil {
+			t.Fatal(err)
+		}
+		return state
+	}
+	early := record("ci-early", map[string]actions.StepState{plan.StepKubeconfig: actions.StateFailed})
+	record("ci-late", map[string]actions.StepState{plan.StepKubeconfig: actions.StateDone, plan.StepReconciler: actions.StateRunning})
+	gc := func(now time.Time, dryRun bool) map[string]Instance {
+		got := map[string]Instance{}
+		for _, in := range Run(ctx, Options{Envs: []Root{{Env: res.Env, StateRoot: dir}}, Now: func() time.Time { return now }, DryRun: dryRun}) {
+			got[in.Name] = in
+		}
+		return got
+	}
+	got := gc(expires.Add(-time.Minute), false)
+	for _, n := range []string{"ci-early", "ci-late"} {
+		if in := got[n]; !in.Incomplete || in.Action != "kept: its up did not finish; expires 2026-01-02T01:00:00Z" {
+			t.Errorf("%s before its expiry: %+v", n, in)
+		}
+	}
+	if got := gc(expires, true); got["ci-late"].Action != "would delete" || got["ci-early"].Action != "would delete" {
+		t.Fatalf("after the expiry, dry run: %+v", got)
+	}
+	// Only the early one is deleted here: deleting the late one would
+	// uninstall the reconciler up had started installing.
+	if err := os.RemoveAll(filepath.Join(dir, "ci-late")); err != nil {
+		t.Fatal(err)
+	}
+	if in := gc(expires, false)["ci-early"]; in.Action != "deleted" {
+		t.Fatalf("after its expiry: %+v", in)
+	}
+	if _, err := os.Stat(early); err == nil {
+		t.Error("its state directory is left")
+	}
+	if _, err := cp.Client().CoreV1().Secrets(ns).Get(ctx, theirs.Name, metav1.GetOptions{}); err != nil {
+		t.Errorf("gc touched the cluster: %v", err)
 	}
 }
 

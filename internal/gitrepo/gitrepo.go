@@ -150,6 +150,9 @@ func (c *Client) try(ctx context.Context, ch Change) (Result, error) {
 	}
 	if status.IsClean() {
 		head, err := repo.Head()
+		if errors.Is(err, plumbing.ErrReferenceNotFound) {
+			return Result{}, nil // a branch with no commit, and nothing to write (a purge of nothing)
+		}
 		if err != nil {
 			return Result{}, err
 		}
@@ -187,7 +190,8 @@ func (c *Client) result(h plumbing.Hash, changed bool) Result {
 
 // checkout clones the branch into memory. An empty repository, or one
 // without the branch, gets the branch created (from the default branch's
-// head when there is one).
+// head when there is one; a new history when the repository's HEAD names
+// a branch that does not exist either).
 func (c *Client) checkout(ctx context.Context) (*git.Repository, *git.Worktree, billy.Filesystem, error) {
 	fs := memfs.New()
 	ref := plumbing.NewBranchReferenceName(c.Branch)
@@ -199,22 +203,13 @@ func (c *Client) checkout(ctx context.Context) (*git.Repository, *git.Worktree, 
 		wt, err := repo.Worktree()
 		return repo, wt, fs, err
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
-		fs = memfs.New()
-		repo, err = git.Init(memory.NewStorage(), fs)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		if _, err := repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{c.URL}}); err != nil {
-			return nil, nil, nil, err
-		}
-		if err := repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, ref)); err != nil {
-			return nil, nil, nil, err
-		}
-		wt, err := repo.Worktree()
-		return repo, wt, fs, err
+		return c.orphan(ref)
 	case isMissingRef(err):
 		fs = memfs.New()
 		repo, err = git.CloneContext(ctx, memory.NewStorage(), fs, &git.CloneOptions{URL: c.URL, Auth: c.Auth})
+		if isMissingRef(err) {
+			return c.orphan(ref)
+		}
 		if err != nil {
 			return nil, nil, nil, describe(c.URL, c.Auth != nil, err)
 		}
@@ -231,7 +226,27 @@ func (c *Client) checkout(ctx context.Context) (*git.Repository, *git.Worktree, 
 	}
 }
 
+// orphan starts the branch with a history of its own, in memory.
+func (c *Client) orphan(ref plumbing.ReferenceName) (*git.Repository, *git.Worktree, billy.Filesystem, error) {
+	fs := memfs.New()
+	repo, err := git.Init(memory.NewStorage(), fs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if _, err := repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{c.URL}}); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, ref)); err != nil {
+		return nil, nil, nil, err
+	}
+	wt, err := repo.Worktree()
+	return repo, wt, fs, err
+}
+
 func isMissingRef(err error) bool {
+	if err == nil {
+		return false
+	}
 	return errors.Is(err, plumbing.ErrReferenceNotFound) || strings.Contains(err.Error(), "couldn't find remote ref")
 }
 

@@ -239,3 +239,30 @@ func TestIsAncestor(t *testing.T) {
 		}
 	}
 }
+
+// TestPurgeOfABranchThatDoesNotExist: down --purge-repo of an instance
+// whose up never seeded failed with go-git's "reference not found" when
+// the branch did not exist (an empty repository, or one whose HEAD names a
+// missing branch); there is nothing to purge, and nothing is pushed. Such
+// a repository is seeded with a branch of its own.
+func TestPurgeOfABranchThatDoesNotExist(t *testing.T) {
+	dir, url := bare(t)
+	purge := Change{Root: "clusters/dev", Purge: true, Message: "remove dev"}
+	if res, err := client(url).Apply(context.Background(), purge); err != nil || res.Changed {
+		t.Fatalf("purge of an empty repository: %+v %v", res, err)
+	}
+	userCommit(t, dir, "other", map[string]string{"README.md": "other\n"})
+	if res, err := client(url).Apply(context.Background(), purge); err != nil || res.Changed {
+		t.Fatalf("purge of a missing branch: %+v %v", res, err)
+	}
+	if got := gitCLI(t, dir, "branch", "--list", "main"); got != "" {
+		t.Fatalf("the purge made a branch: %q", got)
+	}
+	res, err := client(url).Apply(context.Background(), change(managed("a.yaml", "a")))
+	if err != nil || !res.Changed {
+		t.Fatalf("seed beside another branch: %+v %v", res, err)
+	}
+	if files := gitCLI(t, dir, "ls-tree", "-r", "--name-only", "main"); files != "clusters/dev/a.yaml" {
+		t.Errorf("main holds:\n%s", files)
+	}
+}
