@@ -44,6 +44,17 @@ type StoppedError struct {
 }
 
 func (e *StoppedError) Error() string {
+	msg := e.stopped()
+	// What the stopped operation had found (the objects a wait was still
+	// waiting for) says more than that it was stopped.
+	var f interface{ Found() string }
+	if errors.As(e.Err, &f) {
+		msg += "; by then " + f.Found()
+	}
+	return msg
+}
+
+func (e *StoppedError) stopped() string {
 	where := ""
 	var w interface{ Where() string } // what stopped outside the steps (the preflight)
 	switch {

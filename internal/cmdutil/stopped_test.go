@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
+	"github.com/groundwork-dev/groundwork/internal/gitops"
 	"github.com/groundwork-dev/groundwork/internal/kube"
 )
 
@@ -50,6 +51,28 @@ func TestStoppedByTimeout(t *testing.T) {
 	}
 	if code := ExitCode(err); code != ExitFailure {
 		t.Errorf("exit %d", code)
+	}
+}
+
+// TestStoppedWaitSaysWhatWasPending: up stopped by --timeout in its wait
+// step said only "timed out after 40s in step wait (--timeout)", not what
+// had not been applied (tests/e2e TestFaults, a crash-looping
+// kustomize-controller).
+func TestStoppedWaitSaysWhatWasPending(t *testing.T) {
+	ctx, cancel := context.WithTimeoutCause(context.Background(), time.Nanosecond, &TimeoutError{After: 40 * time.Second})
+	defer cancel()
+	<-ctx.Done()
+	wait := &gitops.NotReadyError{Engine: "Flux", Revision: "main@sha1:abc", Waited: 38 * time.Second, Err: ctx.Err(),
+		Objects: []gitops.Object{{Kind: "Kustomization", Name: "flux-system/apps", Reason: "Progressing"}},
+		Hint:    "see: kubectl -n flux-system logs deploy/kustomize-controller"}
+	msg := Stopped(ctx, &actions.StepError{Step: "wait", Err: wait}).Error()
+	for _, want := range []string{"timed out after 40s in step wait (--timeout); by then Flux had not applied main@sha1:abc after 38s:", "Kustomization flux-system/apps", "kubectl -n flux-system logs"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the message lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "deadline exceeded") {
+		t.Errorf("the message repeats the context's error:\n%s", msg)
 	}
 }
 

@@ -85,11 +85,19 @@ type NotReadyError struct {
 }
 
 func (e *NotReadyError) Error() string {
+	return e.report(fmt.Sprintf(" (%v)", e.Err))
+}
+
+// Found is what the wait had found when it ended, without why it ended:
+// a command stopped by --timeout or a signal says that itself.
+func (e *NotReadyError) Found() string { return e.report("") }
+
+func (e *NotReadyError) report(cause string) string {
 	lines := make([]string, len(e.Objects))
 	for i, o := range e.Objects {
 		lines[i] = "  " + o.String()
 	}
-	s := fmt.Sprintf("%s had not applied %s after %s (%v):\n%s", e.Engine, e.Revision, e.Waited.Round(time.Second), e.Err, strings.Join(lines, "\n"))
+	s := fmt.Sprintf("%s had not applied %s after %s%s:\n%s", e.Engine, e.Revision, e.Waited.Round(time.Second), cause, strings.Join(lines, "\n"))
 	if e.Hint != "" {
 		s += "\n" + e.Hint
 	}

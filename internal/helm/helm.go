@@ -256,12 +256,52 @@ func copyValues(v map[string]any) map[string]any {
 	return out
 }
 
-// Fetch downloads the release's chart into the cache and loads it.
+// Fetch downloads the release's chart into the cache and loads it. Helm's
+// getters take no context: a repository that stops answering would hold
+// Fetch past the run's --timeout and Ctrl-C. Fetch returns when ctx ends
+// (the download left behind ends with the process, or at the deadline each
+// of its requests is given).
 func (i *Installer) Fetch(ctx context.Context, r Release) (*chart.Chart, error) {
+	type fetched struct {
+		ch  *chart.Chart
+		err error
+	}
+	done := make(chan fetched, 1)
+	go func() {
+		ch, err := i.fetch(ctx, r)
+		done <- fetched{ch, err}
+	}()
+	select {
+	case f := <-done:
+		return f.ch, f.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("chart %s %s from %s: no answer: %w", r.Chart.Name, r.Version, r.Chart.Repository, ctx.Err())
+	}
+}
+
+// boundedGetters gives every request of Helm's getters the time left before
+// ctx's deadline (none without one).
+func boundedGetters(ctx context.Context, ps getter.Providers) getter.Providers {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return ps
+	}
+	out := make(getter.Providers, len(ps))
+	for n, p := range ps {
+		newGetter := p.New
+		p.New = func(opts ...getter.Option) (getter.Getter, error) {
+			return newGetter(append(opts, getter.WithTimeout(max(time.Until(deadline), time.Millisecond)))...)
+		}
+		out[n] = p
+	}
+	return out
+}
+
+func (i *Installer) fetch(ctx context.Context, r Release) (*chart.Chart, error) {
 	settings := cli.New()
 	settings.RepositoryCache = i.CacheDir + "/repository"
 	settings.RepositoryConfig = i.CacheDir + "/repositories.yaml"
-	getters := getter.All(settings)
+	getters := boundedGetters(ctx, getter.All(settings))
 	if err := os.MkdirAll(settings.RepositoryCache, 0o755); err != nil {
 		return nil, err
 	}

@@ -2,9 +2,7 @@ package helm
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/groundwork-dev/groundwork/internal/faults"
+	gwkube "github.com/groundwork-dev/groundwork/internal/kube"
 )
 
 // WaitPoll is how often groundwork's Helm client looks at what a release
@@ -94,7 +93,7 @@ func waitReady(cs kubernetes.Interface, resources kube.ResourceList, timeout, po
 		lastTransient = nil
 		for i, r := range resources {
 			ready, err := checker.IsReady(ctx, r)
-			if err != nil && transient(err) {
+			if err != nil && gwkube.Transient(err) {
 				if since[i].IsZero() {
 					since[i] = time.Now()
 					logf("%s/%s: %v (retrying for up to %s)", r.Namespace, r.Name, err, transientFor)
@@ -122,18 +121,6 @@ func waitReady(cs kubernetes.Interface, resources kube.ResourceList, timeout, po
 	}
 	logf("wait for resources succeeded within %v", time.Since(start).Round(time.Millisecond))
 	return nil
-}
-
-// transient tells whether an error may go away on its own: no HTTP status
-// (a connection refused or reset), throttling, or a server error other than
-// 501.
-func transient(err error) bool {
-	var se apierrors.APIStatus
-	if !errors.As(err, &se) {
-		return true
-	}
-	code := se.Status().Code
-	return code == 0 || code == http.StatusTooManyRequests || code >= 500 && code != http.StatusNotImplemented
 }
 
 // once wraps logf to drop a line identical to the one before it.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"reflect"
 	"sort"
@@ -273,4 +274,16 @@ func EventTime(e *corev1.Event) time.Time {
 		t = e.Series.LastObservedTime.Time
 	}
 	return t
+}
+
+// Transient tells whether an API error may go away on its own: no HTTP
+// status (a connection refused or reset: the API server restarting),
+// throttling, or a server error other than 501.
+func Transient(err error) bool {
+	var se apierrors.APIStatus
+	if !errors.As(err, &se) {
+		return true
+	}
+	code := se.Status().Code
+	return code == 0 || code == http.StatusTooManyRequests || code >= 500 && code != http.StatusNotImplemented
 }

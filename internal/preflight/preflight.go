@@ -113,8 +113,12 @@ func Run(ctx context.Context, command string, timeout time.Duration, checks []Ch
 		return st
 	}
 	e := &Error{Command: command}
+	said := map[string]bool{}
 	for i, err := range errs {
-		if err != nil {
+		// One cause that two checks meet (the GitOps repository's check
+		// reads the key store too) is said once, by the first.
+		if err != nil && !said[err.Error()] {
+			said[err.Error()] = true
 			e.Problems = append(e.Problems, Problem{What: checks[i].What, Err: err})
 		}
 	}

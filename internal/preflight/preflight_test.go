@@ -35,6 +35,25 @@ func TestRunReportsEveryProblemInOrder(t *testing.T) {
 	}
 }
 
+// TestRunSaysACauseOnce: a corrupt key file failed both the key store's
+// check and the GitOps repository's (which reads the key store to render
+// what it seeds), and up listed the same error twice (tests/e2e TestFaults,
+// "key store holds no readable key").
+func TestRunSaysACauseOnce(t *testing.T) {
+	bad := errors.New("keys/dev.agekey: not an age identity")
+	err := Run(context.Background(), "up", time.Second, []Check{
+		{What: "key store", Run: func(context.Context) error { return bad }},
+		{What: "GitOps repository", Run: func(context.Context) error { return bad }},
+	})
+	var pe *Error
+	if !errors.As(err, &pe) || len(pe.Problems) != 1 || pe.Problems[0].What != "key store" {
+		t.Fatalf("problems: %v", err)
+	}
+	if msg := err.Error(); strings.Count(msg, "not an age identity") != 1 {
+		t.Errorf("message:\n%s", msg)
+	}
+}
+
 func TestRunChecksSideBySide(t *testing.T) {
 	// Each check waits until both have started: run one after the other,
 	// the first would wait out its deadline.

@@ -40,6 +40,10 @@ type TerraformOptions struct {
 	// Kubeconfig replaces how the kubeconfig authenticates (nil: the aws
 	// CLI's exec plugin, or a presigned token without it, on EKS).
 	Kubeconfig *remote.KubeconfigOptions
+	// LockTimeout is how long Terraform waits for the state's lock: a
+	// terraform left running by a killed run holds it until it finishes
+	// (0: fail at once).
+	LockTimeout time.Duration
 }
 
 // UseTerraform sets how the run drives Terraform.
@@ -96,13 +100,13 @@ func (r *Run) remoteDriver(ctx context.Context, prepare bool) (*terraform.Driver
 	to := r.tfOptions()
 	if prepare {
 		return remote.Prepare(ctx, r.env(), remote.PrepareOptions{StateDir: r.opts.StateDir, Expires: r.instanceExpires(),
-			Find: to.Find, Progress: to.Progress, Module: to.Module})
+			Find: to.Find, Progress: to.Progress, Module: to.Module, LockTimeout: to.LockTimeout})
 	}
 	bin, err := terraform.Find(ctx, to.Find)
 	if err != nil {
 		return nil, err
 	}
-	return terraform.New(bin, terraform.Options{Dir: facts.Terraform(r.opts.StateDir), Progress: to.Progress})
+	return terraform.New(bin, terraform.Options{Dir: facts.Terraform(r.opts.StateDir), Progress: to.Progress, LockTimeout: to.LockTimeout})
 }
 
 // checkRemoteCluster renders the root module, initialises Terraform and

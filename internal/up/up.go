@@ -247,6 +247,11 @@ func (r *Run) checkWait(ctx context.Context) (actions.Status, error) {
 		return actions.Status{}, err
 	}
 	_, ok, err := r.engine().Look(ctx, r.Revision, req)
+	if err != nil && kube.Transient(err) {
+		// The API server restarting, say: the wait rides it out, as it
+		// rides out the same error on its later looks.
+		return actions.Status{}, nil
+	}
 	if err != nil || !ok {
 		return actions.Status{}, err
 	}

@@ -275,6 +275,40 @@ func (f *faultWorld) repoProblems(since string, want int) []string {
 	return out
 }
 
+// failingUp runs up with a dependency fault set (between set and clear),
+// and checks that it ends with exit 1 and an error saying every want; it
+// returns the outcome for the table.
+func (f *faultWorld) failingUp(ctx context.Context, t *testing.T, what string, set, clear func(), timeout string, want []string, extra ...string) string {
+	t.Helper()
+	set()
+	r := f.run(ctx, "", nil, append([]string{"up", f.w.file, "--lock-timeout", "0", "--timeout", timeout}, extra...)...)
+	clear()
+	outcome := "clear error within --timeout"
+	if r.code != 1 {
+		t.Errorf("up with %s: exit %d, want 1\n%s", what, r.code, r.errs)
+		outcome = fmt.Sprintf("FAILED: exit %d", r.code)
+	}
+	for _, w := range want {
+		if !strings.Contains(r.errs, w) {
+			t.Errorf("the error lacks %q:\n%s", w, r.errs)
+			outcome = "FAILED: unclear error"
+		}
+	}
+	t.Logf("up with %s ended after %s:\n%s", what, r.took.Round(time.Millisecond), r.errs)
+	return outcome
+}
+
+// setSecret writes the SOPS Secret default/api with groundwork's secret set.
+func (f *faultWorld) setSecret(ctx context.Context, t *testing.T) {
+	t.Helper()
+	set := exec.CommandContext(ctx, f.bin, append([]string{"secret", "set", f.w.file, "default/api", "token=-"}, f.vars...)...)
+	set.Env = append(os.Environ(), f.environ...)
+	set.Stdin = strings.NewReader("s3cr3t\n")
+	if out, err := set.CombinedOutput(); err != nil {
+		t.Fatalf("secret set: %v\n%s", err, out)
+	}
+}
+
 // head is the branch's commit, empty before the first push.
 func (f *faultWorld) head() string {
 	b, err := exec.Command("git", "--git-dir", f.w.gitSrv.RepoDir("fleet"), "rev-parse", "--verify", "-q", "refs/heads/main").Output()
@@ -284,37 +318,28 @@ func (f *faultWorld) head() string {
 	return strings.TrimSpace(string(b))
 }
 
-// gitFaults is a reverse proxy in front of the harness's Git server that
-// answers 500, or hangs, on the requests a mode names: the Git host's
-// faults (the harness's server itself is real; the proxy only withholds
-// it).
-type gitFaults struct {
+// faultProxy is a reverse proxy in front of one of the harness's servers
+// that injects the fault its mode names (the server behind it is real; the
+// proxy only withholds it). inject answers a request itself, or returns
+// false to pass it through.
+type faultProxy struct {
 	mu   sync.Mutex
-	mode string // "", "push-500", "clone-hang"
+	mode string
 	srv  *httptest.Server
 }
 
-func startGitFaults(t *testing.T, backend string) *gitFaults {
+func startFaultProxy(t *testing.T, backend string, inject func(mode string, w http.ResponseWriter, r *http.Request) bool) *faultProxy {
 	u, err := url.Parse(backend)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gitFaults{}
+	g := &faultProxy{}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.mu.Lock()
 		mode := g.mode
 		g.mu.Unlock()
-		push := strings.HasSuffix(r.URL.Path, "/git-receive-pack") || r.URL.Query().Get("service") == "git-receive-pack"
-		switch {
-		case mode == "push-500" && push && r.Method == http.MethodPost:
-			http.Error(w, "injected fault", http.StatusInternalServerError)
-			return
-		case mode == "clone-hang" && !push:
-			select {
-			case <-r.Context().Done():
-			case <-time.After(10 * time.Minute):
-			}
+		if mode != "" && inject(mode, w, r) {
 			return
 		}
 		rp.ServeHTTP(w, r)
@@ -323,10 +348,49 @@ func startGitFaults(t *testing.T, backend string) *gitFaults {
 	return g
 }
 
-func (g *gitFaults) set(mode string) {
+func (g *faultProxy) set(mode string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.mode = mode
+}
+
+// hang holds a request until its client gives up.
+func hang(r *http.Request) {
+	select {
+	case <-r.Context().Done():
+	case <-time.After(10 * time.Minute):
+	}
+}
+
+// gitFault: the Git host answers 500 to pushes ("push-500"), or hangs on
+// everything else ("clone-hang").
+func gitFault(mode string, w http.ResponseWriter, r *http.Request) bool {
+	push := strings.HasSuffix(r.URL.Path, "/git-receive-pack") || r.URL.Query().Get("service") == "git-receive-pack"
+	switch {
+	case mode == "push-500" && push && r.Method == http.MethodPost:
+		http.Error(w, "injected fault", http.StatusInternalServerError)
+		return true
+	case mode == "clone-hang" && !push:
+		hang(r)
+		return true
+	}
+	return false
+}
+
+// chartFault: the chart repository answers every request with 404 or 500,
+// or hangs.
+func chartFault(mode string, w http.ResponseWriter, r *http.Request) bool {
+	switch mode {
+	case "404":
+		http.NotFound(w, r)
+	case "500":
+		http.Error(w, "injected fault", http.StatusInternalServerError)
+	case "hang":
+		hang(r)
+	default:
+		return false
+	}
+	return true
 }
 
 // pointIn names the first hit of point after the step marker in a log of
@@ -364,14 +428,17 @@ func TestFaults(t *testing.T) {
 	bin := buildFaultBinary(t)
 
 	matrixStart := time.Now()
-	cp := startFluxCluster(t)
+	cp := harness.StartControlPlane(t)
+	kubelet := harness.StartKubelet(t, cp)
 	w := startFluxWorld(t)
 	// Everything reaches Git through the proxy, which passes requests
 	// through until a case injects a fault.
-	gf := startGitFaults(t, w.gitSrv.URL())
+	gf := startFaultProxy(t, w.gitSrv.URL(), gitFault)
 	w.repoURL = gf.srv.URL + "/fleet.git"
+	// The chart repository too (Flux's source-controller reads it as well).
+	cf := startFaultProxy(t, w.charts.URL(), chartFault)
 	f := &faultWorld{t: t, bin: bin, w: w, cp: cp, table: table,
-		vars:     []string{"--var", "kubeconfig=" + cp.AdminKubeconfig(), "--var", "charts=" + w.charts.URL(), "--var", "repo=" + w.repoURL},
+		vars:     []string{"--var", "kubeconfig=" + cp.AdminKubeconfig(), "--var", "charts=" + cf.srv.URL, "--var", "repo=" + w.repoURL},
 		environ:  []string{"GIT_TOKEN=t0ken", "HOME=" + w.dir},
 		stateDir: filepath.Join(w.dir, ".groundwork", "harness")}
 
@@ -458,21 +525,7 @@ func TestFaults(t *testing.T) {
 			t.Run(c.name, func(t *testing.T) {
 				perturbSeed(t)
 				since := f.head()
-				gf.set(c.mode)
-				r := f.run(ctx, "", nil, append([]string{"up", w.file, "--lock-timeout", "0", "--timeout", c.timeout}, withVersion()...)...)
-				gf.set("")
-				outcome := "clear error within --timeout"
-				if r.code != 1 {
-					t.Errorf("up with the Git host failing: exit %d, want 1\n%s", r.code, r.errs)
-					outcome = fmt.Sprintf("FAILED: exit %d", r.code)
-				}
-				for _, want := range c.want {
-					if !strings.Contains(r.errs, want) {
-						t.Errorf("the error lacks %q:\n%s", want, r.errs)
-						outcome = "FAILED: unclear error"
-					}
-				}
-				t.Logf("up with the Git host failing (%s) ended after %s:\n%s", c.mode, r.took.Round(time.Millisecond), r.errs)
+				outcome := f.failingUp(ctx, t, "the Git host failing ("+c.mode+")", func() { gf.set(c.mode) }, func() { gf.set("") }, c.timeout, c.want, withVersion()...)
 				table.add("Git host "+c.name, "up", outcome+"; "+f.converged(ctx, t, since, 1, withVersion()...))
 			})
 		}
@@ -497,16 +550,7 @@ func TestFaults(t *testing.T) {
 				since := f.head()
 				started := time.Now()
 				first, out, errOut := f.start(ctx, "step:wait", []string{"GROUNDWORK_FAULTPOINT_SIGNAL=STOP"}, append([]string{"up", w.file, "--lock-timeout", "0"}, withVersion()...)...)
-				waitFor(ctx, t, "the first up stopped holding the lock", func(context.Context) error {
-					b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", first.Process.Pid))
-					if err != nil {
-						return err
-					}
-					if fs := strings.Fields(string(b)); len(fs) < 3 || fs[2] != "T" {
-						return errors.New("not stopped yet")
-					}
-					return nil
-				})
+				waitStopped(ctx, t, "the first up stopped holding the lock", first)
 				var second procResult
 				if c.waits {
 					sc, sout, serr := f.start(ctx, "", nil, append(c.args, withVersion()...)...)
@@ -551,12 +595,7 @@ func TestFaults(t *testing.T) {
 	t.Run("keys rotate", func(t *testing.T) {
 		// A SOPS Secret in the repository, for the rotation to re-encrypt
 		// and the cluster to decrypt at every stage.
-		set := exec.CommandContext(ctx, bin, append([]string{"secret", "set", w.file, "default/api", "token=-"}, f.vars...)...)
-		set.Env = append(os.Environ(), f.environ...)
-		set.Stdin = strings.NewReader("s3cr3t\n")
-		if out, err := set.CombinedOutput(); err != nil {
-			t.Fatalf("secret set: %v\n%s", err, out)
-		}
+		f.setSecret(ctx, t)
 		f.converged(ctx, t, "", 0, withVersion()...)
 		decrypted := func(t *testing.T) {
 			t.Helper()
@@ -622,8 +661,222 @@ func TestFaults(t *testing.T) {
 		}
 	})
 
+	// --- more dependency faults ------------------------------------------
+	// The chart repository fails while up installs the reconciler. Its
+	// chart is fetched only to install or upgrade the release (Flux
+	// upgrades itself from Git), so each case first uninstalls it with
+	// down --uninstall, the repository kept.
+	t.Run("chart repository", func(t *testing.T) {
+		for _, c := range []struct {
+			name, mode, timeout string
+			want                []string
+		}{
+			{"answers 404", "404", "3m", []string{"step reconciler", cf.srv.URL, "404"}},
+			{"answers 500", "500", "3m", []string{"step reconciler", cf.srv.URL, "500"}},
+			{"hangs", "hang", "30s", []string{"timed out after 30s in step reconciler (--timeout)"}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				since := f.head()
+				if r := f.run(ctx, "", nil, "down", w.file, "--uninstall", "--yes"); r.code != 0 {
+					t.Fatalf("down --uninstall: exit %d\n%s", r.code, r.errs)
+				}
+				outcome := f.failingUp(ctx, t, "the chart repository failing ("+c.mode+")", func() { cf.set(c.mode) }, func() { cf.set("") }, c.timeout, c.want, withVersion()...)
+				table.add("chart repository "+c.name, "up", outcome+"; "+f.converged(ctx, t, since, 0, withVersion()...))
+			})
+		}
+	})
+
+	// The key store holds something that is no age key (a bad copy, a
+	// truncated file): up refuses before its first change, saying which.
+	t.Run("key store", func(t *testing.T) {
+		keyFile := filepath.Join(w.dir, "keys", "harness.agekey")
+		key, err := os.ReadFile(keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		since := f.head()
+		if err := os.WriteFile(keyFile, []byte("AGE-SECRET-KEY-1TRUNCATED\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := f.run(ctx, "", nil, append([]string{"up", w.file, "--lock-timeout", "0"}, withVersion()...)...)
+		if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		outcome := "clear error before any change"
+		if r.code != 1 || !strings.Contains(r.errs, "key store") || !strings.Contains(r.errs, keyFile) || !strings.Contains(r.errs, "nothing was changed") {
+			t.Errorf("up with a corrupt key in the key store: exit %d\n%s", r.code, r.errs)
+			outcome = "FAILED: unclear error"
+		}
+		t.Logf("up with a corrupt key:\n%s", r.errs)
+		table.add("key store holds no readable key", "up", outcome+"; "+f.converged(ctx, t, since, 0, withVersion()...))
+	})
+
+	// The API server goes away while up waits for Flux (stopped at the
+	// start of its wait step, resumed once the API server is down), and
+	// comes back a few seconds later.
+	t.Run("API server restarted", func(t *testing.T) {
+		perturbSeed(t)
+		since := f.head()
+		started := time.Now()
+		up, out, errOut := f.start(ctx, "step:wait", []string{"GROUNDWORK_FAULTPOINT_SIGNAL=STOP"}, append([]string{"up", w.file, "--lock-timeout", "0"}, withVersion()...)...)
+		waitStopped(ctx, t, "up stopped at its wait step", up)
+		cp.StopAPIServer(t)
+		_ = up.Process.Signal(syscall.SIGCONT)
+		time.Sleep(3 * time.Second) // up looks at a cluster that does not answer
+		cp.StartAPIServer(t)
+		r := finish(up, out, errOut, started)
+		outcome := "up rides it out"
+		switch {
+		case r.code == 0:
+		case r.code == 1 && strings.Contains(r.errs, "step wait"):
+			outcome = "clear error within --timeout"
+		default:
+			t.Errorf("up across an API server restart: exit %d\n%s", r.code, r.errs)
+			outcome = fmt.Sprintf("FAILED: exit %d", r.code)
+		}
+		t.Logf("up across an API server restart: exit %d after %s\n%s", r.code, r.took.Round(time.Millisecond), r.errs)
+		table.add("API server restarted during up's wait step", "up", outcome+"; "+f.converged(ctx, t, since, 1, withVersion()...))
+	})
+
+	// Flux's kustomize-controller crash-loops (the harness kills its
+	// process whenever it runs; the kubelet restarts it with back-off)
+	// while up waits for it to apply the seed commit: up ends within
+	// --timeout saying what was not applied, and once the controller runs
+	// again a rerun converges.
+	t.Run("reconciler crash-looping", func(t *testing.T) {
+		perturbSeed(t)
+		since := f.head()
+		stop, stopped := make(chan struct{}), make(chan struct{})
+		crashes := 0
+		go func() {
+			defer close(stopped)
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(100 * time.Millisecond):
+					if kubelet.Crash("kustomize-controller") {
+						crashes++
+					}
+				}
+			}
+		}()
+		r := f.run(ctx, "", nil, append([]string{"up", w.file, "--lock-timeout", "0", "--timeout", "40s"}, withVersion()...)...)
+		close(stop)
+		<-stopped
+		outcome := "clear error within --timeout"
+		if r.code != 1 || !strings.Contains(r.errs, "timed out after 40s in step wait") || !strings.Contains(r.errs, "Kustomization") {
+			t.Errorf("up with kustomize-controller crash-looping: exit %d\n%s", r.code, r.errs)
+			outcome = "FAILED: unclear error"
+		}
+		t.Logf("up with kustomize-controller crash-looping (%d crashes) ended after %s:\n%s", crashes, r.took.Round(time.Millisecond), r.errs)
+		table.add("Flux's kustomize-controller crash-looping", "up", outcome+"; "+f.converged(ctx, t, since, 1, withVersion()...))
+	})
+
+	// --- deploy ------------------------------------------------------------
+	// An app of the user's in the environment's folder; deploy is killed
+	// with its commit made in memory, and once pushed (before --wait).
+	t.Run("deploy", func(t *testing.T) {
+		wd := harness.CloneGitWorkdir(t, w.repoURL, w.gitSrv.BasicAuth())
+		wd.WriteFile(t, "clusters/harness/apps/kustomization.yaml", "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - web.yaml\n")
+		wd.WriteFile(t, "clusters/harness/apps/web.yaml", `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: default
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: registry.example/web:1.0.0
+`)
+		wd.CommitAndPush(t, "a user adds an app")
+		f.converged(ctx, t, "", -1, withVersion()...)
+		for i, point := range []string{"git:committed", "deploy:pushed"} {
+			t.Run(point, func(t *testing.T) {
+				since := f.head()
+				args := []string{"deploy", w.file, "--image", fmt.Sprintf("registry.example/web=registry.example/web:1.0.%d", i+1), "--wait"}
+				f.kill(ctx, t, point, args...)
+				r := f.run(ctx, "", nil, args...)
+				outcome := "rerun of deploy completes, one commit"
+				if r.code != 0 {
+					t.Errorf("deploy again: exit %d\n%s", r.code, r.errs)
+					outcome = fmt.Sprintf("rerun of deploy fails: exit %d", r.code)
+				}
+				if p := f.repoProblems(since, 1); len(p) > 0 {
+					t.Errorf("%v", p)
+					outcome = "FAILED: " + strings.Join(p, "; ")
+				}
+				d, err := cp.Client().AppsV1().Deployments("default").Get(ctx, "web", metav1.GetOptions{})
+				if want := fmt.Sprintf("registry.example/web:1.0.%d", i+1); err != nil || d.Spec.Template.Spec.Containers[0].Image != want {
+					t.Errorf("the cluster's web after deploy --wait: %v, want %s", err, want)
+					outcome = "FAILED: not applied"
+				}
+				table.add("SIGKILL (`"+point+"`)", "deploy --wait", outcome+"; up then "+f.converged(ctx, t, f.head(), 0, withVersion()...))
+			})
+		}
+	})
+
+	// --- rebuild -----------------------------------------------------------
+	// The cluster is lost (the harness wipes it); rebuild is killed as it
+	// restores the age key, inside its reconciler install, and as it waits,
+	// then run again: everything comes back, the SOPS Secret included.
+	t.Run("rebuild", func(t *testing.T) {
+		// down --purge-repo removed the SOPS Secret: it is set again.
+		f.setSecret(ctx, t)
+		f.converged(ctx, t, "", -1, withVersion()...)
+		for _, point := range []string{"step:restore-keys", "helm:wait", "step:wait"} {
+			t.Run(point, func(t *testing.T) {
+				cp.Wipe(t)
+				since := f.head()
+				f.kill(ctx, t, point, "rebuild", w.file, "--lock-timeout", "0")
+				r := f.run(ctx, "", nil, "rebuild", w.file, "--lock-timeout", "0")
+				outcome := "rerun of rebuild completes"
+				if r.code != 0 {
+					t.Errorf("rebuild again: exit %d\n%s", r.code, r.errs)
+					outcome = fmt.Sprintf("rerun of rebuild fails: exit %d", r.code)
+				}
+				_, hp := f.releaseProblems(ctx)
+				for _, p := range hp {
+					t.Error(p)
+					outcome = "FAILED: " + p
+				}
+				s, err := cp.Client().CoreV1().Secrets("default").Get(ctx, "api", metav1.GetOptions{})
+				if err != nil || string(s.Data["token"]) != "s3cr3t" {
+					t.Errorf("the SOPS Secret after the rebuild: %v %v", s, err)
+					outcome = "FAILED: the SOPS Secret is not back"
+				}
+				table.add("SIGKILL after a wipe (`"+point+"`)", "rebuild", outcome+", the SOPS Secret back; up then "+f.converged(ctx, t, since, 0, withVersion()...))
+			})
+		}
+	})
+
+	// --- Terraform -----------------------------------------------------------
+	t.Run("Terraform", func(t *testing.T) { terraformFaults(ctx, t, table) })
+
 	t.Logf("FIGURE fault matrix: %d cases in %s (%s with the build)", len(table.rows), time.Since(matrixStart).Round(time.Second), time.Since(suiteStart).Round(time.Second))
 	checkFaultTable(t, table)
+}
+
+// waitStopped waits until cmd's process is stopped (SIGSTOP at its fault
+// point).
+func waitStopped(ctx context.Context, t *testing.T, what string, cmd *exec.Cmd) {
+	t.Helper()
+	waitFor(ctx, t, what, func(context.Context) error {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+		if err != nil {
+			return err
+		}
+		if fs := strings.Fields(string(b)); len(fs) < 3 || fs[2] != "T" {
+			return errors.New("not stopped yet")
+		}
+		return nil
+	})
 }
 
 func tableOutcome(ft *faultTable, fault string) string {

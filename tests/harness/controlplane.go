@@ -373,27 +373,7 @@ func (cp *ControlPlane) start(ctx context.Context) error {
 	); err != nil {
 		return err
 	}
-	if _, err := cp.run(ctx, "kube-apiserver",
-		"--etcd-servers="+etcdURL,
-		"--bind-address=127.0.0.1",
-		"--advertise-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(cp.apiPort),
-		"--cert-dir="+filepath.Join(cp.dir, "apiserver-certs"),
-		"--tls-cert-file="+pk.path("apiserver.crt"),
-		"--tls-private-key-file="+pk.path("apiserver.key"),
-		"--client-ca-file="+pk.path("ca.crt"),
-		"--authorization-mode=RBAC",
-		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file="+pk.path("sa.pub"),
-		"--service-account-signing-key-file="+pk.path("sa.key"),
-		"--service-cluster-ip-range="+cp.serviceNet.String(),
-		"--allow-privileged=true",
-		// TaintNodesByCondition taints new nodes not-ready; only the
-		// node-lifecycle controller (disabled, see below) would remove it.
-		"--disable-admission-plugins=TaintNodesByCondition",
-		"--profiling=false",
-		"--v=1",
-	); err != nil {
+	if _, err := cp.run(ctx, "kube-apiserver", cp.apiServerArgs(etcdURL)...); err != nil {
 		return err
 	}
 	if err := cp.waitAPIServer(ctx); err != nil {
@@ -463,6 +443,70 @@ func (cp *ControlPlane) start(ctx context.Context) error {
 	cp.stopJobs = func() { jcancel(); <-done }
 	cp.mu.Unlock()
 	return nil
+}
+
+func (cp *ControlPlane) apiServerArgs(etcdURL string) []string {
+	pk := cp.pki
+	return []string{
+		"--etcd-servers=" + etcdURL,
+		"--bind-address=127.0.0.1",
+		"--advertise-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(cp.apiPort),
+		"--cert-dir=" + filepath.Join(cp.dir, "apiserver-certs"),
+		"--tls-cert-file=" + pk.path("apiserver.crt"),
+		"--tls-private-key-file=" + pk.path("apiserver.key"),
+		"--client-ca-file=" + pk.path("ca.crt"),
+		"--authorization-mode=RBAC",
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-account-key-file=" + pk.path("sa.pub"),
+		"--service-account-signing-key-file=" + pk.path("sa.key"),
+		"--service-cluster-ip-range=" + cp.serviceNet.String(),
+		"--allow-privileged=true",
+		// TaintNodesByCondition taints new nodes not-ready; only the
+		// node-lifecycle controller (disabled, see below) would remove it.
+		"--disable-admission-plugins=TaintNodesByCondition",
+		"--profiling=false",
+		"--v=1",
+	}
+}
+
+// StopAPIServer stops the API server alone, as a restart of a control-plane
+// node does; everything else keeps running, and clients see connections
+// refused until StartAPIServer.
+func (cp *ControlPlane) StopAPIServer(t testing.TB) {
+	t.Helper()
+	cp.mu.Lock()
+	var api *Process
+	procs := cp.procs[:0]
+	for _, p := range cp.procs {
+		if p.Name == "kube-apiserver" {
+			api = p
+			continue
+		}
+		procs = append(procs, p)
+	}
+	cp.procs = procs
+	cp.mu.Unlock()
+	if api == nil {
+		t.Fatal("no API server is running")
+	}
+	api.Stop(10 * time.Second)
+}
+
+// StartAPIServer starts the API server stopped by StopAPIServer again, on
+// the same port and with the same data, and waits until it answers.
+func (cp *ControlPlane) StartAPIServer(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	if _, err := cp.run(ctx, "kube-apiserver", cp.apiServerArgs("http://127.0.0.1:"+strconv.Itoa(cp.etcdClientPort))...); err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.waitAPIServer(ctx); err != nil {
+		t.Fatalf("the restarted API server: %v", err)
+	}
+	t.Logf("API server answering again %s after its start", time.Since(start).Round(time.Millisecond))
 }
 
 func (cp *ControlPlane) waitAPIServer(ctx context.Context) error {

@@ -7,15 +7,17 @@
 //     the node-lifecycle controller), kube-scheduler and kwok with one fake
 //     Node, so Deployments get Running and Ready pods and Helm's --wait
 //     behaves as on a real cluster. AdminKubeconfig, ServiceAccountKubeconfig
-//     (TokenRequest) and Wipe (lose the cluster: fresh etcd, same ports, same
-//     CA) are methods on the result.
+//     (TokenRequest), Wipe (lose the cluster: fresh etcd, same ports, same
+//     CA) and StopAPIServer/StartAPIServer (the API server alone goes away
+//     and comes back, its data kept) are methods on the result.
 //   - StartKubelet: the one "host kubelet": for every Deployment or
 //     StatefulSet whose container image has a cached binary (Flux's four
 //     controllers, Argo CD's programs, Redis from the host) it runs that
 //     binary on the host with the container's args (listen addresses moved
 //     to loopback, Service addresses rewritten to stable loopback proxies),
-//     as the pod's ServiceAccount; it restarts crashed programs, rolls out
-//     a changed pod template and stops programs whose workload goes.
+//     as the pod's ServiceAccount; it restarts crashed programs (with
+//     CrashLoopBackOff's delays; Crash kills one as a crash would), rolls
+//     out a changed pod template and stops programs whose workload goes.
 //   - LoadUpstreamChart / ChartRepo.AddUpstream: the published flux2 and
 //     argo-cd charts (../shared/charts, $GROUNDWORK_UPSTREAM_CHARTS, or the
 //     testbin cache), checked against upstream.sha256.

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -299,6 +300,28 @@ func (k *Kubelet) StartedAt(name string) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// Crash kills the program of the named workload (in any namespace) with
+// SIGKILL, as a container crashes: the kubelet starts it again after its
+// CrashLoopBackOff delay. It reports whether a running program was killed.
+func (k *Kubelet) Crash(name string) bool {
+	k.mu.Lock()
+	var p *hostPod
+	for _, hp := range k.running {
+		if hp.w.name == name {
+			p = hp
+		}
+	}
+	k.mu.Unlock()
+	if p == nil {
+		return false
+	}
+	if exited, _ := p.proc.Exited(); exited {
+		return false
+	}
+	k.logf(name, "kubelet: %s crashes (killed by the test)", name)
+	return syscall.Kill(-p.proc.cmd.Process.Pid, syscall.SIGKILL) == nil
 }
 
 // WaitReady waits until the named workloads (by default every workload the

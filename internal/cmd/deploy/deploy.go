@@ -12,6 +12,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/cmdutil"
 	"github.com/groundwork-dev/groundwork/internal/deploy"
 	"github.com/groundwork-dev/groundwork/internal/facts"
+	"github.com/groundwork-dev/groundwork/internal/faults"
 	"github.com/groundwork-dev/groundwork/internal/gitops"
 	"github.com/groundwork-dev/groundwork/internal/gitops/engines"
 	"github.com/groundwork-dev/groundwork/internal/gitrepo"
@@ -123,6 +124,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	faults.Point("deploy:pushed")
 	doc := map[string]any{"format_version": "1", "environment": env.Name, "revision": out.Revision, "changed": out.Changed,
 		"attempts": out.Attempts, "edits": edits, "took_ms": time.Since(start).Milliseconds()}
 	if opts.Wait {

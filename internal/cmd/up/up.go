@@ -128,7 +128,7 @@ func Run(ctx context.Context, opts *Options) error {
 	// Terraform's progress (each resource created, and how long it took)
 	// under the cluster step's line, verbose or not: creating a cloud
 	// cluster takes minutes.
-	run.UseTerraform(up.TerraformOptions{Progress: func(line string) { rep.Printf("   %s", line) }})
+	run.UseTerraform(up.TerraformOptions{Progress: func(line string) { rep.Printf("   %s", line) }, LockTimeout: opts.LockTimeout})
 	lock, err := cmdutil.Acquire(ctx, stateDir, "up", opts.LockTimeout, rep)
 	if err != nil {
 		return err
