@@ -52,26 +52,34 @@ type Instance struct {
 // whose up never reached its expiry step may stand for the cluster's, and
 // whether that up changed the cluster. On a cluster groundwork makes for the
 // instance alone (kind, cloud) it stands when the cluster is gone or
-// answered without a record. On an existing cluster it stands only when the
-// cluster answered without a record: up's first change there is its
-// reconciler step, so an up that never started it left nothing in the
-// cluster (gc then removes only the state directory and the instance's
-// folder in the repository), and one that did installed what down
-// uninstalls. A cluster that cannot be read is never guessed at.
-func recordStands(env *spec.Environment, j *actions.Journal, stateDir string, noRecord bool) (stands, touched bool) {
-	_, started := j.Steps[plan.StepReconciler]
+// answered without a record: down deletes that cluster. On an existing
+// cluster, up's first change is its reconciler step: an up that never
+// started it (nor any later step, nor a rebuild's) left nothing there, and
+// the instance goes without the cluster being touched (its state directory;
+// nothing was seeded), whatever the cluster answers. One that did may have
+// installed the reconciler, or upgraded one that was there before, and
+// nothing in the cluster tells which: gc keeps it and says how to remove it
+// (down --uninstall), never guessing.
+func recordStands(env *spec.Environment, j *actions.Journal, stateDir string, noRecord bool) (stands, touched bool, why string) {
 	if env.Cluster.Existing != nil {
-		return noRecord, started
+		for name := range j.Steps {
+			switch name {
+			case plan.StepState, plan.StepCluster, plan.StepKubeconfig, plan.StepExpiry:
+			default:
+				return false, true, "its up did not finish on an existing cluster, and gc cannot tell what it installed there from what was there before"
+			}
+		}
+		return true, false, ""
 	}
 	if env.Cluster.Provider != spec.ProviderKind && !env.Cluster.Remote() {
-		return false, false
+		return false, false, ""
 	}
 	if noRecord {
-		return true, true
+		return true, true, ""
 	}
 	path, _ := facts.Kubeconfig(env, stateDir)
 	_, err := os.Stat(path)
-	return errors.Is(err, fs.ErrNotExist), true // never got a kubeconfig: the cluster step did not finish
+	return errors.Is(err, fs.ErrNotExist), true, "" // never got a kubeconfig: the cluster step did not finish
 }
 
 // drillLeft is what a drill killed before its removal left: a kind cluster
@@ -112,7 +120,9 @@ type Options struct {
 // Root is an environment and the folder its instances' state directories
 // are in.
 type Root struct {
-	Env       *spec.Environment
+	Env *spec.Environment
+	// File is the environment file as the user named it (for advice).
+	File      string
 	StateRoot string
 }
 
@@ -175,9 +185,17 @@ func Run(ctx context.Context, o Options) []Instance {
 				// up would have written the same). A cluster that
 				// exists but cannot be deleted makes down fail, and gc
 				// says so.
-				if stands, touched := recordStands(&env, j, in.StateDir, in.noRecord); stands {
+				stands, touched, why := recordStands(&env, j, in.StateDir, in.noRecord)
+				switch {
+				case stands:
 					in.Error, in.Incomplete, in.untouched = "", true, !touched
 					in.Expires, in.Expired = recorded, !o.Now().Before(recorded)
+				case why != "" && in.noRecord:
+					file := r.File
+					if file == "" {
+						file = "FILE"
+					}
+					in.Error = fmt.Sprintf("%s: remove it with groundwork down %s --name-suffix %s --uninstall --purge-repo", why, file, strings.TrimPrefix(env.Name, r.Env.Name+"-"))
 				}
 			}
 			out = append(out, in)
@@ -196,17 +214,35 @@ func Run(ctx context.Context, o Options) []Instance {
 		case o.DryRun:
 			in.Action = "would delete"
 		default:
-			// A drill committed nothing: its kind cluster goes, and the
-			// environment's folder in the repository (the live one's)
-			// stays.
-			err := down.Run(ctx, down.Options{Env: in.env, StateDir: in.StateDir, Environ: o.Environ, Uninstall: !in.drill && !in.untouched, PurgeRepo: !in.drill, Logf: o.Logf,
-				Terraform: o.Terraform, Module: o.Module})
+			// A run on the instance (an up resuming it) holds its lock:
+			// gc does not delete under it.
+			lock, err := actions.AcquireLock(ctx, in.StateDir, fmt.Sprintf("pid %d, groundwork gc, since %s", os.Getpid(), o.Now().UTC().Format(time.RFC3339)), false)
+			var le *actions.LockedError
+			if errors.As(err, &le) {
+				in.Error = fmt.Sprintf("a run holds its lock (%s)", le.Holder)
+				in.Action = "kept: " + in.Error
+				continue
+			}
 			if err != nil {
 				in.Action, in.Error = "delete failed", err.Error()
 				continue
 			}
+			// A drill committed nothing: its kind cluster goes, and the
+			// environment's folder in the repository (the live one's)
+			// stays.
+			err = down.Run(ctx, down.Options{Env: in.env, StateDir: in.StateDir, Environ: o.Environ, Uninstall: !in.drill && !in.untouched, PurgeRepo: !in.drill, Logf: o.Logf,
+				Terraform: o.Terraform, Module: o.Module})
+			if err != nil {
+				_ = lock.Release()
+				in.Action, in.Error = "delete failed", err.Error()
+				continue
+			}
 			_ = os.RemoveAll(in.StateDir)
+			_ = lock.Release()
 			in.Action = "deleted"
+			if in.untouched {
+				in.Action = "deleted (its up never changed the cluster, which was left alone)"
+			}
 		}
 	}
 	return out

@@ -298,6 +298,18 @@ func TestInstanceWhoseUpFailedMidway(t *testing.T) {
 	if len(got) != 1 || got[0].Name != "ci-abc" || !got[0].Incomplete || got[0].Action != "kept: its up did not finish; expires 2026-01-02T01:00:00Z" {
 		t.Fatalf("before its expiry: %+v", got)
 	}
+	// An up resuming it holds its lock: gc does not delete under it.
+	lock, err := actions.AcquireLock(context.Background(), state, "pid 1, groundwork up", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = gc(expires)
+	if len(got) != 1 || got[0].Action != "kept: a run holds its lock (pid 1, groundwork up)" {
+		t.Fatalf("after its expiry, its lock held: %+v", got)
+	}
+	if err := lock.Release(); err != nil {
+		t.Fatal(err)
+	}
 	got = gc(expires)
 	if len(got) != 1 || got[0].Action != "deleted" {
 		t.Fatalf("after its expiry: %+v", got)
@@ -351,6 +363,15 @@ current-context: x
 	}
 	drillDir := record("prod-drill-1a2b3c", map[string]string{"drill": "prod-drill-1a2b3c"})
 	failedDir := record("prod-abc", nil)
+	// Its up got as far as the reconciler step on that cluster.
+	j, err := actions.OpenJournal(failedDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Steps[plan.StepReconciler] = actions.StepRecord{State: actions.StateFailed}
+	if err := j.Save(); err != nil {
+		t.Fatal(err)
+	}
 	got := Run(context.Background(), Options{Envs: []Root{{Env: res.Env, StateRoot: dir}}, Now: func() time.Time { return expires.Add(time.Hour) }})
 	if len(got) != 2 {
 		t.Fatalf("gc: %+v", got)
@@ -372,14 +393,15 @@ current-context: x
 
 // TestInstanceWhoseUpFailedOnAnExistingCluster: an instance whose up failed
 // before its expiry step, on an existing cluster that answers without a
-// record, was kept for ever ("records no expiry"). Its state directory's
-// record now stands there too; and an up that never reached its reconciler
-// step (up's first change to an existing cluster) left nothing in it, so gc
-// deletes the instance without touching the cluster: a Flux release of
-// someone else's stays. One that did reach it is deleted as a finished one
-// is (tests/e2e TestEphemeralInstancesAndGC, with the reconciler's release
-// gone). A real API server (the harness's), a bare repository without the
-// branch (nothing was seeded).
+// record, was kept for ever ("records no expiry"). An up that never reached
+// its reconciler step (up's first change to an existing cluster) left
+// nothing there: gc now deletes the instance once expired without touching
+// the cluster (someone else's Flux stays). One that did reach it may have
+// installed the reconciler or upgraded one that was there before, and the
+// cluster does not tell which: gc keeps it and says how to remove it (it
+// uninstalled that Flux, someone else's here, in an earlier version of
+// this change). A real API server (the harness's), a bare repository
+// without the branch (nothing was seeded).
 func TestInstanceWhoseUpFailedOnAnExistingCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a control plane")
@@ -426,7 +448,7 @@ func TestInstanceWhoseUpFailedOnAnExistingCluster(t *testing.T) {
 		return state
 	}
 	early := record("ci-early", map[string]actions.StepState{plan.StepKubeconfig: actions.StateFailed})
-	record("ci-late", map[string]actions.StepState{plan.StepKubeconfig: actions.StateDone, plan.StepReconciler: actions.StateRunning})
+	late := record("ci-late", map[string]actions.StepState{plan.StepKubeconfig: actions.StateDone, plan.StepReconciler: actions.StateRunning})
 	gc := func(now time.Time, dryRun bool) map[string]Instance {
 		got := map[string]Instance{}
 		for _, in := range Run(ctx, Options{Envs: []Root{{Env: res.Env, StateRoot: dir}}, Now: func() time.Time { return now }, DryRun: dryRun}) {
@@ -435,24 +457,31 @@ func TestInstanceWhoseUpFailedOnAnExistingCluster(t *testing.T) {
 		return got
 	}
 	got := gc(expires.Add(-time.Minute), false)
-	for _, n := range []string{"ci-early", "ci-late"} {
-		if in := got[n]; !in.Incomplete || in.Action != "kept: its up did not finish; expires 2026-01-02T01:00:00Z" {
-			t.Errorf("%s before its expiry: %+v", n, in)
-		}
+	if in := got["ci-early"]; !in.Incomplete || in.Action != "kept: its up did not finish; expires 2026-01-02T01:00:00Z" {
+		t.Errorf("ci-early before its expiry: %+v", in)
 	}
-	if got := gc(expires, true); got["ci-late"].Action != "would delete" || got["ci-early"].Action != "would delete" {
+	keptLate := func(in Instance) bool {
+		return strings.HasPrefix(in.Action, "kept: its up did not finish on an existing cluster") &&
+			strings.Contains(in.Action, "groundwork down FILE --name-suffix late --uninstall --purge-repo")
+	}
+	if in := got["ci-late"]; !keptLate(in) {
+		t.Errorf("ci-late before its expiry: %+v", in)
+	}
+	if got := gc(expires, true); got["ci-early"].Action != "would delete" || !keptLate(got["ci-late"]) {
 		t.Fatalf("after the expiry, dry run: %+v", got)
 	}
-	// Only the early one is deleted here: deleting the late one would
-	// uninstall the reconciler up had started installing.
-	if err := os.RemoveAll(filepath.Join(dir, "ci-late")); err != nil {
-		t.Fatal(err)
+	got = gc(expires, false)
+	if in := got["ci-early"]; in.Action != "deleted (its up never changed the cluster, which was left alone)" {
+		t.Fatalf("ci-early after its expiry: %+v", in)
 	}
-	if in := gc(expires, false)["ci-early"]; in.Action != "deleted" {
-		t.Fatalf("after its expiry: %+v", in)
+	if in := got["ci-late"]; !keptLate(in) {
+		t.Fatalf("ci-late after its expiry: %+v", in)
 	}
 	if _, err := os.Stat(early); err == nil {
-		t.Error("its state directory is left")
+		t.Error("ci-early's state directory is left")
+	}
+	if _, err := os.Stat(late); err != nil {
+		t.Errorf("ci-late's state directory is gone: %v", err)
 	}
 	if _, err := cp.Client().CoreV1().Secrets(ns).Get(ctx, theirs.Name, metav1.GetOptions{}); err != nil {
 		t.Errorf("gc touched the cluster: %v", err)

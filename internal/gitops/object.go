@@ -90,7 +90,14 @@ func (e *NotReadyError) Error() string {
 
 // Found is what the wait had found when it ended, without why it ended:
 // a command stopped by --timeout or a signal says that itself.
-func (e *NotReadyError) Found() string { return e.report("") }
+func (e *NotReadyError) Found() string {
+	if len(e.Objects) == 0 {
+		// Nothing was seen (every look failed): the last error is
+		// what there is to say.
+		return e.report(fmt.Sprintf(" (%v)", e.Err))
+	}
+	return e.report("")
+}
 
 func (e *NotReadyError) report(cause string) string {
 	lines := make([]string, len(e.Objects))

@@ -275,7 +275,7 @@ func (i *Installer) Fetch(ctx context.Context, r Release) (*chart.Chart, error) 
 	case f := <-done:
 		return f.ch, f.err
 	case <-ctx.Done():
-		return nil, fmt.Errorf("chart %s %s from %s: no answer: %w", r.Chart.Name, r.Version, r.Chart.Repository, ctx.Err())
+		return nil, fmt.Errorf("chart %s %s from %s: stopped while fetching it: %w", r.Chart.Name, r.Version, r.Chart.Repository, ctx.Err())
 	}
 }
 

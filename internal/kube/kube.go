@@ -278,8 +278,12 @@ func EventTime(e *corev1.Event) time.Time {
 
 // Transient tells whether an API error may go away on its own: no HTTP
 // status (a connection refused or reset: the API server restarting),
-// throttling, or a server error other than 501.
+// throttling, or a server error other than 501. A context's end and a kind
+// the API server does not serve are not.
 func Transient(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || meta.IsNoMatchError(err) {
+		return false // the run was stopped; the kind is not served (its CRD is missing)
+	}
 	var se apierrors.APIStatus
 	if !errors.As(err, &se) {
 		return true

@@ -113,14 +113,19 @@ func Run(ctx context.Context, command string, timeout time.Duration, checks []Ch
 		return st
 	}
 	e := &Error{Command: command}
-	said := map[string]bool{}
+	said := map[string]int{}
 	for i, err := range errs {
-		// One cause that two checks meet (the GitOps repository's check
-		// reads the key store too) is said once, by the first.
-		if err != nil && !said[err.Error()] {
-			said[err.Error()] = true
-			e.Problems = append(e.Problems, Problem{What: checks[i].What, Err: err})
+		if err == nil {
+			continue
 		}
+		// One cause that two checks meet (the GitOps repository's check
+		// reads the key store too) is said once, naming both checks.
+		if j, ok := said[err.Error()]; ok {
+			e.Problems[j].What += ", " + checks[i].What
+			continue
+		}
+		said[err.Error()] = len(e.Problems)
+		e.Problems = append(e.Problems, Problem{What: checks[i].What, Err: err})
 	}
 	if len(e.Problems) == 0 {
 		return nil

@@ -46,7 +46,7 @@ func TestRunSaysACauseOnce(t *testing.T) {
 		{What: "GitOps repository", Run: func(context.Context) error { return bad }},
 	})
 	var pe *Error
-	if !errors.As(err, &pe) || len(pe.Problems) != 1 || pe.Problems[0].What != "key store" {
+	if !errors.As(err, &pe) || len(pe.Problems) != 1 || pe.Problems[0].What != "key store, GitOps repository" {
 		t.Fatalf("problems: %v", err)
 	}
 	if msg := err.Error(); strings.Count(msg, "not an age identity") != 1 {

@@ -40,9 +40,9 @@ type TerraformOptions struct {
 	// Kubeconfig replaces how the kubeconfig authenticates (nil: the aws
 	// CLI's exec plugin, or a presigned token without it, on EKS).
 	Kubeconfig *remote.KubeconfigOptions
-	// LockTimeout is how long Terraform waits for the state's lock: a
-	// terraform left running by a killed run holds it until it finishes
-	// (0: fail at once).
+	// LockTimeout is how long Terraform waits for the state's lock, which
+	// another terraform on the same state holds while it runs (0: fail at
+	// once).
 	LockTimeout time.Duration
 }
 

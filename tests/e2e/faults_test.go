@@ -673,7 +673,7 @@ func TestFaults(t *testing.T) {
 		}{
 			{"answers 404", "404", "3m", []string{"step reconciler", cf.srv.URL, "404"}},
 			{"answers 500", "500", "3m", []string{"step reconciler", cf.srv.URL, "500"}},
-			{"hangs", "hang", "15s", []string{"timed out after 15s in step reconciler (--timeout)"}},
+			{"hangs", "hang", "30s", []string{"timed out after 30s in step reconciler (--timeout)"}},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				since := f.head()
@@ -759,11 +759,11 @@ func TestFaults(t *testing.T) {
 				}
 			}
 		}()
-		r := f.run(ctx, "", nil, append([]string{"up", w.file, "--lock-timeout", "0", "--timeout", "25s"}, withVersion()...)...)
+		r := f.run(ctx, "", nil, append([]string{"up", w.file, "--lock-timeout", "0", "--timeout", "40s"}, withVersion()...)...)
 		close(stop)
 		<-stopped
 		outcome := "clear error within --timeout"
-		if r.code != 1 || !strings.Contains(r.errs, "timed out after 25s in step wait; by then Flux had not applied") || !strings.Contains(r.errs, "Kustomization") {
+		if r.code != 1 || !strings.Contains(r.errs, "timed out after 40s in step wait (--timeout); by then Flux had not applied") || !strings.Contains(r.errs, "Kustomization") {
 			t.Errorf("up with kustomize-controller crash-looping: exit %d\n%s", r.code, r.errs)
 			outcome = "FAILED: unclear error"
 		}

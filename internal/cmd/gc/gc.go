@@ -60,7 +60,7 @@ func Run(ctx context.Context, opts *Options) error {
 		if err := f.ReportSpec(res); err != nil {
 			return err
 		}
-		roots = append(roots, gc.Root{Env: res.Env, StateRoot: filepath.Dir(f.StateDir(res.Env))})
+		roots = append(roots, gc.Root{Env: res.Env, File: file, StateRoot: filepath.Dir(f.StateDir(res.Env))})
 	}
 	out := gc.Run(ctx, gc.Options{Envs: roots, Environ: f.Environ(), DryRun: opts.DryRun,
 		Logf: func(format string, args ...any) { fmt.Fprintf(f.IO.ErrOut, " • "+format+"\n", args...) }})

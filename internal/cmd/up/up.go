@@ -38,6 +38,10 @@ type Options struct {
 	TakeOverBootstrap bool
 }
 
+// terraformLockWait bounds Terraform's wait for its state lock (a
+// groundwork plan running beside up holds it for seconds).
+const terraformLockWait = 2 * time.Minute
+
 // NewCmdUp returns the up command; runF replaces the behaviour in tests of
 // flag parsing.
 func NewCmdUp(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
@@ -128,7 +132,11 @@ func Run(ctx context.Context, opts *Options) error {
 	// Terraform's progress (each resource created, and how long it took)
 	// under the cluster step's line, verbose or not: creating a cloud
 	// cluster takes minutes.
-	run.UseTerraform(up.TerraformOptions{Progress: func(line string) { rep.Printf("   %s", line) }, LockTimeout: opts.LockTimeout})
+	// Terraform waits for its state's lock as up waits for the
+	// environment's, but at most terraformLockWait: a lock a killed run
+	// left in a remote backend is never released, and Terraform's own
+	// error then names it and how to force-unlock it.
+	run.UseTerraform(up.TerraformOptions{Progress: func(line string) { rep.Printf("   %s", line) }, LockTimeout: min(opts.LockTimeout, terraformLockWait)})
 	lock, err := cmdutil.Acquire(ctx, stateDir, "up", opts.LockTimeout, rep)
 	if err != nil {
 		return err
