@@ -154,7 +154,7 @@ func TestRebuildAfterWipe(t *testing.T) {
 		outputs.WriteString(out + errOut)
 		t.Logf("FIGURE rebuild refused for key custody after %s", time.Since(start).Round(time.Millisecond))
 		for _, want := range []string{
-			"rebuild of harness stopped before touching the cluster: key custody of environment harness",
+			"rebuild of harness stopped before touching the cluster: keys and repository: key custody of environment harness",
 			"clusters/harness/.sops.yaml: encrypts for age recipient " + gitHas,
 			"clusters/harness/secrets/shop/db.yaml: is encrypted for age recipient " + gitHas + " only, not for the key store's key " + other.Recipient().String(),
 			"put the age key whose public key is " + gitHas + " back into " + key,
