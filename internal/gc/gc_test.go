@@ -280,17 +280,9 @@ func TestInstanceWhoseUpFailedMidway(t *testing.T) {
   ephemeral { ttl = "1h" }
 }`
 	res := loadEnv(t, file, src)
-	state := filepath.Join(dir, "ci-abc")
-	j, err := actions.OpenJournal(state)
-	if err != nil {
-		t.Fatal(err)
-	}
 	expires := time.Date(2026, 1, 2, 1, 0, 0, 0, time.UTC)
-	j.SetOutput(plan.StepExpiry, "expires", expires.Format(time.RFC3339))
-	j.Steps[plan.StepCluster] = actions.StepRecord{State: actions.StateFailed, Error: "kind needs a running container runtime"}
-	if err := j.Save(); err != nil {
-		t.Fatal(err)
-	}
+	state := recordInstance(t, filepath.Join(dir, "ci-abc"), expires, nil,
+		map[string]actions.StepRecord{plan.StepCluster: {State: actions.StateFailed, Error: "kind needs a running container runtime"}})
 	gc := func(now time.Time) []Instance {
 		return Run(context.Background(), Options{Envs: []Root{{Env: res.Env, StateRoot: dir}}, Now: func() time.Time { return now }})
 	}
@@ -346,32 +338,10 @@ current-context: x
 }`
 	res := loadEnv(t, file, src)
 	expires := time.Date(2026, 1, 2, 1, 0, 0, 0, time.UTC)
-	record := func(name string, outputs map[string]string) string {
-		state := filepath.Join(dir, name)
-		j, err := actions.OpenJournal(state)
-		if err != nil {
-			t.Fatal(err)
-		}
-		j.SetOutput(plan.StepExpiry, "expires", expires.Format(time.RFC3339))
-		for k, v := range outputs {
-			j.SetOutput(plan.StepExpiry, k, v)
-		}
-		if err := j.Save(); err != nil {
-			t.Fatal(err)
-		}
-		return state
-	}
-	drillDir := record("prod-drill-1a2b3c", map[string]string{"drill": "prod-drill-1a2b3c"})
-	failedDir := record("prod-abc", nil)
+	drillDir := recordInstance(t, filepath.Join(dir, "prod-drill-1a2b3c"), expires, map[string]string{"drill": "prod-drill-1a2b3c"}, nil)
 	// Its up got as far as the reconciler step on that cluster.
-	j, err := actions.OpenJournal(failedDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	j.Steps[plan.StepReconciler] = actions.StepRecord{State: actions.StateFailed}
-	if err := j.Save(); err != nil {
-		t.Fatal(err)
-	}
+	failedDir := recordInstance(t, filepath.Join(dir, "prod-abc"), expires, nil,
+		map[string]actions.StepRecord{plan.StepReconciler: {State: actions.StateFailed}})
 	got := Run(context.Background(), Options{Envs: []Root{{Env: res.Env, StateRoot: dir}}, Now: func() time.Time { return expires.Add(time.Hour) }})
 	if len(got) != 2 {
 		t.Fatalf("gc: %+v", got)
@@ -432,23 +402,10 @@ func TestInstanceWhoseUpFailedOnAnExistingCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	expires := time.Date(2026, 1, 2, 1, 0, 0, 0, time.UTC)
-	record := func(name string, steps map[string]actions.StepState) string {
-		state := filepath.Join(dir, name)
-		j, err := actions.OpenJournal(state)
-		if err != nil {
-			t.Fatal(err)
-		}
-		j.SetOutput(plan.StepExpiry, "expires", expires.Format(time.RFC3339))
-		for s, st := range steps {
-			j.Steps[s] = actions.StepRecord{State: st}
-		}
-		if err := j.Save(); err != nil {
-			t.Fatal(err)
-		}
-		return state
-	}
-	early := record("ci-early", map[string]actions.StepState{plan.StepKubeconfig: actions.StateFailed})
-	late := record("ci-late", map[string]actions.StepState{plan.StepKubeconfig: actions.StateDone, plan.StepReconciler: actions.StateRunning})
+	early := recordInstance(t, filepath.Join(dir, "ci-early"), expires, nil,
+		map[string]actions.StepRecord{plan.StepKubeconfig: {State: actions.StateFailed}})
+	late := recordInstance(t, filepath.Join(dir, "ci-late"), expires, nil,
+		map[string]actions.StepRecord{plan.StepKubeconfig: {State: actions.StateDone}, plan.StepReconciler: {State: actions.StateRunning}})
 	gc := func(now time.Time, dryRun bool) map[string]Instance {
 		got := map[string]Instance{}
 		for _, in := range Run(ctx, Options{Envs: []Root{{Env: res.Env, StateRoot: dir}}, Now: func() time.Time { return now }, DryRun: dryRun}) {
@@ -486,6 +443,28 @@ func TestInstanceWhoseUpFailedOnAnExistingCluster(t *testing.T) {
 	if _, err := cp.Client().CoreV1().Secrets(ns).Get(ctx, theirs.Name, metav1.GetOptions{}); err != nil {
 		t.Errorf("gc touched the cluster: %v", err)
 	}
+}
+
+// recordInstance writes the journal up leaves in an instance's state
+// directory: the expiry it records before its cluster step (with outputs
+// beside it, as a drill's), and the steps' records.
+func recordInstance(t *testing.T, state string, expires time.Time, outputs map[string]string, steps map[string]actions.StepRecord) string {
+	t.Helper()
+	j, err := actions.OpenJournal(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.SetOutput(plan.StepExpiry, "expires", expires.Format(time.RFC3339))
+	for k, v := range outputs {
+		j.SetOutput(plan.StepExpiry, k, v)
+	}
+	for name, rec := range steps {
+		j.Steps[name] = rec
+	}
+	if err := j.Save(); err != nil {
+		t.Fatal(err)
+	}
+	return state
 }
 
 // loadEnv writes the environment file src at file and loads it.
