@@ -130,12 +130,22 @@ func (i *Installer) Ensure(ctx context.Context, r Release) (Outcome, error) {
 		return Installed, nil
 	}
 	if current.Info.Status.IsPending() {
-		// An upgrade or rollback interrupted midway: go back to the last
-		// good revision so that the upgrade below can proceed.
+		// An upgrade or rollback interrupted midway: its record is marked
+		// failed, as Flux's helm-controller unlocks a stale release (left
+		// pending, it would stay so in the history for good: Helm's rollback
+		// supersedes only deployed revisions), then the release goes back to
+		// the last good revision (which removes what the interrupted one
+		// added) so that the upgrade below can proceed.
+		was := current.Info.Status
+		current.Info.Status = release.StatusFailed
+		current.Info.Description = fmt.Sprintf("%s interrupted before it finished; marked failed by groundwork, which rolls back and upgrades again", was)
+		if err := i.Config.Releases.Update(current); err != nil {
+			return "", fmt.Errorf("mark the interrupted %s of release %s/%s failed: %w", was, r.Namespace, r.Name, err)
+		}
 		rb := action.NewRollback(i.Config)
 		rb.Wait, rb.Timeout, rb.MaxHistory = true, timeout, maxHistory
 		if err := rb.Run(r.Name); err != nil {
-			return "", i.explain(ctx, r, nil, fmt.Errorf("recover from %s: %w", current.Info.Status, err))
+			return "", i.explain(ctx, r, nil, fmt.Errorf("recover from %s: %w", was, err))
 		}
 	}
 	up := action.NewUpgrade(i.Config)

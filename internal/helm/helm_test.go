@@ -376,6 +376,14 @@ func TestInstaller(t *testing.T) {
 		if rel.Version != 4 { // 3 is the rollback to 1, 4 the upgrade
 			t.Fatalf("revision %d after recovering the pending upgrade, want 4", rel.Version)
 		}
+		// Nothing stays pending in the history: the interrupted revision
+		// is failed, as a failed upgrade's is.
+		h, _ := e.cfg.Releases.History("web")
+		for _, v := range h {
+			if v.Info.Status.IsPending() || (v.Version == 2 && v.Info.Status != release.StatusFailed) {
+				t.Errorf("revision %d is %s after the recovery, want revision 2 failed and none pending", v.Version, v.Info.Status)
+			}
+		}
 		if got := e.configMessage(ctx, t, "web"); got != "two" {
 			t.Fatalf("configmap message %q, want two", got)
 		}
