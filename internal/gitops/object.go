@@ -80,6 +80,9 @@ type NotReadyError struct {
 	Waited   time.Duration
 	Objects  []Object
 	Err      error
+	// Workloads are the engine's own workloads that were not ready when
+	// the wait ended (Diagnoser), one line each.
+	Workloads []string
 	// Hint says where to read more (the controllers' logs).
 	Hint string
 }
@@ -105,6 +108,9 @@ func (e *NotReadyError) report(cause string) string {
 		lines[i] = "  " + o.String()
 	}
 	s := fmt.Sprintf("%s had not applied %s after %s%s:\n%s", e.Engine, e.Revision, e.Waited.Round(time.Second), cause, strings.Join(lines, "\n"))
+	if len(e.Workloads) > 0 {
+		s += fmt.Sprintf("\n%s's own workloads are not all ready:\n  %s", e.Engine, strings.Join(e.Workloads, "\n  "))
+	}
 	if e.Hint != "" {
 		s += "\n" + e.Hint
 	}

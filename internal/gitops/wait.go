@@ -6,6 +6,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/groundwork-dev/groundwork/internal/health"
+	"github.com/groundwork-dev/groundwork/internal/kube"
 )
 
 // Watcher is what the wait loop needs of an engine.
@@ -22,6 +25,17 @@ type Watcher interface {
 	// Hint says where to read more about what is not ready.
 	Hint(notReady []Object) string
 }
+
+// Diagnoser is a Watcher that can say, once a wait has ended, which of the
+// engine's own workloads are not ready: a controller crash-looping is why
+// nothing applies, and the objects' conditions do not say so.
+type Diagnoser interface {
+	Diagnose(ctx context.Context) []string
+}
+
+// diagnoseTimeout bounds Diagnose, which runs after the wait's context
+// ended.
+const diagnoseTimeout = 3 * time.Second
 
 // WaitOptions tune Wait.
 type WaitOptions struct {
@@ -69,7 +83,13 @@ func Wait(ctx context.Context, w Watcher, revision string, required []string, o 
 			if lastErr != nil {
 				err = fmt.Errorf("%w (last error: %v)", err, lastErr)
 			}
-			return &NotReadyError{Engine: w.Name(), Revision: revision, Waited: now().Sub(start), Objects: bad, Err: err, Hint: w.Hint(bad)}
+			e := &NotReadyError{Engine: w.Name(), Revision: revision, Waited: now().Sub(start), Objects: bad, Err: err, Hint: w.Hint(bad)}
+			if d, ok := w.(Diagnoser); ok {
+				dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), diagnoseTimeout)
+				e.Workloads = d.Diagnose(dctx)
+				cancel()
+			}
+			return e
 		case <-time.After(poll):
 		}
 	}
@@ -120,4 +140,21 @@ func Hash(rev string) string {
 		return rev[i+1:]
 	}
 	return rev
+}
+
+// Diagnose is the Diagnoser both engines share: the workloads of their
+// namespace that are not ready, with their pods' reasons (health).
+func Diagnose(ctx context.Context, c *kube.Client, namespace string) []string {
+	if c == nil || c.Clientset == nil {
+		return nil
+	}
+	bad, err := health.Namespace(ctx, c.Clientset, namespace)
+	if err != nil {
+		return []string{fmt.Sprintf("the workloads in %s cannot be read: %v", namespace, err)}
+	}
+	out := make([]string, len(bad))
+	for i, s := range bad {
+		out[i] = strings.ReplaceAll(s.String(), "\n", "\n  ")
+	}
+	return out
 }

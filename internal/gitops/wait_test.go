@@ -134,3 +134,36 @@ func TestRevisionsAtLeast(t *testing.T) {
 		t.Error("without Git, only the awaited revision counts")
 	}
 }
+
+// diagnosingWatcher is a fakeWatcher whose engine has a workload that is
+// not ready; Diagnose runs after the wait's context ended, on a context of
+// its own.
+type diagnosingWatcher struct {
+	fakeWatcher
+	ctxErr error
+}
+
+func (w *diagnosingWatcher) Diagnose(ctx context.Context) []string {
+	w.ctxErr = ctx.Err()
+	return []string{"Deployment fake-system/applier: 0/1 replicas ready\n    pod applier-1 (Running): container manager waiting: CrashLoopBackOff back-off 40s"}
+}
+
+func TestWaitNamesTheEngineWorkloadsNotReady(t *testing.T) {
+	w := &diagnosingWatcher{fakeWatcher: fakeWatcher{looks: [][]Object{{{Kind: "Kustomization", Name: "apps", Reason: "Progressing"}}}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	err := Wait(ctx, w, "main@sha1:abc", nil, WaitOptions{Poll: 5 * time.Millisecond})
+	var nr *NotReadyError
+	if !errors.As(err, &nr) {
+		t.Fatalf("want a *NotReadyError, got %v", err)
+	}
+	if w.ctxErr != nil {
+		t.Errorf("Diagnose ran on an ended context: %v", w.ctxErr)
+	}
+	want := "Fake's own workloads are not all ready:\n  Deployment fake-system/applier: 0/1 replicas ready\n    pod applier-1 (Running): container manager waiting: CrashLoopBackOff"
+	for _, msg := range []string{err.Error(), nr.Found()} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the message does not name the engine's workload:\n%s", msg)
+		}
+	}
+}

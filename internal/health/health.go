@@ -99,6 +99,41 @@ func Check(ctx context.Context, cs kubernetes.Interface, manifest, defaultNamesp
 	return all, nil
 }
 
+// Namespace returns the status of every Deployment, StatefulSet and
+// DaemonSet in namespace that is not ready (an engine's controllers: one
+// crash-looping is why nothing applies).
+func Namespace(ctx context.Context, cs kubernetes.Interface, namespace string) ([]Status, error) {
+	var refs []ref
+	ds, err := cs.AppsV1().Deployments(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds.Items {
+		refs = append(refs, ref{"Deployment", namespace, d.Name})
+	}
+	ss, err := cs.AppsV1().StatefulSets(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range ss.Items {
+		refs = append(refs, ref{"StatefulSet", namespace, st.Name})
+	}
+	dss, err := cs.AppsV1().DaemonSets(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range dss.Items {
+		refs = append(refs, ref{"DaemonSet", namespace, d.Name})
+	}
+	var bad []Status
+	for _, r := range refs {
+		if s := status(ctx, cs, r); !s.Ready {
+			bad = append(bad, s)
+		}
+	}
+	return bad, nil
+}
+
 func status(ctx context.Context, cs kubernetes.Interface, r ref) Status {
 	s := Status{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
 	var selector *metav1.LabelSelector
@@ -172,7 +207,7 @@ func podReasons(ctx context.Context, cs kubernetes.Interface, ns string, sel *me
 		var why []string
 		for _, c := range p.Status.Conditions {
 			if c.Status != corev1.ConditionTrue && (c.Reason != "" || c.Message != "") {
-				why = append(why, fmt.Sprintf("%s=%s (%s: %s)", c.Type, c.Status, c.Reason, c.Message))
+				why = append(why, fmt.Sprintf("%s=%s (%s)", c.Type, c.Status, joinNonEmpty(": ", c.Reason, c.Message)))
 			}
 		}
 		for _, c := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
@@ -181,6 +216,9 @@ func podReasons(ctx context.Context, cs kubernetes.Interface, ns string, sel *me
 				why = append(why, fmt.Sprintf("container %s waiting: %s %s", c.Name, c.State.Waiting.Reason, c.State.Waiting.Message))
 			case c.State.Terminated != nil && c.State.Terminated.ExitCode != 0:
 				why = append(why, fmt.Sprintf("container %s exited %d: %s", c.Name, c.State.Terminated.ExitCode, c.State.Terminated.Reason))
+			}
+			if last := c.LastTerminationState.Terminated; c.RestartCount > 0 && last != nil {
+				why = append(why, fmt.Sprintf("container %s restarted %d times, last exit %d (%s)", c.Name, c.RestartCount, last.ExitCode, last.Reason))
 			}
 		}
 		why = append(why, events(ctx, cs, ns, string(p.UID))...)
@@ -222,4 +260,15 @@ func lastSeen(e corev1.Event) metav1.Time {
 		return metav1.Time{Time: e.EventTime.Time}
 	}
 	return e.CreationTimestamp
+}
+
+// joinNonEmpty joins the parts that are not empty.
+func joinNonEmpty(sep string, parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, sep)
 }

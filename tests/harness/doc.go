@@ -16,8 +16,11 @@
 //     binary on the host with the container's args (listen addresses moved
 //     to loopback, Service addresses rewritten to stable loopback proxies),
 //     as the pod's ServiceAccount; it restarts crashed programs (with
-//     CrashLoopBackOff's delays; Crash kills one as a crash would), rolls
-//     out a changed pod template and stops programs whose workload goes.
+//     CrashLoopBackOff's delays; Crash kills one as a crash would) and
+//     reports the crash on the workload's pods as a kubelet does (waiting
+//     CrashLoopBackOff, the last exit, the restart count, not Ready until
+//     the program has stayed up a second), rolls out a changed pod
+//     template and stops programs whose workload goes.
 //   - LoadUpstreamChart / ChartRepo.AddUpstream: the published flux2 and
 //     argo-cd charts (../shared/charts, $GROUNDWORK_UPSTREAM_CHARTS, or the
 //     testbin cache), checked against upstream.sha256.

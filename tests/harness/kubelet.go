@@ -190,6 +190,9 @@ type hostPod struct {
 	started  time.Time
 	restarts int
 	volumes  *podVolumes
+	// crashReported: the pods say CrashLoopBackOff for this exit;
+	// readyReported: they say Ready again after a restart.
+	crashReported, readyReported bool
 }
 
 // workload is a Deployment or StatefulSet, as far as the kubelet cares.
@@ -437,13 +440,25 @@ func (k *Kubelet) sync(ctx context.Context) {
 				if p.volumes != nil && p.volumes.due(time.Now()) {
 					k.noteRefreshError(p, k.refreshVolumes(sctx, p.volumes))
 				}
+				if p.restarts > 0 && !p.readyReported && time.Since(p.started) >= readyAfter {
+					p.readyReported = true
+					k.reportReady(sctx, p, c.Name)
+				}
 				continue
 			}
 			// CrashLoopBackOff, kubelet style.
-			if time.Since(p.started) < time.Duration(1<<min(p.restarts, 5))*time.Second {
+			if backoff := time.Duration(1<<min(p.restarts, 5)) * time.Second; time.Since(p.started) < backoff {
+				if !p.crashReported {
+					p.crashReported = true
+					k.reportCrash(sctx, p, c.Name, backoff)
+				}
 				continue
 			}
 			restarts = p.restarts + 1
+		}
+		var last *corev1.ContainerStateTerminated
+		if p != nil {
+			last = lastExit(p)
 		}
 		np, err := k.start(sctx, w, c, prog)
 		if err != nil {
@@ -455,6 +470,9 @@ func (k *Kubelet) sync(ctx context.Context) {
 		k.running[w.key()] = np
 		k.mu.Unlock()
 		k.route(np)
+		if restarts > 0 {
+			k.reportRestarted(sctx, np, c.Name, last)
+		}
 	}
 	k.mu.Lock()
 	var gone []string

@@ -39,6 +39,12 @@ type Waiter struct {
 	last      *look // the last look, for Nudge
 }
 
+// Diagnose lists the workloads of the engine's namespace that are not
+// ready (gitops.Diagnoser).
+func (w *Waiter) Diagnose(ctx context.Context) []string {
+	return gitops.Diagnose(ctx, w.Client, w.Namespace)
+}
+
 // Name is the engine's name.
 func (w *Waiter) Name() string { return "Flux" }
 
