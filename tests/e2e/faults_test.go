@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -16,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -241,6 +243,34 @@ func (f *faultWorld) releaseProblems(ctx context.Context) (int, []string) {
 	return last, out
 }
 
+// chartVersion is the chart of the reconciler's release, as Helm's storage
+// has it.
+func (f *faultWorld) chartVersion(t *testing.T) string {
+	t.Helper()
+	_, v := helmReleaseRevision(t, f.cp, harness.FluxNamespace, harness.FluxChart.Name)
+	return v
+}
+
+// lastRevisionStatus is the status of the reconciler's release's newest
+// revision, read from its Secrets (Helm's status action reports the last
+// deployed one).
+func (f *faultWorld) lastRevisionStatus(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	l, err := f.cp.Client().CoreV1().Secrets(harness.FluxNamespace).List(ctx, metav1.ListOptions{LabelSelector: "owner=helm,name=" + harness.FluxChart.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, status := 0, ""
+	for _, s := range l.Items {
+		var v int
+		fmt.Sscan(s.Labels["version"], &v)
+		if v > last {
+			last, status = v, s.Labels["status"]
+		}
+	}
+	return status
+}
+
 // repoProblems: no commit without a change on the branch, and since the
 // head before the case exactly the commits it should have made (a seed
 // commit pushed by the killed run is not made again by the rerun).
@@ -326,23 +356,27 @@ type faultProxy struct {
 	mu   sync.Mutex
 	mode string
 	srv  *httptest.Server
+	// backend passes a request to the real server.
+	backend http.Handler
+	// landed counts requests the real server handled whose answer the
+	// proxy withheld.
+	landed atomic.Int32
 }
 
-func startFaultProxy(t *testing.T, backend string, inject func(mode string, w http.ResponseWriter, r *http.Request) bool) *faultProxy {
+func startFaultProxy(t *testing.T, backend string, inject func(g *faultProxy, mode string, w http.ResponseWriter, r *http.Request) bool) *faultProxy {
 	u, err := url.Parse(backend)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &faultProxy{}
-	rp := httputil.NewSingleHostReverseProxy(u)
+	g := &faultProxy{backend: httputil.NewSingleHostReverseProxy(u)}
 	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.mu.Lock()
 		mode := g.mode
 		g.mu.Unlock()
-		if mode != "" && inject(mode, w, r) {
+		if mode != "" && inject(g, mode, w, r) {
 			return
 		}
-		rp.ServeHTTP(w, r)
+		g.backend.ServeHTTP(w, r)
 	}))
 	t.Cleanup(g.srv.Close)
 	return g
@@ -362,13 +396,25 @@ func hang(r *http.Request) {
 	}
 }
 
-// gitFault: the Git host answers 500 to pushes ("push-500"), or hangs on
-// everything else ("clone-hang").
-func gitFault(mode string, w http.ResponseWriter, r *http.Request) bool {
+// gitFault: the Git host answers 500 to pushes ("push-500"), takes a push
+// and never answers it ("push-hang": the pack is sent, nothing comes back),
+// applies a push and loses its answer ("push-answer-lost": the branch
+// moved, the client never hears so), or hangs on everything else
+// ("clone-hang").
+func gitFault(g *faultProxy, mode string, w http.ResponseWriter, r *http.Request) bool {
 	push := strings.HasSuffix(r.URL.Path, "/git-receive-pack") || r.URL.Query().Get("service") == "git-receive-pack"
 	switch {
 	case mode == "push-500" && push && r.Method == http.MethodPost:
 		http.Error(w, "injected fault", http.StatusInternalServerError)
+		return true
+	case mode == "push-hang" && push && r.Method == http.MethodPost:
+		io.Copy(io.Discard, r.Body) // the whole pack arrives; no answer
+		hang(r)
+		return true
+	case mode == "push-answer-lost" && push && r.Method == http.MethodPost:
+		g.backend.ServeHTTP(httptest.NewRecorder(), r)
+		g.landed.Add(1)
+		hang(r)
 		return true
 	case mode == "clone-hang" && !push:
 		hang(r)
@@ -379,7 +425,7 @@ func gitFault(mode string, w http.ResponseWriter, r *http.Request) bool {
 
 // chartFault: the chart repository answers every request with 404 or 500,
 // or hangs.
-func chartFault(mode string, w http.ResponseWriter, r *http.Request) bool {
+func chartFault(_ *faultProxy, mode string, w http.ResponseWriter, r *http.Request) bool {
 	switch mode {
 	case "404":
 		http.NotFound(w, r)
@@ -447,8 +493,9 @@ func TestFaults(t *testing.T) {
 	// The others run on the converged environment; the seed cases are made
 	// to have work where they are killed (a file groundwork seeds removed
 	// from the repository: a seed commit). A Helm upgrade by groundwork is
-	// not among them: once installed, Flux upgrades itself from Git.
-	version := "2.17.0"
+	// not among them (once installed, Flux upgrades itself from Git): it
+	// has a case of its own below.
+	version := harness.FluxChart.Version
 	withVersion := func() []string { return []string{"--var", "flux_version=" + version} }
 	pointsLog := filepath.Join(w.dir, "points.log")
 	perturbSeed := func(t *testing.T) {
@@ -517,6 +564,7 @@ func TestFaults(t *testing.T) {
 			want                []string
 		}{
 			{"answers 500 to the seed push", "push-500", "3m", []string{"step seed", "push to " + w.repoURL, "500"}},
+			{"hangs mid-push (takes the pack, never answers)", "push-hang", "30s", []string{"timed out after 30s in step seed (--timeout)"}},
 			// up reads the repository among its prerequisites, before its
 			// first change; stopped there by --timeout it says so, naming
 			// the check that had not answered.
@@ -529,6 +577,34 @@ func TestFaults(t *testing.T) {
 				table.add("Git host "+c.name, "up", outcome+"; "+f.converged(ctx, t, since, 1, withVersion()...))
 			})
 		}
+		// The lid closes mid-push: the host applied the pack, its answer
+		// never reached up, and up is killed waiting for it. The rerun must
+		// find its commit on the branch and not make it again.
+		t.Run("SIGKILL mid-push, the pack applied, its answer lost", func(t *testing.T) {
+			perturbSeed(t)
+			since := f.head()
+			gf.landed.Store(0)
+			gf.set("push-answer-lost")
+			started := time.Now()
+			cmd, out, errOut := f.start(ctx, "", nil, append([]string{"up", w.file, "--lock-timeout", "0"}, withVersion()...)...)
+			waitFor(ctx, t, "the host to apply up's push", func(context.Context) error {
+				if gf.landed.Load() == 0 {
+					return errors.New("no push applied yet")
+				}
+				return nil
+			})
+			cmd.Process.Signal(syscall.SIGKILL)
+			r := finish(cmd, out, errOut, started)
+			gf.set("")
+			if !r.killed {
+				t.Fatalf("up was not killed mid-push: exit %d\n%s", r.code, r.errs)
+			}
+			f.afterKill(t)
+			if f.head() == since {
+				t.Fatal("the branch did not move: the push never landed")
+			}
+			table.add("SIGKILL mid-push: the host applied the pack, its answer lost", "up", f.converged(ctx, t, since, 1, withVersion()...))
+		})
 	})
 
 	// --- two processes ---------------------------------------------------
@@ -686,6 +762,37 @@ func TestFaults(t *testing.T) {
 		}
 	})
 
+	// --- Helm upgrade --------------------------------------------------------
+	// groundwork upgrades the reconciler's release only while Flux does not
+	// own it yet: an up stopped between its reconciler and sync steps, then
+	// run again with gitops.version bumped. The bumped up is killed inside
+	// Helm's upgrade (the new objects applied, the revision pending-upgrade);
+	// the rerun must leave one release, at the new chart, deployed.
+	t.Run("Helm upgrade", func(t *testing.T) {
+		since := f.head()
+		if r := f.run(ctx, "", nil, "down", w.file, "--uninstall", "--yes"); r.code != 0 {
+			t.Fatalf("down --uninstall: exit %d\n%s", r.code, r.errs)
+		}
+		// Installed by groundwork at the current version, not yet handed
+		// to Flux.
+		f.kill(ctx, t, "step:secrets", append([]string{"up", w.file, "--lock-timeout", "0"}, withVersion()...)...)
+		from := f.chartVersion(t)
+		w.charts.AddUpstream(t, harness.FluxChartNext)
+		version = harness.FluxChartNext.Version
+		f.kill(ctx, t, "helm:wait", append([]string{"up", w.file, "--lock-timeout", "0"}, withVersion()...)...)
+		pending := f.lastRevisionStatus(ctx, t)
+		if pending != "pending-upgrade" {
+			t.Fatalf("killed at helm:wait, the release's last revision is %q, want pending-upgrade: the kill was not inside an upgrade", pending)
+		}
+		// The version bump reaches Git once: one commit.
+		outcome := f.converged(ctx, t, since, 1, withVersion()...)
+		if got := f.chartVersion(t); got != version {
+			t.Errorf("after the rerun the release runs chart %s, want %s", got, version)
+			outcome = "FAILED: chart " + got
+		}
+		table.add(fmt.Sprintf("SIGKILL mid Helm upgrade %s → %s (objects applied, release pending-upgrade) (`helm:wait`)", from, version), "up", outcome+", chart "+version)
+	})
+
 	// The key store holds something that is no age key (a bad copy, a
 	// truncated file): up refuses before its first change, saying which.
 	t.Run("key store", func(t *testing.T) {
@@ -762,7 +869,9 @@ func TestFaults(t *testing.T) {
 			}()
 		}
 		outcome := f.failingUp(ctx, t, "kustomize-controller crash-looping", crashLoop, func() { close(stop); <-stopped }, "40s",
-			[]string{"timed out after 40s in step wait (--timeout); by then Flux had not applied", "Kustomization"}, withVersion()...)
+			[]string{"timed out after 40s in step wait (--timeout); by then Flux had not applied", "Kustomization",
+				// why: the controller, as the kubelet reports it
+				"Flux's own workloads are not all ready:\n  Deployment flux-system/kustomize-controller: 0/1 replicas ready", "pod kustomize-controller-"}, withVersion()...)
 		t.Logf("kustomize-controller crashed %d times", crashes)
 		table.add("Flux's kustomize-controller crash-looping", "up", outcome+"; "+f.converged(ctx, t, since, 1, withVersion()...))
 	})
