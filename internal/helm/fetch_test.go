@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -61,5 +63,37 @@ func TestFetchFromARepositoryThatStopsAnswering(t *testing.T) {
 				t.Fatal("Fetch still waits for the repository a minute after its context ended")
 			}
 		})
+	}
+}
+
+// TestFetchSweepsWhatStoppedFetchesLeft: a fetch stopped by Ctrl-C returns
+// at once and the process may exit before the download removes its
+// temporary folder; the next fetch removes such folders once they are an
+// hour old, and leaves younger ones (a run beside this one may be using
+// them). The repository answers 404: the sweep comes before any request.
+func TestFetchSweepsWhatStoppedFetchesLeft(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	cache := t.TempDir()
+	old := time.Now().Add(-2 * time.Hour)
+	for _, name := range []string{"chart-1", "index-2", "chart-3", "repository"} {
+		if err := os.MkdirAll(filepath.Join(cache, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if name != "chart-3" {
+			if err := os.Chtimes(filepath.Join(cache, name), old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	inst := &helm.Installer{CacheDir: cache}
+	if _, err := inst.Fetch(context.Background(), helm.Release{Name: "web", Chart: spec.Chart{Repository: srv.URL, Name: "web"}, Version: "1.0.0"}); err == nil {
+		t.Fatal("Fetch from a repository answering 404 succeeded")
+	}
+	for name, want := range map[string]bool{"chart-1": false, "index-2": false, "chart-3": true, "repository": true} {
+		_, err := os.Stat(filepath.Join(cache, name))
+		if got := err == nil; got != want {
+			t.Errorf("%s there after the fetch: %v, want %v", name, got, want)
+		}
 	}
 }

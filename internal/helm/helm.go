@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"time"
 
@@ -307,7 +308,30 @@ func boundedGetters(ctx context.Context, ps getter.Providers) getter.Providers {
 	return out
 }
 
+// staleAfter is when a fetch's temporary folder in the cache is left over:
+// a fetch stopped by Ctrl-C returns at once, and the process may exit before
+// its download gives up and removes its folder.
+const staleAfter = time.Hour
+
+// sweepStale removes the temporary folders fetches left in cacheDir (those
+// older than staleAfter: a fetch of a run going on beside this one keeps
+// its own).
+func sweepStale(cacheDir string, now time.Time) {
+	if cacheDir == "" {
+		return // never the working directory
+	}
+	for _, pattern := range []string{"chart-*", "index-*"} {
+		left, _ := filepath.Glob(filepath.Join(cacheDir, pattern))
+		for _, p := range left {
+			if fi, err := os.Stat(p); err == nil && fi.IsDir() && now.Sub(fi.ModTime()) > staleAfter {
+				os.RemoveAll(p)
+			}
+		}
+	}
+}
+
 func (i *Installer) fetch(ctx context.Context, r Release) (*chart.Chart, error) {
+	sweepStale(i.CacheDir, time.Now())
 	settings := cli.New()
 	settings.RepositoryCache = i.CacheDir + "/repository"
 	settings.RepositoryConfig = i.CacheDir + "/repositories.yaml"
