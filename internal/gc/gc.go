@@ -177,6 +177,17 @@ func Run(ctx context.Context, o Options) []Instance {
 				continue
 			}
 			in := Instance{Name: env.Name, StateDir: dir, env: &env}
+			if rec := j.Steps[plan.StepExpiry]; env.Cluster.Existing != nil && rec.State != actions.StateDone && rec.State != actions.StateSkipped {
+				if stands, touched, _ := recordStands(&env, j, dir, false); stands && !touched {
+					// Its up never changed the cluster it was given:
+					// nothing there to ask (an unreachable one would
+					// hold gc up to its timeout for nothing).
+					in.Incomplete, in.untouched = true, true
+					in.Expires, in.Expired = recorded, !o.Now().Before(recorded)
+					out = append(out, in)
+					continue
+				}
+			}
 			look(ctx, &in, o.Now())
 			if rec := j.Steps[plan.StepExpiry]; in.Error != "" && rec.State != actions.StateDone && rec.State != actions.StateSkipped {
 				// up failed before its expiry step: its cluster holds

@@ -480,3 +480,50 @@ func loadEnv(t *testing.T, file, src string) *spec.Result {
 	}
 	return res
 }
+
+// TestUntouchedInstanceLeavesTheClusterUnasked: an instance whose up never
+// changed the existing cluster it was given goes without gc asking that
+// cluster anything (an unreachable one held gc up to its timeout for
+// nothing). The "cluster" is a server that counts what it is asked and
+// never answers: it stands for a cluster that cannot be reached, and the
+// test needs no other.
+func TestUntouchedInstanceLeavesTheClusterUnasked(t *testing.T) {
+	asked := make(chan string, 100)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked <- r.URL.Path
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	kc := "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: " + srv.URL + "}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: t}\n"
+	if err := os.WriteFile(kubeconfig, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	repo := filepath.Join(dir, "fleet.git")
+	if out, err := exec.Command("git", "init", "--bare", "-b", "main", repo).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v\n%s", err, out)
+	}
+	res := loadEnv(t, filepath.Join(dir, "ci.hcl"), `environment "ci" {
+  cluster "existing" { kubeconfig = "`+kubeconfig+`" }
+  gitops {
+    repository { url = "file://`+repo+`" }
+  }
+  ephemeral { ttl = "1h" }
+}`)
+	expires := time.Date(2026, 1, 2, 1, 0, 0, 0, time.UTC)
+	state := recordInstance(t, filepath.Join(dir, "ci-early"), expires, nil,
+		map[string]actions.StepRecord{plan.StepKubeconfig: {State: actions.StateFailed}})
+	got := Run(context.Background(), Options{Envs: []Root{{Env: res.Env, StateRoot: dir}}, Now: func() time.Time { return expires }})
+	if len(got) != 1 || got[0].Action != "deleted (its up never changed the cluster, which was left alone)" {
+		t.Fatalf("gc: %+v", got)
+	}
+	if _, err := os.Stat(state); err == nil {
+		t.Error("the instance's state directory is left")
+	}
+	select {
+	case p := <-asked:
+		t.Errorf("gc asked the cluster %s", p)
+	default:
+	}
+}
