@@ -131,22 +131,8 @@ func (i *Installer) Ensure(ctx context.Context, r Release) (Outcome, error) {
 		return Installed, nil
 	}
 	if current.Info.Status.IsPending() {
-		// An upgrade or rollback interrupted midway: its record is marked
-		// failed, as Flux's helm-controller unlocks a stale release (left
-		// pending, it would stay so in the history for good: Helm's rollback
-		// supersedes only deployed revisions), then the release goes back to
-		// the last good revision (which removes what the interrupted one
-		// added) so that the upgrade below can proceed.
-		was := current.Info.Status
-		current.Info.Status = release.StatusFailed
-		current.Info.Description = fmt.Sprintf("%s interrupted before it finished; marked failed by groundwork, which rolls back and upgrades again", was)
-		if err := i.Config.Releases.Update(current); err != nil {
-			return "", fmt.Errorf("mark the interrupted %s of release %s/%s failed: %w", was, r.Namespace, r.Name, err)
-		}
-		rb := action.NewRollback(i.Config)
-		rb.Wait, rb.Timeout, rb.MaxHistory = true, timeout, maxHistory
-		if err := rb.Run(r.Name); err != nil {
-			return "", i.explain(ctx, r, nil, fmt.Errorf("recover from %s: %w", was, err))
+		if err := i.recoverPending(r, current, timeout); err != nil {
+			return "", i.explain(ctx, r, nil, err)
 		}
 	}
 	up := action.NewUpgrade(i.Config)
@@ -162,6 +148,48 @@ func (i *Installer) Ensure(ctx context.Context, r Release) (Outcome, error) {
 		return "", i.explain(ctx, r, rel, err)
 	}
 	return Upgraded, nil
+}
+
+// recoverPending recovers a release whose last revision an interrupted
+// upgrade or rollback left pending. That revision is marked failed, as
+// Flux's helm-controller unlocks a stale release (left pending, it would
+// stay so in the history for good: Helm's rollback supersedes only deployed
+// revisions). Then the release goes back to its deployed revision, which
+// stays deployed until a rollback or upgrade finishes (not to the revision
+// before the pending one, which may be a failed upgrade or the interrupted
+// upgrade a killed recovery was rolling back from); the rollback removes
+// what the interrupted revision added. With no deployed revision there is
+// nothing to go back to, and the upgrade proceeds from the failed one.
+func (i *Installer) recoverPending(r Release, current *release.Release, timeout time.Duration) error {
+	// The record is read again: a fetch came between, and the release must
+	// be the one this run found (a run holds the environment's lock, but
+	// someone's helm may not).
+	latest, err := i.Config.Releases.Last(r.Name)
+	if err != nil {
+		return fmt.Errorf("read release %s/%s: %w", r.Namespace, r.Name, err)
+	}
+	if latest.Version != current.Version || latest.Info.Status != current.Info.Status {
+		return fmt.Errorf("release %s/%s changed while groundwork was reading it (revision %d %s, now revision %d %s): run again", r.Namespace, r.Name, current.Version, current.Info.Status, latest.Version, latest.Info.Status)
+	}
+	was := latest.Info.Status
+	latest.Info.Status = release.StatusFailed
+	latest.Info.Description = fmt.Sprintf("%s interrupted before it finished; marked failed by groundwork, which rolls back and upgrades again", was)
+	if err := i.Config.Releases.Update(latest); err != nil {
+		return fmt.Errorf("mark the interrupted %s of release %s/%s failed: %w", was, r.Namespace, r.Name, err)
+	}
+	deployed, err := i.Config.Releases.Deployed(r.Name)
+	switch {
+	case errors.Is(err, driver.ErrNoDeployedReleases):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read release %s/%s: %w", r.Namespace, r.Name, err)
+	}
+	rb := action.NewRollback(i.Config)
+	rb.Version, rb.Wait, rb.Timeout, rb.MaxHistory = deployed.Version, true, timeout, maxHistory
+	if err := rb.Run(r.Name); err != nil {
+		return fmt.Errorf("recover from %s: roll back to revision %d: %w", was, deployed.Version, err)
+	}
+	return nil
 }
 
 // removeHooks deletes what the hooks of an interrupted release left (an

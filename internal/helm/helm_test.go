@@ -378,7 +378,10 @@ func TestInstaller(t *testing.T) {
 		}
 		// Nothing stays pending in the history: the interrupted revision
 		// is failed, as a failed upgrade's is.
-		h, _ := e.cfg.Releases.History("web")
+		h, err := e.cfg.Releases.History("web")
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, v := range h {
 			if v.Info.Status.IsPending() || (v.Version == 2 && v.Info.Status != release.StatusFailed) {
 				t.Errorf("revision %d is %s after the recovery, want revision 2 failed and none pending", v.Version, v.Info.Status)
@@ -386,6 +389,48 @@ func TestInstaller(t *testing.T) {
 		}
 		if got := e.configMessage(ctx, t, "web"); got != "two" {
 			t.Fatalf("configmap message %q, want two", got)
+		}
+
+		// A rollback that died midway, after a failed upgrade: revision 5
+		// failed (values "broken"), 6 pending-rollback. The recovery goes
+		// back to the deployed revision 4, not to the failed 5 (the one
+		// before the pending one).
+		for _, st := range []release.Status{release.StatusFailed, release.StatusPendingRollback} {
+			last, err := e.cfg.Releases.Last("web")
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := *last
+			info := *last.Info
+			next.Info, next.Version = &info, last.Version+1
+			next.Info.Status, next.Config = st, map[string]any{"message": "broken"}
+			if err := e.cfg.Releases.Create(&next); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.Values = map[string]any{"message": "three"}
+		e.ensure(ctx, t, r, helm.Upgraded)
+		rel = e.deployed(ctx, t, "web")
+		if rel.Version != 8 { // 7 is the rollback to 4, 8 the upgrade
+			t.Fatalf("revision %d after recovering the pending rollback, want 8", rel.Version)
+		}
+		rb, err := e.cfg.Releases.Get("web", 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rb.Config["message"]; got != "two" {
+			t.Errorf("the recovery rolled back to values %v, want revision 4's (two)", got)
+		}
+		if got := e.configMessage(ctx, t, "web"); got != "three" {
+			t.Fatalf("configmap message %q, want three", got)
+		}
+		if h, err = e.cfg.Releases.History("web"); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range h {
+			if v.Info.Status.IsPending() {
+				t.Errorf("revision %d is %s after the recovery", v.Version, v.Info.Status)
+			}
 		}
 
 		// An uninstall that died midway.
