@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -84,7 +85,8 @@ func Wait(ctx context.Context, w Watcher, revision string, required []string, o 
 				err = fmt.Errorf("%w (last error: %v)", err, lastErr)
 			}
 			e := &NotReadyError{Engine: w.Name(), Revision: revision, Waited: now().Sub(start), Objects: bad, Err: err, Hint: w.Hint(bad)}
-			if d, ok := w.(Diagnoser); ok {
+			// Not after Ctrl-C: the user asked to stop, not why.
+			if d, ok := w.(Diagnoser); ok && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), diagnoseTimeout)
 				e.Workloads = d.Diagnose(dctx)
 				cancel()
@@ -149,12 +151,14 @@ func Diagnose(ctx context.Context, c *kube.Client, namespace string) []string {
 		return nil
 	}
 	bad, err := health.Namespace(ctx, c.Clientset, namespace)
-	if err != nil {
-		return []string{fmt.Sprintf("the workloads in %s cannot be read: %v", namespace, err)}
+	var out []string
+	for _, s := range bad {
+		out = append(out, strings.ReplaceAll(s.String(), "\n", "\n  "))
 	}
-	out := make([]string, len(bad))
-	for i, s := range bad {
-		out[i] = strings.ReplaceAll(s.String(), "\n", "\n  ")
+	// Unreadable with nothing found unready says nothing the wait's own
+	// error does not.
+	if err != nil && len(out) > 0 {
+		out = append(out, fmt.Sprintf("(the workloads in %s could not all be read: %v)", namespace, err))
 	}
 	return out
 }

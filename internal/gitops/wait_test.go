@@ -140,11 +140,13 @@ func TestRevisionsAtLeast(t *testing.T) {
 // its own.
 type diagnosingWatcher struct {
 	fakeWatcher
-	ctxErr error
+	ctxErr    error
+	diagnosed int
 }
 
 func (w *diagnosingWatcher) Diagnose(ctx context.Context) []string {
 	w.ctxErr = ctx.Err()
+	w.diagnosed++
 	return []string{"Deployment fake-system/applier: 0/1 replicas ready\n    pod applier-1 (Running): container manager waiting: CrashLoopBackOff back-off 40s"}
 }
 
@@ -165,5 +167,20 @@ func TestWaitNamesTheEngineWorkloadsNotReady(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("the message does not name the engine's workload:\n%s", msg)
 		}
+	}
+}
+
+// TestWaitStoppedByTheUserDoesNotDiagnose: Ctrl-C asks to stop, not why;
+// the diagnosis would hold the exit up to its own timeout.
+func TestWaitStoppedByTheUserDoesNotDiagnose(t *testing.T) {
+	w := &diagnosingWatcher{fakeWatcher: fakeWatcher{looks: [][]Object{{{Kind: "Kustomization", Name: "apps", Reason: "Progressing"}}}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	err := Wait(ctx, w, "main@sha1:abc", nil, WaitOptions{Poll: 5 * time.Millisecond})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("want the cancellation, got %v", err)
+	}
+	if w.diagnosed != 0 || strings.Contains(err.Error(), "own workloads") {
+		t.Errorf("a cancelled wait diagnosed the engine (%d times):\n%s", w.diagnosed, err)
 	}
 }

@@ -126,8 +126,14 @@ func Namespace(ctx context.Context, cs kubernetes.Interface, namespace string) (
 		refs = append(refs, ref{"DaemonSet", namespace, d.Name})
 	}
 	var bad []Status
-	for _, r := range refs {
-		if s := status(ctx, cs, r); !s.Ready {
+	for i, r := range refs {
+		s := status(ctx, cs, r)
+		if ctx.Err() != nil {
+			// What was being read when time ran out is not known to be
+			// unready: it is not listed.
+			return bad, fmt.Errorf("%d of the %d workloads in %s were not looked at: %w", len(refs)-i, len(refs), namespace, ctx.Err())
+		}
+		if !s.Ready {
 			bad = append(bad, s)
 		}
 	}

@@ -778,6 +778,9 @@ func TestFaults(t *testing.T) {
 		f.kill(ctx, t, "step:secrets", append([]string{"up", w.file, "--lock-timeout", "0"}, withVersion()...)...)
 		from := f.chartVersion(t)
 		w.charts.AddUpstream(t, harness.FluxChartNext)
+		// From here on every case runs at the new version (the cluster
+		// is one for the whole matrix; going back would be a downgrade
+		// through Git).
 		version = harness.FluxChartNext.Version
 		f.kill(ctx, t, "helm:wait", append([]string{"up", w.file, "--lock-timeout", "0"}, withVersion()...)...)
 		pending := f.lastRevisionStatus(ctx, t)

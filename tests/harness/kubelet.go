@@ -200,6 +200,8 @@ type workload struct {
 	kind, namespace, name string
 	uid                   types.UID
 	template              corev1.PodTemplateSpec
+	// selector picks its pods (nil for a Job's pod).
+	selector *metav1.LabelSelector
 }
 
 func (w workload) key() string { return w.namespace + "/" + w.name }
@@ -387,12 +389,12 @@ func (k *Kubelet) workloads(ctx context.Context) ([]workload, error) {
 	var out []workload
 	for _, d := range deps.Items {
 		if d.DeletionTimestamp == nil && (d.Spec.Replicas == nil || *d.Spec.Replicas > 0) {
-			out = append(out, workload{"Deployment", d.Namespace, d.Name, d.UID, d.Spec.Template})
+			out = append(out, workload{"Deployment", d.Namespace, d.Name, d.UID, d.Spec.Template, d.Spec.Selector})
 		}
 	}
 	for _, s := range sets.Items {
 		if s.DeletionTimestamp == nil && (s.Spec.Replicas == nil || *s.Spec.Replicas > 0) {
-			out = append(out, workload{"StatefulSet", s.Namespace, s.Name, s.UID, s.Spec.Template})
+			out = append(out, workload{"StatefulSet", s.Namespace, s.Name, s.UID, s.Spec.Template, s.Spec.Selector})
 		}
 	}
 	return out, nil
@@ -441,16 +443,14 @@ func (k *Kubelet) sync(ctx context.Context) {
 					k.noteRefreshError(p, k.refreshVolumes(sctx, p.volumes))
 				}
 				if p.restarts > 0 && !p.readyReported && time.Since(p.started) >= readyAfter {
-					p.readyReported = true
-					k.reportReady(sctx, p, c.Name)
+					p.readyReported = k.reportReady(ctx, p, c.Name) == nil
 				}
 				continue
 			}
 			// CrashLoopBackOff, kubelet style.
 			if backoff := time.Duration(1<<min(p.restarts, 5)) * time.Second; time.Since(p.started) < backoff {
 				if !p.crashReported {
-					p.crashReported = true
-					k.reportCrash(sctx, p, c.Name, backoff)
+					p.crashReported = k.reportCrash(ctx, p, c.Name, backoff) == nil
 				}
 				continue
 			}
@@ -471,7 +471,8 @@ func (k *Kubelet) sync(ctx context.Context) {
 		k.mu.Unlock()
 		k.route(np)
 		if restarts > 0 {
-			k.reportRestarted(sctx, np, c.Name, last)
+			// Not Ready either way: reportReady follows once it stays up.
+			_ = k.reportRestarted(ctx, np, c.Name, last)
 		}
 	}
 	k.mu.Lock()

@@ -39,10 +39,10 @@ func lastExit(p *hostPod) *corev1.ContainerStateTerminated {
 }
 
 // reportCrash: the container waits in CrashLoopBackOff, not ready.
-func (k *Kubelet) reportCrash(ctx context.Context, p *hostPod, container string, backoff time.Duration) {
+func (k *Kubelet) reportCrash(ctx context.Context, p *hostPod, container string, backoff time.Duration) error {
 	last := lastExit(p)
 	k.logf(p.w.name, "kubelet: %s %s exited %d: CrashLoopBackOff for %s (restart %d)", p.w.kind, p.w.key(), last.ExitCode, backoff, p.restarts+1)
-	k.updatePods(ctx, p.w, container, false, corev1.ContainerStatus{
+	return k.updatePods(ctx, p.w, container, false, corev1.ContainerStatus{
 		RestartCount:         int32(p.restarts),
 		State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: fmt.Sprintf("back-off %s restarting failed container=%s", backoff, container)}},
 		LastTerminationState: corev1.ContainerState{Terminated: last},
@@ -50,8 +50,8 @@ func (k *Kubelet) reportCrash(ctx context.Context, p *hostPod, container string,
 }
 
 // reportRestarted: the container runs again, not ready yet.
-func (k *Kubelet) reportRestarted(ctx context.Context, p *hostPod, container string, last *corev1.ContainerStateTerminated) {
-	k.updatePods(ctx, p.w, container, false, corev1.ContainerStatus{
+func (k *Kubelet) reportRestarted(ctx context.Context, p *hostPod, container string, last *corev1.ContainerStateTerminated) error {
+	return k.updatePods(ctx, p.w, container, false, corev1.ContainerStatus{
 		RestartCount:         int32(p.restarts),
 		State:                corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(p.started)}},
 		LastTerminationState: corev1.ContainerState{Terminated: last},
@@ -59,8 +59,8 @@ func (k *Kubelet) reportRestarted(ctx context.Context, p *hostPod, container str
 }
 
 // reportReady: the restarted container has stayed up; the pods are Ready.
-func (k *Kubelet) reportReady(ctx context.Context, p *hostPod, container string) {
-	k.updatePods(ctx, p.w, container, true, corev1.ContainerStatus{
+func (k *Kubelet) reportReady(ctx context.Context, p *hostPod, container string) error {
+	return k.updatePods(ctx, p.w, container, true, corev1.ContainerStatus{
 		RestartCount: int32(p.restarts),
 		State:        corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(p.started)}},
 	})
@@ -68,22 +68,36 @@ func (k *Kubelet) reportReady(ctx context.Context, p *hostPod, container string)
 
 // updatePods sets the named container's status (its name, image and
 // readiness filled in; a terminated state carried over unless st has its
-// own) and the pods' Ready conditions on every pod of w.
-func (k *Kubelet) updatePods(ctx context.Context, w workload, container string, ready bool, st corev1.ContainerStatus) {
+// own) and the pods' Ready conditions on every pod of w. It has a context
+// of its own (the sync's is shared with starting programs), and says
+// whether every pod got the status, so that the caller tries again on its
+// next pass if not.
+func (k *Kubelet) updatePods(ctx context.Context, w workload, container string, ready bool, st corev1.ContainerStatus) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	sel := labels.SelectorFromSet(w.template.Labels)
+	if w.selector != nil {
+		s, err := metav1.LabelSelectorAsSelector(w.selector)
+		if err != nil {
+			return err
+		}
+		sel = s
+	}
 	cs := k.cp.Client().CoreV1().Pods(w.namespace)
-	pods, err := cs.List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(w.template.Labels).String()})
+	pods, err := cs.List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
-		return
+		return err
 	}
 	cond := corev1.ConditionFalse
 	if ready {
 		cond = corev1.ConditionTrue
 	}
+	var errs []error
 	for _, item := range pods.Items {
 		if item.DeletionTimestamp != nil {
 			continue
 		}
-		_ = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		errs = append(errs, retry.RetryOnConflict(retry.DefaultRetry, func() error {
 			pod, err := cs.Get(ctx, item.Name, metav1.GetOptions{})
 			if err != nil {
 				return err
@@ -114,6 +128,7 @@ func (k *Kubelet) updatePods(ctx context.Context, w workload, container string, 
 			}
 			_, err = cs.UpdateStatus(ctx, pod, metav1.UpdateOptions{})
 			return err
-		})
+		}))
 	}
+	return errors.Join(errs...)
 }
