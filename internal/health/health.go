@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -101,37 +102,42 @@ func Check(ctx context.Context, cs kubernetes.Interface, manifest, defaultNamesp
 
 // Namespace returns the status of every Deployment, StatefulSet and
 // DaemonSet in namespace that is not ready (an engine's controllers: one
-// crash-looping is why nothing applies).
+// crash-looping is why nothing applies), each judged on what the listing
+// read.
 func Namespace(ctx context.Context, cs kubernetes.Interface, namespace string) ([]Status, error) {
-	var refs []ref
+	type listed struct {
+		r   ref
+		obj any
+	}
+	var all []listed
 	ds, err := cs.AppsV1().Deployments(namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range ds.Items {
-		refs = append(refs, ref{"Deployment", namespace, d.Name})
+	for i := range ds.Items {
+		all = append(all, listed{ref{"Deployment", namespace, ds.Items[i].Name}, &ds.Items[i]})
 	}
 	ss, err := cs.AppsV1().StatefulSets(namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, err
 	}
-	for _, st := range ss.Items {
-		refs = append(refs, ref{"StatefulSet", namespace, st.Name})
+	for i := range ss.Items {
+		all = append(all, listed{ref{"StatefulSet", namespace, ss.Items[i].Name}, &ss.Items[i]})
 	}
 	dss, err := cs.AppsV1().DaemonSets(namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range dss.Items {
-		refs = append(refs, ref{"DaemonSet", namespace, d.Name})
+	for i := range dss.Items {
+		all = append(all, listed{ref{"DaemonSet", namespace, dss.Items[i].Name}, &dss.Items[i]})
 	}
 	var bad []Status
-	for i, r := range refs {
-		s := status(ctx, cs, r)
+	for i, l := range all {
+		s := statusOf(ctx, cs, l.r, l.obj)
 		if ctx.Err() != nil {
 			// What was being read when time ran out is not known to be
 			// unready: it is not listed.
-			return bad, fmt.Errorf("%d of the %d workloads in %s were not looked at: %w", len(refs)-i, len(refs), namespace, ctx.Err())
+			return bad, fmt.Errorf("%d of the %d workloads in %s were not looked at: %w", len(all)-i, len(all), namespace, ctx.Err())
 		}
 		if !s.Ready {
 			bad = append(bad, s)
@@ -140,51 +146,56 @@ func Namespace(ctx context.Context, cs kubernetes.Interface, namespace string) (
 	return bad, nil
 }
 
+// status reads one workload and says whether it is ready.
 func status(ctx context.Context, cs kubernetes.Interface, r ref) Status {
+	var obj any
+	var err error
+	switch r.Kind {
+	case "Deployment":
+		obj, err = cs.AppsV1().Deployments(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
+	case "StatefulSet":
+		obj, err = cs.AppsV1().StatefulSets(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
+	case "DaemonSet":
+		obj, err = cs.AppsV1().DaemonSets(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
+	}
+	if err != nil {
+		return Status{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, Summary: "cannot be read: " + err.Error()}
+	}
+	return statusOf(ctx, cs, r, obj)
+}
+
+// statusOf says whether a workload already read is ready, and if not why
+// (its conditions, events and pods).
+func statusOf(ctx context.Context, cs kubernetes.Interface, r ref, obj any) Status {
 	s := Status{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
 	var selector *metav1.LabelSelector
 	var uid string
-	switch r.Kind {
-	case "Deployment":
-		d, err := cs.AppsV1().Deployments(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
-		if err != nil {
-			s.Summary = "cannot be read: " + err.Error()
-			return s
-		}
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
 		want := int32(1)
-		if d.Spec.Replicas != nil {
-			want = *d.Spec.Replicas
+		if o.Spec.Replicas != nil {
+			want = *o.Spec.Replicas
 		}
-		s.Ready = d.Status.ReadyReplicas >= want && d.Status.UpdatedReplicas >= want && d.Status.ObservedGeneration >= d.Generation
-		s.Summary = fmt.Sprintf("%d/%d replicas ready", d.Status.ReadyReplicas, want)
-		for _, c := range d.Status.Conditions {
+		s.Ready = o.Status.ReadyReplicas >= want && o.Status.UpdatedReplicas >= want && o.Status.ObservedGeneration >= o.Generation
+		s.Summary = fmt.Sprintf("%d/%d replicas ready", o.Status.ReadyReplicas, want)
+		for _, c := range o.Status.Conditions {
 			if c.Status != corev1.ConditionTrue {
 				s.Reasons = append(s.Reasons, fmt.Sprintf("condition %s: %s: %s", c.Type, c.Reason, c.Message))
 			}
 		}
-		selector, uid = d.Spec.Selector, string(d.UID)
-	case "StatefulSet":
-		st, err := cs.AppsV1().StatefulSets(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
-		if err != nil {
-			s.Summary = "cannot be read: " + err.Error()
-			return s
-		}
+		selector, uid = o.Spec.Selector, string(o.UID)
+	case *appsv1.StatefulSet:
 		want := int32(1)
-		if st.Spec.Replicas != nil {
-			want = *st.Spec.Replicas
+		if o.Spec.Replicas != nil {
+			want = *o.Spec.Replicas
 		}
-		s.Ready = st.Status.ReadyReplicas >= want
-		s.Summary = fmt.Sprintf("%d/%d replicas ready", st.Status.ReadyReplicas, want)
-		selector, uid = st.Spec.Selector, string(st.UID)
-	case "DaemonSet":
-		ds, err := cs.AppsV1().DaemonSets(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
-		if err != nil {
-			s.Summary = "cannot be read: " + err.Error()
-			return s
-		}
-		s.Ready = ds.Status.NumberReady >= ds.Status.DesiredNumberScheduled
-		s.Summary = fmt.Sprintf("%d/%d pods ready", ds.Status.NumberReady, ds.Status.DesiredNumberScheduled)
-		selector, uid = ds.Spec.Selector, string(ds.UID)
+		s.Ready = o.Status.ReadyReplicas >= want
+		s.Summary = fmt.Sprintf("%d/%d replicas ready", o.Status.ReadyReplicas, want)
+		selector, uid = o.Spec.Selector, string(o.UID)
+	case *appsv1.DaemonSet:
+		s.Ready = o.Status.NumberReady >= o.Status.DesiredNumberScheduled
+		s.Summary = fmt.Sprintf("%d/%d pods ready", o.Status.NumberReady, o.Status.DesiredNumberScheduled)
+		selector, uid = o.Spec.Selector, string(o.UID)
 	}
 	if s.Ready {
 		return s
