@@ -177,7 +177,11 @@ func Run(ctx context.Context, o Options) []Instance {
 				continue
 			}
 			in := Instance{Name: env.Name, StateDir: dir, env: &env}
-			if rec := j.Steps[plan.StepExpiry]; env.Cluster.Existing != nil && rec.State != actions.StateDone && rec.State != actions.StateSkipped {
+			// up failed before its expiry step: its cluster holds no
+			// record (or was never made).
+			rec := j.Steps[plan.StepExpiry]
+			unfinished := rec.State != actions.StateDone && rec.State != actions.StateSkipped
+			if env.Cluster.Existing != nil && unfinished {
 				if stands, touched, _ := recordStands(&env, j, dir, false); stands && !touched {
 					// Its up never changed the cluster it was given:
 					// nothing there to ask (an unreachable one would
@@ -189,13 +193,11 @@ func Run(ctx context.Context, o Options) []Instance {
 				}
 			}
 			look(ctx, &in, o.Now())
-			if rec := j.Steps[plan.StepExpiry]; in.Error != "" && rec.State != actions.StateDone && rec.State != actions.StateSkipped {
-				// up failed before its expiry step: its cluster holds
-				// no record (or was never made), and the state
-				// directory's stands where recordStands allows (its
-				// up would have written the same). A cluster that
-				// exists but cannot be deleted makes down fail, and gc
-				// says so.
+			if in.Error != "" && unfinished {
+				// The state directory's record stands where
+				// recordStands allows (its up would have written the
+				// same). A cluster that exists but cannot be deleted
+				// makes down fail, and gc says so.
 				stands, touched, why := recordStands(&env, j, in.StateDir, in.noRecord)
 				switch {
 				case stands:
