@@ -129,6 +129,24 @@ func (e *env) deployed(ctx context.Context, t *testing.T, name string) *release.
 	return rel
 }
 
+// addRevision records the next revision of a release as an interrupted or
+// failed operation leaves it: the last revision's manifest, with status,
+// description and values of its own (nothing is applied).
+func (e *env) addRevision(t *testing.T, name string, st release.Status, desc string, values map[string]any) {
+	t.Helper()
+	last, err := e.cfg.Releases.Last(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := *last
+	info := *last.Info
+	next.Info, next.Version, next.Config = &info, last.Version+1, values
+	next.Info.Status, next.Info.Description = st, desc
+	if err := e.cfg.Releases.Create(&next); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (e *env) configMessage(ctx context.Context, t *testing.T, name string) string {
 	t.Helper()
 	cm, err := e.cs.CoreV1().ConfigMaps(e.ns).Get(ctx, name, metav1.GetOptions{})
@@ -358,18 +376,7 @@ func TestInstaller(t *testing.T) {
 		}
 
 		// An upgrade that died midway: revision 2 pending-upgrade.
-		last, err := e.cfg.Releases.Last("web")
-		if err != nil {
-			t.Fatal(err)
-		}
-		up := *last
-		info := *last.Info
-		up.Info, up.Version = &info, last.Version+1
-		up.Info.Status, up.Info.Description = release.StatusPendingUpgrade, "Preparing upgrade"
-		up.Config = map[string]any{"message": "half"}
-		if err := e.cfg.Releases.Create(&up); err != nil {
-			t.Fatal(err)
-		}
+		e.addRevision(t, "web", release.StatusPendingUpgrade, "Preparing upgrade", map[string]any{"message": "half"})
 		r.Values = map[string]any{"message": "two"}
 		e.ensure(ctx, t, r, helm.Upgraded)
 		rel := e.deployed(ctx, t, "web")
@@ -395,19 +402,8 @@ func TestInstaller(t *testing.T) {
 		// failed (values "broken"), 6 pending-rollback. The recovery goes
 		// back to the deployed revision 4, not to the failed 5 (the one
 		// before the pending one).
-		for _, st := range []release.Status{release.StatusFailed, release.StatusPendingRollback} {
-			last, err := e.cfg.Releases.Last("web")
-			if err != nil {
-				t.Fatal(err)
-			}
-			next := *last
-			info := *last.Info
-			next.Info, next.Version = &info, last.Version+1
-			next.Info.Status, next.Config = st, map[string]any{"message": "broken"}
-			if err := e.cfg.Releases.Create(&next); err != nil {
-				t.Fatal(err)
-			}
-		}
+		e.addRevision(t, "web", release.StatusFailed, "Upgrade failed", map[string]any{"message": "broken"})
+		e.addRevision(t, "web", release.StatusPendingRollback, "Rollback to 4", map[string]any{"message": "broken"})
 		r.Values = map[string]any{"message": "three"}
 		e.ensure(ctx, t, r, helm.Upgraded)
 		rel = e.deployed(ctx, t, "web")

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/groundwork-dev/groundwork/internal/actions"
@@ -222,18 +223,13 @@ func (f *faultWorld) releaseProblems(ctx context.Context) (int, []string) {
 	}
 	var out []string
 	names := map[string]bool{}
-	last, lastStatus := 0, ""
 	for _, s := range l.Items {
 		names[s.Labels["name"]] = true
-		var v int
-		fmt.Sscan(s.Labels["version"], &v)
 		if strings.HasPrefix(s.Labels["status"], "pending") {
-			out = append(out, fmt.Sprintf("Helm release %s revision %d is %s", s.Labels["name"], v, s.Labels["status"]))
-		}
-		if v > last {
-			last, lastStatus = v, s.Labels["status"]
+			out = append(out, fmt.Sprintf("Helm release %s revision %s is %s", s.Labels["name"], s.Labels["version"], s.Labels["status"]))
 		}
 	}
+	last, lastStatus := newestRevision(l.Items)
 	if len(names) != 1 || !names["flux2"] {
 		out = append(out, fmt.Sprintf("Helm releases in %s: %v, want flux2 alone", harness.FluxNamespace, names))
 	}
@@ -260,15 +256,22 @@ func (f *faultWorld) lastRevisionStatus(ctx context.Context, t *testing.T) strin
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, status := newestRevision(l.Items)
+	return status
+}
+
+// newestRevision is the highest revision among a release's Secrets, and its
+// status, as Helm labels them.
+func newestRevision(secrets []corev1.Secret) (int, string) {
 	last, status := 0, ""
-	for _, s := range l.Items {
+	for _, s := range secrets {
 		var v int
 		fmt.Sscan(s.Labels["version"], &v)
 		if v > last {
 			last, status = v, s.Labels["status"]
 		}
 	}
-	return status
+	return last, status
 }
 
 // repoProblems: no commit without a change on the branch, and since the
